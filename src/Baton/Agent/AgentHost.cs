@@ -1,0 +1,70 @@
+using System.Net.Sockets;
+using Baton.Control;
+using Baton.Transfer;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Agent;
+
+/// <summary>
+/// The back-end side: accepts the router's control link, restores the connections handed to it,
+/// runs the application on them and gives them back after each transaction.
+/// </summary>
+public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
+{
+    private readonly ILogger _log = loggers.CreateLogger("Baton.Agent");
+
+    /// <summary>Runs until <paramref name="ct"/> is cancelled. Throws <see cref="MissingPrivilegeException"/> first thing without CAP_NET_ADMIN.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        TcpRepair.EnsurePrivilege();
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        listener.Bind(options.ControlEndpoint);
+        listener.Listen(16);
+        _log.LogInformation("agent {Name} listening for the router on {Endpoint}", options.Name, options.ControlEndpoint);
+        using var reg = ct.Register(listener.Dispose);
+        while (!ct.IsCancellationRequested)
+        {
+            Socket peer;
+            try { peer = await listener.AcceptAsync(ct).ConfigureAwait(false); }
+            catch (Exception) when (ct.IsCancellationRequested) { break; }
+            peer.NoDelay = true;
+            _ = Task.Run(() => ServeLinkAsync(peer, ct), CancellationToken.None);
+        }
+    }
+
+    private async Task ServeLinkAsync(Socket peer, CancellationToken ct)
+    {
+        var remote = peer.RemoteEndPoint;
+        ControlLink link;
+        try
+        {
+            link = await ControlLink.EstablishAsync(new NetworkStream(peer, ownsSocket: true), options.Key, isRouter: false, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ControlProtocolException or IOException or SocketException or OperationCanceledException)
+        {
+            _log.LogWarning("control link from {Remote} refused: {Reason}", remote, e.Message);
+            peer.Dispose();
+            return;
+        }
+        var session = new AgentLinkSession(link, options, _log);
+        _log.LogInformation("router connected from {Remote}", remote);
+        try
+        {
+            await session.RunAsync(ct).ConfigureAwait(false);
+        }
+        catch (ControlProtocolException e)
+        {
+            _log.LogWarning("control link from {Remote} dropped, message refused: {Reason}", remote, e.Message);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+        {
+            _log.LogInformation("control link from {Remote} closed: {Reason}", remote, e.Message);
+        }
+        finally
+        {
+            session.Abandon();
+            await link.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using Baton.Interop;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
+using Baton.Control;
+using Baton.Transfer;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Agent;
+
+/// <summary>
+/// The agent's side of one control link: restores what the router hands over, activates it on Go,
+/// and carries each connection's return.
+/// </summary>
+internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, ILogger log)
+{
+    private readonly ConcurrentDictionary<ulong, (RepairedSocket Socket, long Started)> _restored = new();
+    private readonly ConcurrentDictionary<ulong, AgentConnection> _live = new();
+    private readonly CancellationTokenSource _closing = new();
+
+    internal AgentOptions Options => options;
+    internal ILogger Log => log;
+    internal CancellationToken Closing => _closing.Token;
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var welcome = new byte[1 + Encoding.UTF8.GetByteCount(options.Name) + 6];
+        int nameLen = Encoding.UTF8.GetBytes(options.Name, welcome.AsSpan(1));
+        welcome[0] = (byte)nameLen;
+        options.Mac.GetAddressBytes().CopyTo(welcome, 1 + nameLen);
+        await link.SendAsync(ControlMessageType.Welcome, 0, welcome, ct).ConfigureAwait(false);
+
+        while (await link.ReceiveAsync(ct).ConfigureAwait(false) is { } m)
+        {
+            switch (m.Type)
+            {
+                case ControlMessageType.Handoff:
+                    await OnHandoffAsync(m).ConfigureAwait(false);
+                    break;
+                case ControlMessageType.Go:
+                    OnGo(m);
+                    break;
+                case ControlMessageType.Freeze:
+                    if (_live.TryGetValue(m.ConnectionId, out var conn)) conn.OnFreeze();
+                    break;
+                default:
+                    throw new ControlProtocolException($"unexpected {m.Type} from the router");
+            }
+        }
+    }
+
+    private async Task OnHandoffAsync(ControlMessage m)
+    {
+        long t0 = Stopwatch.GetTimestamp();
+        try
+        {
+            var snapshot = TcpSnapshot.Decode(m.Payload);
+            var repaired = TcpRepair.Restore(snapshot);
+            _restored[m.ConnectionId] = (repaired, t0);
+        }
+        catch (Exception e) when (e is FormatException or NativeCallException or MissingPrivilegeException or ArgumentException)
+        {
+            log.LogWarning("hand-off {Id} refused: {Reason}", m.ConnectionId, e.Message);
+            await link.SendAsync(ControlMessageType.Refused, m.ConnectionId, Encoding.UTF8.GetBytes(e.Message)).ConfigureAwait(false);
+            return;
+        }
+        await link.SendAsync(ControlMessageType.Ready, m.ConnectionId, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+    }
+
+    private void OnGo(ControlMessage m)
+    {
+        if (!_restored.TryRemove(m.ConnectionId, out var r))
+            throw new ControlProtocolException($"Go for unknown connection {m.ConnectionId}");
+        var handoff = TimeSpan.FromMicroseconds(m.Payload.Length >= 8 ? BinaryPrimitives.ReadInt64BigEndian(m.Payload) : 0);
+        System.Net.Sockets.Socket socket;
+        try
+        {
+            socket = r.Socket.Activate();
+        }
+        catch (NativeCallException e)
+        {
+            // Repair could not be left: the socket is gone, so is the connection. Tell the router to clean up.
+            log.LogError("connection {Id} could not go live: {Reason}", m.ConnectionId, e.Message);
+            _ = link.SendAsync(ControlMessageType.Closed, m.ConnectionId, ReadOnlyMemory<byte>.Empty).AsTask();
+            return;
+        }
+        var conn = new AgentConnection(m.ConnectionId, socket, handoff, this);
+        _live[m.ConnectionId] = conn;
+        _ = Task.Run(conn.RunAsync);
+    }
+
+    internal ValueTask SendAsync(ControlMessageType type, ulong id, ReadOnlyMemory<byte> payload) =>
+        link.SendAsync(type, id, payload);
+
+    internal void Forget(ulong id) => _live.TryRemove(id, out _);
+
+    /// <summary>The link is gone: drop restored-but-not-live sockets silently; live ones finish and close.</summary>
+    internal void Abandon()
+    {
+        _closing.Cancel();
+        foreach (var id in _restored.Keys)
+            if (_restored.TryRemove(id, out var r)) r.Socket.Dispose();
+    }
+}

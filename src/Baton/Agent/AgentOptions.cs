@@ -1,0 +1,34 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using Baton.Control;
+using Baton.Http;
+
+namespace Baton.Agent;
+
+/// <summary>Settings of a back-end agent.</summary>
+public sealed class AgentOptions
+{
+    /// <summary>The agent's name; the router's routes and the Baton-Host header use it.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Where the agent listens for the router's control link (its real address, not the VIP).</summary>
+    public required IPEndPoint ControlEndpoint { get; init; }
+
+    /// <summary>The cluster key shared with the router.</summary>
+    public required ClusterKey Key { get; init; }
+
+    /// <summary>This host's MAC on the router's segment: the router rewrites frames to it.</summary>
+    public required PhysicalAddress Mac { get; init; }
+
+    /// <summary>The application that serves handed-off transactions.</summary>
+    public IBatonApplication Application { get; init; } = new BuiltInApplication();
+
+    /// <summary>Limit on a request head.</summary>
+    public int HeadLimit { get; init; } = RequestHeadParser.DefaultHeadLimit;
+
+    /// <summary>How long to wait for the router's Freeze after asking it to take a connection back.</summary>
+    public TimeSpan FreezeTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a response may take to leave the kernel before the connection is closed instead of returned.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}

@@ -1,0 +1,54 @@
+using System.Net.Sockets;
+using Baton.Http;
+
+namespace Baton.Agent;
+
+/// <summary>
+/// One request on a connection this host owns for the moment: the parsed head, the body, the
+/// connection to write the response to, and the completion notice that gives it back.
+/// </summary>
+public sealed class BatonTransaction
+{
+    private readonly Func<bool, Task> _complete;
+    private Task? _completion;
+
+    internal BatonTransaction(RequestHead request, Stream requestBody, Socket socket, string hostName, TimeSpan handoffTime, Func<bool, Task> complete)
+    {
+        Request = request;
+        RequestBody = requestBody;
+        Socket = socket;
+        Response = new NetworkStream(socket, ownsSocket: false);
+        HostName = hostName;
+        HandoffTime = handoffTime;
+        _complete = complete;
+    }
+
+    /// <summary>The request head, already parsed.</summary>
+    public RequestHead Request { get; }
+
+    /// <summary>The request body (Content-Length or chunked, decoded); empty when there is none.</summary>
+    public Stream RequestBody { get; }
+
+    /// <summary>Where the response goes: straight to the client, not through the router.</summary>
+    public Stream Response { get; }
+
+    /// <summary>The client connection itself, for applications that want socket-level access.</summary>
+    public Socket Socket { get; }
+
+    /// <summary>The name of the host serving this transaction.</summary>
+    public string HostName { get; }
+
+    /// <summary>The router's time to hand the connection here (zero when served where it was accepted).</summary>
+    public TimeSpan HandoffTime { get; }
+
+    /// <summary>Whether <see cref="CompleteAsync"/> has been called.</summary>
+    public bool IsCompleted => _completion is not null;
+
+    /// <summary>
+    /// Declares the transaction complete: the response is fully written. Baton waits until the kernel
+    /// has sent every byte (never returns a connection with unsent data), then gives the connection
+    /// back to the router, or closes it when <paramref name="keepAlive"/> is false or the request asked
+    /// for close. Calling it again returns the same task.
+    /// </summary>
+    public Task CompleteAsync(bool keepAlive = true) => _completion ??= _complete(keepAlive);
+}

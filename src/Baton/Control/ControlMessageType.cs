@@ -1,0 +1,28 @@
+namespace Baton.Control;
+
+/// <summary>Messages between the router (R) and a back-end agent (A); see DESIGN.md §3.</summary>
+public enum ControlMessageType : byte
+{
+    /// <summary>Both ways, first and unauthenticated: protocol version and a fresh nonce.</summary>
+    Hello = 1,
+    /// <summary>A → R, first authenticated message: the agent's name and MAC address.</summary>
+    Welcome = 2,
+
+    /// <summary>R → A: restore this connection (snapshot) in repair mode, silent.</summary>
+    Handoff = 10,
+    /// <summary>A → R: restored and waiting; steer the packets here.</summary>
+    Ready = 11,
+    /// <summary>A → R: could not restore (reason); the router takes the connection back.</summary>
+    Refused = 12,
+    /// <summary>R → A: packets are steered to you: go live and serve (router's hand-off time, µs).</summary>
+    Go = 13,
+
+    /// <summary>A → R: the transaction is complete and nothing is unsent; take the connection back.</summary>
+    ReturnRequest = 20,
+    /// <summary>R → A: the connection's packets are blocked; dump it.</summary>
+    Freeze = 21,
+    /// <summary>A → R: the dumped connection (snapshot); A has closed its copy silently.</summary>
+    Returned = 22,
+    /// <summary>A → R: the connection ends at A (client closed, or Connection: close); A closes it normally.</summary>
+    Closed = 23,
+}

@@ -1,0 +1,97 @@
+using System.Globalization;
+using System.Text;
+
+namespace Baton.Http;
+
+/// <summary>Read-only stream base for request bodies taken from an <see cref="HttpInput"/>.</summary>
+internal abstract class BodyStream : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override int Read(byte[] buffer, int offset, int count) =>
+        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+}
+
+/// <summary>A body of known length (Content-Length).</summary>
+internal sealed class ContentLengthBodyStream(HttpInput input, long length) : BodyStream
+{
+    private long _remaining = length;
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        if (_remaining == 0 || buffer.IsEmpty) return 0;
+        var dest = buffer[..(int)Math.Min(buffer.Length, _remaining)];
+        int n = input.Take(dest.Span);
+        if (n == 0)
+        {
+            if (await input.FillAsync(ct).ConfigureAwait(false) == 0)
+                throw new IOException($"connection closed with {_remaining} body bytes missing");
+            n = input.Take(dest.Span);
+        }
+        _remaining -= n;
+        return n;
+    }
+}
+
+/// <summary>A chunked body (RFC 9112 §7.1): chunk extensions are skipped, trailers are read and dropped.</summary>
+internal sealed class ChunkedBodyStream(HttpInput input) : BodyStream
+{
+    private const int LineLimit = 4096;
+    private long _chunkLeft;
+    private bool _done;
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        if (_done || buffer.IsEmpty) return 0;
+        if (_chunkLeft == 0)
+        {
+            string sizeLine = await ReadLineAsync(ct).ConfigureAwait(false);
+            int semi = sizeLine.IndexOf(';');
+            var hex = (semi >= 0 ? sizeLine[..semi] : sizeLine).TrimEnd(' ', '\t');
+            if (hex.Length == 0 || hex.Length > 15 || !long.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out _chunkLeft))
+                throw new InvalidDataException($"invalid chunk size line '{sizeLine}'");
+            if (_chunkLeft == 0)
+            {
+                while ((await ReadLineAsync(ct).ConfigureAwait(false)).Length > 0) { } // trailers
+                _done = true;
+                return 0;
+            }
+        }
+        var dest = buffer[..(int)Math.Min(buffer.Length, _chunkLeft)];
+        int n = input.Take(dest.Span);
+        if (n == 0)
+        {
+            if (await input.FillAsync(ct).ConfigureAwait(false) == 0) throw new IOException("connection closed inside a chunk");
+            n = input.Take(dest.Span);
+        }
+        _chunkLeft -= n;
+        if (_chunkLeft == 0 && (await ReadLineAsync(ct).ConfigureAwait(false)).Length != 0)
+            throw new InvalidDataException("chunk data not followed by CRLF");
+        return n;
+    }
+
+    private async ValueTask<string> ReadLineAsync(CancellationToken ct)
+    {
+        while (true)
+        {
+            int i = input.Unread.IndexOf("\r\n"u8);
+            if (i >= 0)
+            {
+                string line = Encoding.Latin1.GetString(input.Unread[..i]);
+                input.Consume(i + 2);
+                return line;
+            }
+            if (input.Unread.Length > LineLimit) throw new InvalidDataException("chunk line too long");
+            if (await input.FillAsync(ct).ConfigureAwait(false) == 0) throw new IOException("connection closed inside a chunked body");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using System.Buffers;
+using System.Net.Sockets;
+
+namespace Baton.Http;
+
+/// <summary>What came of waiting for the next request head.</summary>
+public enum HeadReadStatus
+{
+    /// <summary>A head was parsed.</summary>
+    Head,
+    /// <summary>The peer closed the connection between requests.</summary>
+    Closed,
+    /// <summary>No request arrived within the idle timeout.</summary>
+    IdleTimeout,
+    /// <summary>The bytes received are not a valid request head.</summary>
+    Invalid,
+}
+
+/// <summary>Result of <see cref="HttpInput.ReadHeadAsync"/>.</summary>
+public readonly record struct HeadReadResult(HeadReadStatus Status, RequestHead? Head, int ErrorStatus = 0, string? ErrorReason = null);
+
+/// <summary>
+/// The read side of one HTTP/1.1 connection: a buffer over the socket that yields request heads and
+/// bodies and knows exactly which received bytes are not consumed yet. Those bytes travel with the
+/// connection when it moves (<see cref="Transfer.TcpSnapshot.WithUnreadPrefix"/>), so pipelined
+/// requests are never lost or reordered.
+/// </summary>
+public sealed class HttpInput : IDisposable
+{
+    private readonly Socket _socket;
+    private byte[] _buffer;
+    private int _start, _end;
+
+    /// <summary>Reads from <paramref name="socket"/>; <paramref name="initial"/> are bytes already received.</summary>
+    public HttpInput(Socket socket, ReadOnlySpan<byte> initial = default)
+    {
+        _socket = socket;
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(4096, initial.Length));
+        initial.CopyTo(_buffer);
+        _end = initial.Length;
+    }
+
+    /// <summary>Received bytes not consumed yet.</summary>
+    public ReadOnlySpan<byte> Unread => _buffer.AsSpan(_start, _end - _start);
+
+    /// <summary>Waits for and parses the next request head, consuming it.</summary>
+    public async ValueTask<HeadReadResult> ReadHeadAsync(int headLimit, TimeSpan idleTimeout, CancellationToken ct)
+    {
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (idleTimeout != Timeout.InfiniteTimeSpan) idle.CancelAfter(idleTimeout);
+        while (true)
+        {
+            if (_end > _start)
+            {
+                var r = RequestHeadParser.Parse(Unread, headLimit);
+                if (r.Status == ParseStatus.Complete)
+                {
+                    _start += r.Head!.Length;
+                    return new HeadReadResult(HeadReadStatus.Head, r.Head);
+                }
+                if (r.Status == ParseStatus.Error)
+                    return new HeadReadResult(HeadReadStatus.Invalid, null, r.ErrorStatus, r.ErrorReason);
+            }
+            int n;
+            try
+            {
+                n = await FillAsync(idle.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                return new HeadReadResult(HeadReadStatus.IdleTimeout, null);
+            }
+            catch (SocketException)
+            {
+                return new HeadReadResult(HeadReadStatus.Closed, null);
+            }
+            if (n == 0)
+            {
+                return _end > _start
+                    ? new HeadReadResult(HeadReadStatus.Invalid, null, 400, "connection closed inside a request head")
+                    : new HeadReadResult(HeadReadStatus.Closed, null);
+            }
+        }
+    }
+
+    /// <summary>A stream over the body of <paramref name="head"/>'s request (empty when it has none).</summary>
+    public Stream OpenBody(RequestHead head) =>
+        head.Chunked ? new ChunkedBodyStream(this)
+        : head.ContentLength > 0 ? new ContentLengthBodyStream(this, head.ContentLength)
+        : Stream.Null;
+
+    /// <summary>Reads more bytes from the socket into the buffer; 0 at end of stream.</summary>
+    internal async ValueTask<int> FillAsync(CancellationToken ct)
+    {
+        if (_start == _end) _start = _end = 0;
+        if (_end == _buffer.Length)
+        {
+            if (_start > 0)
+            {
+                Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+                _end -= _start;
+                _start = 0;
+            }
+            else
+            {
+                var bigger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
+                Buffer.BlockCopy(_buffer, 0, bigger, 0, _end);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = bigger;
+            }
+        }
+        int n = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, ct).ConfigureAwait(false);
+        _end += n;
+        return n;
+    }
+
+    /// <summary>Copies up to <paramref name="destination"/>.Length buffered bytes out, consuming them.</summary>
+    internal int Take(Span<byte> destination)
+    {
+        int n = Math.Min(destination.Length, _end - _start);
+        _buffer.AsSpan(_start, n).CopyTo(destination);
+        _start += n;
+        return n;
+    }
+
+    internal void Consume(int count) => _start += count;
+
+    /// <summary>
+    /// Un-consumes the last <paramref name="count"/> bytes (the head just parsed), so a hand-off
+    /// carries the request whole. Valid until the next read.
+    /// </summary>
+    public void PutBack(int count)
+    {
+        if (count > _start) throw new ArgumentOutOfRangeException(nameof(count));
+        _start -= count;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        var b = Interlocked.Exchange(ref _buffer, []);
+        if (b.Length > 0) ArrayPool<byte>.Shared.Return(b);
+        _start = _end = 0;
+    }
+}

@@ -1,0 +1,114 @@
+using System.Net;
+using Baton.Control;
+using Baton.Routing;
+using Microsoft.Extensions.Configuration;
+
+namespace Baton.Router;
+
+/// <summary>A configuration error, naming the key path and what is wrong.</summary>
+public sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>
+/// Reads the router's JSON configuration: a <c>Baton</c> section for the node itself and a
+/// <c>ReverseProxy</c> section in YARP's schema for routes and clusters.
+/// </summary>
+public static class RouterConfig
+{
+    /// <summary>Loads and validates <paramref name="path"/>. Relative paths in it are relative to the file.</summary>
+    public static RouterOptions Load(string path)
+    {
+        if (!File.Exists(path)) throw new ConfigException($"configuration file '{path}' does not exist");
+        IConfiguration c;
+        try
+        {
+            c = new ConfigurationBuilder().AddJsonFile(Path.GetFullPath(path), optional: false, reloadOnChange: false).Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException)
+        {
+            throw new ConfigException($"configuration file '{path}' is not valid JSON: {e.Message}");
+        }
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var b = c.GetSection("Baton");
+        var keyFile = Required(b, "KeyFile");
+        ClusterKey key;
+        try { key = ClusterKey.FromFile(Path.Combine(dir, keyFile)); }
+        catch (ArgumentException e) { throw new ConfigException($"Baton:KeyFile: {e.Message}"); }
+        return new RouterOptions
+        {
+            Listen = Endpoint(b, "Listen"),
+            Interface = Required(b, "Interface"),
+            Key = key,
+            Routes = LoadRoutes(c.GetSection("ReverseProxy")),
+            IdleTimeout = Duration(b, "IdleTimeout", TimeSpan.FromSeconds(60)),
+            HandoffTimeout = Duration(b, "HandoffTimeout", TimeSpan.FromSeconds(2)),
+            CloseGrace = Duration(b, "CloseGrace", TimeSpan.FromSeconds(3)),
+            Name = b["Name"] ?? "router",
+        };
+    }
+
+    /// <summary>Reads routes and clusters from a YARP-shaped <c>ReverseProxy</c> section.</summary>
+    public static RouteTable LoadRoutes(IConfigurationSection proxy)
+    {
+        var clusters = new List<Cluster>();
+        foreach (var cs in proxy.GetSection("Clusters").GetChildren())
+        {
+            string at = cs.Path;
+            var modeText = cs["Transfer"] ?? "handoff";
+            if (!Enum.TryParse<TransferMode>(modeText, ignoreCase: true, out var mode))
+                throw new ConfigException($"{at}:Transfer: '{modeText}' is not a transfer mode (handoff, router)");
+            var dests = new List<Destination>();
+            foreach (var ds in cs.GetSection("Destinations").GetChildren())
+                dests.Add(new Destination(ds.Key, Endpoint(ds, "Address")));
+            if (mode == TransferMode.Handoff && dests.Count == 0)
+                throw new ConfigException($"{at}:Destinations: a handoff cluster needs at least one destination");
+            clusters.Add(new Cluster(cs.Key, mode, dests));
+        }
+        var byName = new Dictionary<string, IPEndPoint>(StringComparer.Ordinal);
+        foreach (var d in clusters.SelectMany(x => x.Destinations))
+            if (byName.TryGetValue(d.Name, out var ep) && !ep.Equals(d.ControlEndpoint))
+                throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' has two addresses ({ep}, {d.ControlEndpoint})");
+            else byName[d.Name] = d.ControlEndpoint;
+
+        var routes = new List<Route>();
+        foreach (var rs in proxy.GetSection("Routes").GetChildren())
+        {
+            var clusterId = Required(rs, "ClusterId");
+            if (!clusters.Any(x => x.Id.Equals(clusterId, StringComparison.OrdinalIgnoreCase)))
+                throw new ConfigException($"{rs.Path}:ClusterId: cluster '{clusterId}' is not defined");
+            int order = 0;
+            if (rs["Order"] is { } o && !int.TryParse(o, out order))
+                throw new ConfigException($"{rs.Path}:Order: '{o}' is not an integer");
+            var match = rs.GetSection("Match");
+            var hosts = match.GetSection("Hosts").GetChildren().Select(h => h.Value ?? "").Where(h => h.Length > 0).ToList();
+            var pathTemplate = match["Path"];
+            if (pathTemplate is not null && !pathTemplate.StartsWith('/'))
+                throw new ConfigException($"{match.Path}:Path: '{pathTemplate}' must start with '/'");
+            if (pathTemplate is null && hosts.Count == 0)
+                throw new ConfigException($"{match.Path}: a route needs a Path or Hosts");
+            routes.Add(new Route(rs.Key, clusterId, order, hosts, pathTemplate));
+        }
+        if (routes.Count == 0) throw new ConfigException("ReverseProxy:Routes: no routes are defined");
+        return new RouteTable(routes, clusters);
+    }
+
+    private static string Required(IConfigurationSection s, string key) =>
+        s[key] is { Length: > 0 } v ? v : throw new ConfigException($"{s.Path}:{key}: missing");
+
+    private static IPEndPoint Endpoint(IConfigurationSection s, string key)
+    {
+        var v = Required(s, key);
+        if (v.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) v = v[7..].TrimEnd('/');
+        return IPEndPoint.TryParse(v, out var ep) && ep.Port != 0
+            ? ep
+            : throw new ConfigException($"{s.Path}:{key}: '{v}' is not an IPv4 address:port");
+    }
+
+    private static TimeSpan Duration(IConfigurationSection s, string key, TimeSpan fallback)
+    {
+        var v = s[key];
+        if (v is null) return fallback;
+        return TimeSpan.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var t) && t > TimeSpan.Zero
+            ? t
+            : throw new ConfigException($"{s.Path}:{key}: '{v}' is not a positive duration (hh:mm:ss)");
+    }
+}

@@ -1,0 +1,102 @@
+using System.Collections.Concurrent;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using Baton.Routing;
+using Baton.Steering;
+using Baton.Transfer;
+using Baton.Transfer.Handoff;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Router;
+
+/// <summary>
+/// The routing node: accepts client connections on the VIP, reads each request head, picks a
+/// route and a destination, and moves the connection there for the transaction.
+/// </summary>
+public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
+{
+    private readonly ILogger _log = loggers.CreateLogger("Baton.Router");
+    private readonly Dictionary<string, AgentLink> _links = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _roundRobin = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentQueue<HandoffTimings> _timings = new();
+
+    internal RouterOptions Options => options;
+    internal ILogger Log => _log;
+    internal HandoffTransfer Handoff { get; private set; } = null!;
+
+    /// <summary>Completes when every agent link has connected once (the demo and tests wait on it).</summary>
+    public Task AllAgentsConnected => Task.WhenAll(_links.Values.Select(l => l.Connected));
+
+    /// <summary>Runs until <paramref name="ct"/> is cancelled; removes its steering table on the way out.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var destinations = options.Routes.Clusters.Values
+            .Where(c => c.Transfer == TransferMode.Handoff)
+            .SelectMany(c => c.Destinations)
+            .DistinctBy(d => d.Name)
+            .ToList();
+        if (destinations.Count > 0) TcpRepair.EnsurePrivilege();
+
+        using var steering = new NftFlowSteering(options.Interface, options.Listen, InterfaceMac(options.Interface));
+        Handoff = new HandoffTransfer(steering, options.HandoffTimeout, _log);
+        if (options.TimingsFile is not null) Handoff.OnCycle = _timings.Enqueue;
+        foreach (var d in destinations)
+        {
+            var link = new AgentLink(d.Name, d.ControlEndpoint, options.Key, steering, _log, options.CloseGrace);
+            _links[d.Name] = link;
+            link.Start();
+        }
+
+        using var listener = new Socket(options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        listener.Bind(options.Listen);
+        listener.Listen(1024);
+        _log.LogInformation("router listening on {Listen} ({Routes} routes, {Agents} agents)", options.Listen, options.Routes.Routes.Count, _links.Count);
+        var connections = new ConcurrentDictionary<Task, byte>();
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                Socket client;
+                try { client = await listener.AcceptAsync(ct).ConfigureAwait(false); }
+                catch (OperationCanceledException) { break; }
+                client.NoDelay = true;
+                var task = Task.Run(() => new RouterConnection(this, client).RunAsync(ct));
+                connections[task] = 0;
+                _ = task.ContinueWith(t => connections.TryRemove(t, out _), TaskScheduler.Default);
+            }
+        }
+        finally
+        {
+            listener.Dispose();
+            try { await Task.WhenAll(connections.Keys).WaitAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false); }
+            catch (Exception) { }
+            foreach (var l in _links.Values) await l.DisposeAsync().ConfigureAwait(false);
+            WriteTimings();
+        }
+    }
+
+    /// <summary>Picks a healthy destination of <paramref name="cluster"/> (round robin), or null.</summary>
+    internal AgentLink? PickDestination(Cluster cluster)
+    {
+        var healthy = cluster.Destinations.Select(d => _links[d.Name]).Where(l => l.IsHealthy).ToArray();
+        if (healthy.Length == 0) return null;
+        int n = _roundRobin.AddOrUpdate(cluster.Id, 0, (_, v) => v + 1);
+        return healthy[(int)((uint)n % (uint)healthy.Length)];
+    }
+
+    private void WriteTimings()
+    {
+        if (options.TimingsFile is null) return;
+        using var w = new StreamWriter(options.TimingsFile);
+        w.WriteLine(HandoffTimings.CsvHeader);
+        foreach (var t in _timings) w.WriteLine(t.ToCsv());
+    }
+
+    private static PhysicalAddress InterfaceMac(string name)
+    {
+        var nic = NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == name)
+            ?? throw new ConfigException($"Baton:Interface: no interface named '{name}' in this network namespace");
+        return nic.GetPhysicalAddress();
+    }
+}

@@ -1,0 +1,40 @@
+using System.Net;
+using Baton.Control;
+using Baton.Http;
+using Baton.Routing;
+
+namespace Baton.Router;
+
+/// <summary>Settings of the routing node.</summary>
+public sealed class RouterOptions
+{
+    /// <summary>The VIP and port clients connect to.</summary>
+    public required IPEndPoint Listen { get; init; }
+
+    /// <summary>The interface that carries client traffic (steering hooks its ingress).</summary>
+    public required string Interface { get; init; }
+
+    /// <summary>The cluster key shared with the agents.</summary>
+    public required ClusterKey Key { get; init; }
+
+    /// <summary>Routes and clusters.</summary>
+    public required RouteTable Routes { get; init; }
+
+    /// <summary>Name in Baton-Host headers of responses the router writes itself.</summary>
+    public string Name { get; init; } = "router";
+
+    /// <summary>Keep-alive idle timeout: a connection with no new request for this long is closed.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long an agent may take to restore a connection before the router takes it back.</summary>
+    public TimeSpan HandoffTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a forward entry stays after the connection closed at an agent (its close handshake).</summary>
+    public TimeSpan CloseGrace { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Limit on a request head (431 above).</summary>
+    public int HeadLimit { get; init; } = RequestHeadParser.DefaultHeadLimit;
+
+    /// <summary>When set, per-cycle hand-off timings are written there as CSV at stop.</summary>
+    public string? TimingsFile { get; init; }
+}

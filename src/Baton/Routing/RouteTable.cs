@@ -1,0 +1,86 @@
+using Baton.Http;
+
+namespace Baton.Routing;
+
+/// <summary>How a cluster's connections are served.</summary>
+public enum TransferMode
+{
+    /// <summary>The live TCP connection moves to the destination host (TCP_REPAIR + steering).</summary>
+    Handoff,
+    /// <summary>The router answers itself with its built-in application.</summary>
+    Router,
+}
+
+/// <summary>A back-end destination: an agent by name and control address.</summary>
+public sealed record Destination(string Name, System.Net.IPEndPoint ControlEndpoint);
+
+/// <summary>A set of destinations that serve the same content, and how requests reach them.</summary>
+public sealed record Cluster(string Id, TransferMode Transfer, IReadOnlyList<Destination> Destinations);
+
+/// <summary>
+/// A route: which requests (host and path) go to which cluster. Path templates follow YARP's form;
+/// a trailing <c>{**catch-all}</c> makes the literal part a prefix, otherwise the path must match exactly.
+/// </summary>
+public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnlyList<string> Hosts, string? Path)
+{
+    internal string PathLiteral => Path is null ? "/" : CatchAllIndex(Path) is var i and >= 0 ? Path[..i] : Path;
+    internal bool IsPrefix => Path is null || CatchAllIndex(Path) >= 0;
+
+    private static int CatchAllIndex(string p) => p.IndexOf("{**", StringComparison.Ordinal);
+
+    internal bool Matches(RequestHead head)
+    {
+        if (Hosts.Count > 0 && !Hosts.Any(h => HostMatches(h, head.Host))) return false;
+        return IsPrefix
+            ? head.Path.StartsWith(PathLiteral, StringComparison.OrdinalIgnoreCase)
+              || (PathLiteral.EndsWith('/') && head.Path.Equals(PathLiteral[..^1], StringComparison.OrdinalIgnoreCase))
+            : head.Path.Equals(PathLiteral, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static bool HostMatches(string pattern, string host)
+    {
+        int colon = pattern.LastIndexOf(':');
+        if (colon > 0 && !pattern.EndsWith(']')) pattern = pattern[..colon];
+        return pattern.StartsWith("*.", StringComparison.Ordinal)
+            ? host.EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase) && host.Length > pattern.Length - 1
+            : host.Equals(pattern, StringComparison.OrdinalIgnoreCase);
+    }
+}
+
+/// <summary>
+/// An immutable set of routes and clusters. Routes are tried in YARP's order: <see cref="Route.Order"/>
+/// first, then the more specific (with hosts before without, longer literal path first).
+/// </summary>
+public sealed class RouteTable
+{
+    private readonly Route[] _routes;
+
+    /// <summary>Builds the table; the routes must reference existing clusters.</summary>
+    public RouteTable(IEnumerable<Route> routes, IEnumerable<Cluster> clusters)
+    {
+        Clusters = clusters.ToDictionary(c => c.Id, StringComparer.OrdinalIgnoreCase);
+        _routes = routes
+            .OrderBy(r => r.Order)
+            .ThenBy(r => r.Hosts.Count == 0 ? 1 : 0)
+            .ThenBy(r => r.IsPrefix ? 1 : 0)
+            .ThenByDescending(r => r.PathLiteral.Length)
+            .ToArray();
+        foreach (var r in _routes)
+            if (!Clusters.ContainsKey(r.ClusterId))
+                throw new ArgumentException($"ReverseProxy:Routes:{r.RouteId}:ClusterId: cluster '{r.ClusterId}' does not exist");
+    }
+
+    /// <summary>The clusters by id.</summary>
+    public IReadOnlyDictionary<string, Cluster> Clusters { get; }
+
+    /// <summary>The routes in matching order.</summary>
+    public IReadOnlyList<Route> Routes => _routes;
+
+    /// <summary>The first matching route and its cluster, or null (404).</summary>
+    public (Route Route, Cluster Cluster)? Match(RequestHead head)
+    {
+        foreach (var r in _routes)
+            if (r.Matches(head)) return (r, Clusters[r.ClusterId]);
+        return null;
+    }
+}

@@ -1,0 +1,219 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Text;
+using Baton.Control;
+using Baton.Steering;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Transfer.Handoff;
+
+/// <summary>
+/// The router's persistent control link to one agent. It reconnects on its own; while it is down the
+/// destination is unhealthy. It answers the agent's ReturnRequest by blocking the connection and
+/// sending Freeze right in its receive loop, the shortest path from request to frozen.
+/// </summary>
+public sealed class AgentLink : IAsyncDisposable
+{
+    /// <summary>Forward entries of connections whose agent vanished stay this long, so that late
+    /// packets meet the agent host's kernel (which resets a dead connection) and not ours.</summary>
+    public static readonly TimeSpan OrphanGrace = TimeSpan.FromSeconds(30);
+
+    private readonly ClusterKey _key;
+    private readonly IFlowSteering _steering;
+    private readonly ILogger _log;
+    private readonly TimeSpan _closeGrace;
+    private readonly ConcurrentDictionary<ulong, HandoffSession> _sessions = new();
+    private readonly CancellationTokenSource _stop = new();
+    private volatile ControlLink? _link;
+    private Task? _run;
+
+    /// <summary>Creates a link to the agent <paramref name="name"/> at <paramref name="endpoint"/>; call <see cref="Start"/>.</summary>
+    public AgentLink(string name, IPEndPoint endpoint, ClusterKey key, IFlowSteering steering, ILogger log, TimeSpan closeGrace)
+    {
+        Name = name;
+        Endpoint = endpoint;
+        _key = key;
+        _steering = steering;
+        _log = log;
+        _closeGrace = closeGrace;
+    }
+
+    /// <summary>The agent's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The agent's control address.</summary>
+    public IPEndPoint Endpoint { get; }
+
+    /// <summary>Whether the link is up and authenticated: the destination can take hand-offs.</summary>
+    public bool IsHealthy => _link is not null;
+
+    /// <summary>Connections currently owned by this agent or in transit to it.</summary>
+    public int ActiveConnections => _sessions.Count;
+
+    /// <summary>Completes when the link is up for the first time.</summary>
+    public Task Connected => _connected.Task;
+    private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Starts connecting (and reconnecting) in the background.</summary>
+    public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
+
+    internal HandoffSession Begin(ulong id, IPEndPoint client)
+    {
+        var s = new HandoffSession(id, client);
+        _sessions[id] = s;
+        return s;
+    }
+
+    internal void End(ulong id) => _sessions.TryRemove(id, out _);
+
+    internal ValueTask SendAsync(ControlMessageType type, ulong id, ReadOnlyMemory<byte> payload)
+    {
+        var link = _link ?? throw new IOException($"control link to agent {Name} is down");
+        return link.SendAsync(type, id, payload);
+    }
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        var backoff = TimeSpan.FromMilliseconds(100);
+        bool warned = false;
+        while (!ct.IsCancellationRequested)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            ControlLink? link = null;
+            try
+            {
+                using (var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+                {
+                    connectTimeout.CancelAfter(TimeSpan.FromSeconds(2));
+                    await socket.ConnectAsync(Endpoint, connectTimeout.Token).ConfigureAwait(false);
+                    link = await ControlLink.EstablishAsync(new NetworkStream(socket, ownsSocket: true), _key, isRouter: true, connectTimeout.Token).ConfigureAwait(false);
+                    var welcome = await link.ReceiveAsync(connectTimeout.Token).ConfigureAwait(false);
+                    if (welcome is not { Type: ControlMessageType.Welcome } w) throw new ControlProtocolException("agent did not send Welcome");
+                    var (agentName, mac) = ParseWelcome(w.Payload);
+                    if (agentName != Name)
+                        throw new ControlProtocolException($"agent at {Endpoint} calls itself '{agentName}', the configuration says '{Name}'");
+                    _steering.AddBackend(Name, mac);
+                }
+                _link = link;
+                warned = false;
+                backoff = TimeSpan.FromMilliseconds(100);
+                _log.LogInformation("agent {Name} connected at {Endpoint}", Name, Endpoint);
+                _connected.TrySetResult();
+                await ReceiveLoopAsync(link, ct).ConfigureAwait(false);
+                _log.LogWarning("agent {Name} closed its control link", Name);
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ControlProtocolException or SteeringException)
+            {
+                if (ct.IsCancellationRequested) break;
+                if (_link is not null || !warned)
+                    _log.LogWarning("agent {Name} at {Endpoint} unavailable: {Reason}", Name, Endpoint, e.Message);
+                warned = true;
+            }
+            finally
+            {
+                _link = null;
+                if (link is not null) await link.DisposeAsync().ConfigureAwait(false);
+                else socket.Dispose();
+                FailSessions();
+            }
+            try { await Task.Delay(backoff, ct).ConfigureAwait(false); } catch (OperationCanceledException) { break; }
+            backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 1000));
+        }
+    }
+
+    private async Task ReceiveLoopAsync(ControlLink link, CancellationToken ct)
+    {
+        while (await link.ReceiveAsync(ct).ConfigureAwait(false) is { } m)
+        {
+            if (!_sessions.TryGetValue(m.ConnectionId, out var s))
+            {
+                _log.LogWarning("agent {Name}: {Type} for unknown connection {Id}", Name, m.Type, m.ConnectionId);
+                continue;
+            }
+            switch (m.Type)
+            {
+                case ControlMessageType.Ready:
+                    s.Ready.TrySetResult(null);
+                    break;
+                case ControlMessageType.Refused:
+                    s.Ready.TrySetResult(Encoding.UTF8.GetString(m.Payload));
+                    break;
+                case ControlMessageType.ReturnRequest:
+                    long t0 = Stopwatch.GetTimestamp();
+                    // Block before Freeze: the agent's dump must not race the client's next packets.
+                    _steering.Block(s.Client);
+                    s.Timings.ReturnBlock = Stopwatch.GetTimestamp() - t0;
+                    s.Timings.FreezeSentAt = Stopwatch.GetTimestamp();
+                    await link.SendAsync(ControlMessageType.Freeze, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
+                    break;
+                case ControlMessageType.Returned:
+                    s.Timings.ReturnRtt = Stopwatch.GetTimestamp() - s.Timings.FreezeSentAt;
+                    _sessions.TryRemove(m.ConnectionId, out _);
+                    try { s.Back.TrySetResult(TcpSnapshot.Decode(m.Payload)); }
+                    catch (FormatException e) { s.Back.TrySetException(new ControlProtocolException("bad snapshot from agent: " + e.Message)); }
+                    break;
+                case ControlMessageType.Closed:
+                    _sessions.TryRemove(m.ConnectionId, out _);
+                    // The agent closes normally: its FIN and the client's last ACK must travel, so
+                    // forward (the entry may be blocked if we had asked for a return), then clear later.
+                    if (s.Ready.Task.IsCompleted) _steering.Forward(s.Client, Name);
+                    ScheduleClear(s.Client, _closeGrace);
+                    s.Ready.TrySetResult("agent closed the connection");
+                    s.Back.TrySetResult(null);
+                    break;
+                default:
+                    throw new ControlProtocolException($"unexpected {m.Type} from agent {Name}");
+            }
+        }
+    }
+
+    private void FailSessions()
+    {
+        foreach (var id in _sessions.Keys)
+        {
+            if (!_sessions.TryRemove(id, out var s)) continue;
+            if (s.Ready.TrySetResult($"control link to agent {Name} lost")) continue; // not moved: caller restores it
+            ScheduleClear(s.Client, OrphanGrace);
+            s.Back.TrySetResult(null);
+        }
+    }
+
+    private void ScheduleClear(IPEndPoint client, TimeSpan after)
+    {
+        _ = Task.Delay(after).ContinueWith(_ =>
+        {
+            try { _steering.Clear(client); }
+            catch (Exception e) when (e is SteeringException or ObjectDisposedException) { }
+        }, TaskScheduler.Default);
+    }
+
+    private static (string Name, PhysicalAddress Mac) ParseWelcome(byte[] p)
+    {
+        if (p.Length < 1 || p.Length != 1 + p[0] + 6) throw new ControlProtocolException("malformed Welcome");
+        return (Encoding.UTF8.GetString(p, 1, p[0]), new PhysicalAddress(p.AsSpan(1 + p[0], 6).ToArray()));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        var link = _link;
+        if (link is not null) await link.DisposeAsync().ConfigureAwait(false);
+        if (_run is not null) await _run.ConfigureAwait(false);
+    }
+}
+
+/// <summary>Router-side state of one connection while it is away at an agent.</summary>
+internal sealed class HandoffSession(ulong id, IPEndPoint client)
+{
+    public ulong Id { get; } = id;
+    public IPEndPoint Client { get; } = client;
+    /// <summary>null when the agent is Ready; otherwise why it is not.</summary>
+    public TaskCompletionSource<string?> Ready { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>The returned connection's snapshot, or null when it ended at the agent.</summary>
+    public TaskCompletionSource<TcpSnapshot?> Back { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public HandoffTimings Timings { get; } = new();
+}

@@ -1,0 +1,142 @@
+using Baton.Interop;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Baton.Control;
+using Baton.Steering;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Transfer.Handoff;
+
+/// <summary>
+/// Moves a live connection to an agent's host and takes it back after the transaction, following
+/// DESIGN.md §3. The rule behind every step: no host may see a packet of the connection while it
+/// has no socket for it, or its kernel answers with a reset.
+/// </summary>
+public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeout, ILogger log)
+{
+    private long _nextId;
+
+    /// <summary>Per-cycle timings, when a collector is attached (the bench does).</summary>
+    public Action<HandoffTimings>? OnCycle { get; set; }
+
+    /// <summary>
+    /// Hands <paramref name="socket"/> (with <paramref name="unread"/>, the bytes the router already
+    /// read from it) to <paramref name="agent"/>, and waits for it to come back.
+    /// </summary>
+    public async Task<TransferOutcome> TransferAsync(Socket socket, ReadOnlyMemory<byte> unread, AgentLink agent, CancellationToken ct)
+    {
+        var client = (IPEndPoint)socket.RemoteEndPoint!;
+        ulong id = (ulong)Interlocked.Increment(ref _nextId);
+        var session = agent.Begin(id, client);
+        var t = session.Timings;
+        long mark = Stopwatch.GetTimestamp();
+
+        // 1. Block: TCP_REPAIR does not freeze input, so packets must stop before the dump.
+        try
+        {
+            steering.Block(client);
+        }
+        catch (SteeringException e)
+        {
+            agent.End(id);
+            return new TransferOutcome.NotMoved(e.Message);
+        }
+        t.Block = Lap(ref mark);
+
+        // 2. Dump, keeping the socket (in repair mode) until the agent is ready.
+        TcpSnapshot snapshot;
+        try
+        {
+            snapshot = TcpRepair.Dump(socket).WithUnreadPrefix(unread.Span);
+        }
+        catch (Exception e) when (e is ConnectionNotMovableException or NativeCallException or MissingPrivilegeException)
+        {
+            agent.End(id);
+            steering.Clear(client); // Dump left the socket live
+            return new TransferOutcome.NotMoved(e.Message);
+        }
+        t.Dump = Lap(ref mark);
+
+        // 3. Handoff → Ready.
+        string? refusal;
+        try
+        {
+            var payload = new byte[snapshot.EncodedLength];
+            snapshot.Encode(payload);
+            await agent.SendAsync(ControlMessageType.Handoff, id, payload).ConfigureAwait(false);
+            refusal = await session.Ready.Task.WaitAsync(readyTimeout, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or TimeoutException or ObjectDisposedException or OperationCanceledException)
+        {
+            refusal = e is TimeoutException ? $"agent {agent.Name} not ready within {readyTimeout.TotalMilliseconds:F0} ms" : e.Message;
+        }
+        t.ControlRtt = Lap(ref mark);
+        if (refusal is not null)
+        {
+            // Nothing moved: the router's own socket, still in repair mode, simply goes live again.
+            agent.End(id);
+            session.Ready.TrySetResult(refusal);
+            TcpRepair.Resume(socket);
+            steering.Clear(client);
+            log.LogWarning("hand-off of {Client} to {Agent} failed, connection kept: {Reason}", client, agent.Name, refusal);
+            return new TransferOutcome.NotMoved(refusal);
+        }
+
+        // 4. Steer to the agent, then drop our copy silently (close in repair mode sends nothing).
+        steering.Forward(client, agent.Name);
+        t.Steer = Lap(ref mark);
+        socket.Dispose();
+        t.Close = Lap(ref mark);
+
+        // 5. Go.
+        var go = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(go, (long)Stopwatch.GetElapsedTime(0, t.Block + t.Dump + t.ControlRtt + t.Steer + t.Close).TotalMicroseconds);
+        try
+        {
+            await agent.SendAsync(ControlMessageType.Go, id, go).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            // The agent holds the connection in repair mode and will drop it; the client's packets
+            // go to its host, whose kernel resets them. Nothing else can be done without the link.
+            log.LogError("Go to {Agent} failed, connection from {Client} lost: {Reason}", agent.Name, client, e.Message);
+        }
+        t.Go = Lap(ref mark);
+
+        // The agent owns the connection for as long as the transaction takes.
+        var back = await session.Back.Task.ConfigureAwait(false);
+        if (back is null) return new TransferOutcome.Ended();
+
+        mark = Stopwatch.GetTimestamp();
+        RepairedSocket repaired;
+        try
+        {
+            repaired = TcpRepair.Restore(back);
+        }
+        catch (Exception e) when (e is NativeCallException)
+        {
+            // Frozen here with its state in hand but not restorable: the connection is lost; let
+            // the client's packets reach our kernel, which resets them.
+            log.LogError("connection from {Client} could not be restored on its return: {Reason}", client, e.Message);
+            steering.Clear(client);
+            return new TransferOutcome.Ended();
+        }
+        t.Restore = Lap(ref mark);
+        steering.Clear(client);
+        t.ReturnClear = Lap(ref mark);
+        var live = repaired.Activate();
+        t.Activate = Lap(ref mark);
+        OnCycle?.Invoke(t);
+        return new TransferOutcome.Returned(live);
+    }
+
+    private static long Lap(ref long mark)
+    {
+        long now = Stopwatch.GetTimestamp();
+        long d = now - mark;
+        mark = now;
+        return d;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Net.Sockets;
+using Baton.Interop;
+
+namespace Baton.Transfer;
+
+/// <summary>
+/// A connection rebuilt from a <see cref="TcpSnapshot"/> that is still in repair mode: it exists
+/// in this stack but is silent. Activate it once the connection's packets are steered here;
+/// dispose it instead to drop it without a trace on the wire.
+/// </summary>
+internal sealed class RepairedSocket : IDisposable
+{
+    private int _fd;
+    private readonly ReadOnlyMemory<byte> _unsentTail;
+
+    internal RepairedSocket(int fd, ReadOnlyMemory<byte> unsentTail)
+    {
+        _fd = fd;
+        _unsentTail = unsentTail;
+    }
+
+    /// <summary>Leaves repair mode and returns the live connection as a managed socket.</summary>
+    public Socket Activate()
+    {
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd < 0) throw new ObjectDisposedException(nameof(RepairedSocket));
+        try
+        {
+            TcpRepair.LeaveRepairAndTune(fd);
+        }
+        catch
+        {
+            Libc.Close(fd);
+            throw;
+        }
+        var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+        // The never-sent tail of the send queue goes out as ordinary data now that the socket is live.
+        if (!_unsentTail.IsEmpty)
+        {
+            socket.Blocking = true;
+            socket.Send(_unsentTail.Span);
+        }
+        socket.Blocking = false;
+        return socket;
+    }
+
+    /// <summary>Closes the socket while it is still in repair mode: nothing is sent.</summary>
+    public void Dispose()
+    {
+        int fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0) Libc.Close(fd);
+    }
+}

@@ -1,0 +1,260 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Baton.Interop;
+
+namespace Baton.Transfer;
+
+/// <summary>
+/// Linux TCP_REPAIR: freezes a live connection into a <see cref="TcpSnapshot"/> and rebuilds it
+/// in another stack. The order of calls is the one measured in DESIGN.md §4; each deviation we
+/// tried there failed with EPERM/EINVAL/EADDRINUSE, so keep it.
+/// </summary>
+internal static class TcpRepair
+{
+    private const int TCP_MAXSEG = 2;
+    private const int TCP_NODELAY = 1;
+    private const int TCP_INFO = 11;
+    private const int TCP_REPAIR = 19;
+    private const int TCP_REPAIR_QUEUE = 20;
+    private const int TCP_QUEUE_SEQ = 21;
+    private const int TCP_REPAIR_OPTIONS = 22;
+    private const int TCP_TIMESTAMP = 24;
+    private const int TCP_REPAIR_WINDOW = 29;
+    private const int SO_REUSEADDR = 2;
+
+    private const int TCP_NO_QUEUE = 0, TCP_RECV_QUEUE = 1, TCP_SEND_QUEUE = 2;
+    private const int TCP_REPAIR_ON = 1, TCP_REPAIR_OFF_NO_WP = -1;
+    private const int TCP_ESTABLISHED = 1;
+
+    private const int TCPI_OPT_TIMESTAMPS = 1, TCPI_OPT_SACK = 2, TCPI_OPT_WSCALE = 4;
+    private const uint TCPOPT_MSS = 2, TCPOPT_WINDOW = 3, TCPOPT_SACK_PERM = 4, TCPOPT_TIMESTAMP = 8;
+
+    /// <summary>Fails fast, with the one-line privilege error, where TCP_REPAIR is not allowed.</summary>
+    public static void EnsurePrivilege()
+    {
+        int fd = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, Libc.IPPROTO_TCP);
+        Libc.Check(fd, "socket");
+        try { EnterRepair(fd); }
+        finally { Libc.Close(fd); }
+    }
+
+    /// <summary>TCP state byte from TCP_INFO (1 = ESTABLISHED, 8 = CLOSE_WAIT, ...).</summary>
+    public static int State(Socket socket)
+    {
+        Span<byte> info = stackalloc byte[104];
+        Libc.GetSockOpt(Fd(socket), Libc.IPPROTO_TCP, TCP_INFO, info, "getsockopt(TCP_INFO)");
+        return info[0];
+    }
+
+    /// <summary>Bytes the kernel has not sent yet (SIOCOUTQNSD).</summary>
+    public static int Unsent(Socket socket) => Libc.IoctlInt(Fd(socket), Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
+
+    /// <summary>Bytes not yet acknowledged by the peer, sent or not (SIOCOUTQ).</summary>
+    public static int Unacknowledged(Socket socket) => Libc.IoctlInt(Fd(socket), Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
+
+    /// <summary>
+    /// Puts <paramref name="socket"/> in repair mode and dumps it. Packets for the connection must
+    /// already be blocked: a socket in repair mode still queues and ACKs input. On success the
+    /// socket stays in repair mode (dispose it to drop it silently, or <see cref="Resume"/> it);
+    /// on failure it is left live, as it was.
+    /// </summary>
+    public static TcpSnapshot Dump(Socket socket)
+    {
+        int fd = Fd(socket);
+        EnterRepair(fd);
+        try
+        {
+            Span<byte> info = stackalloc byte[104];
+            Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_INFO, info, "getsockopt(TCP_INFO)");
+            if (info[0] != TCP_ESTABLISHED)
+                throw new ConnectionNotMovableException($"connection is in TCP state {StateName(info[0])}, only ESTABLISHED can be moved");
+            byte options = info[5];
+            byte wscale = info[6];
+            int mss = Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_MAXSEG, "getsockopt(TCP_MAXSEG)");
+            uint timestamp = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_TIMESTAMP, "getsockopt(TCP_TIMESTAMP)");
+            Span<byte> win = stackalloc byte[20];
+            Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, win, "getsockopt(TCP_REPAIR_WINDOW)");
+            int inq = Libc.IoctlInt(fd, Libc.SIOCINQ, "ioctl(SIOCINQ)");
+            int outq = Libc.IoctlInt(fd, Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
+            int unsent = Libc.IoctlInt(fd, Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
+
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
+            uint recvSeq = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
+            byte[] recvQueue = PeekQueue(fd, inq, "receive");
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
+            uint sendSeq = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
+            byte[] sendQueue = PeekQueue(fd, outq, "send");
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
+
+            return new TcpSnapshot
+            {
+                Local = (IPEndPoint)socket.LocalEndPoint!,
+                Remote = (IPEndPoint)socket.RemoteEndPoint!,
+                SendSeq = sendSeq,
+                ReceiveSeq = recvSeq,
+                SendQueue = sendQueue,
+                SendUnsent = Math.Min(unsent, outq),
+                ReceiveQueue = recvQueue,
+                Mss = (ushort)mss,
+                Timestamps = (options & TCPI_OPT_TIMESTAMPS) != 0,
+                Sack = (options & TCPI_OPT_SACK) != 0,
+                WindowScaling = (options & TCPI_OPT_WSCALE) != 0,
+                SendWindowScale = (byte)(wscale & 0xF),
+                ReceiveWindowScale = (byte)(wscale >> 4),
+                Timestamp = timestamp,
+                Window = TcpRepairWindow.Decode(ToBigEndianWindow(win)),
+            };
+        }
+        catch
+        {
+            Resume(socket);
+            throw;
+        }
+    }
+
+    /// <summary>Takes a socket out of repair mode, live again, without a window probe.</summary>
+    public static void Resume(Socket socket) =>
+        Libc.SetSockOpt(Fd(socket), Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
+
+    /// <summary>
+    /// Rebuilds the connection in this network namespace, in repair mode: it exists and holds its
+    /// queues but sends nothing until <see cref="RepairedSocket.Activate"/>. Call it only while the
+    /// connection's packets are kept away from this host, else its kernel may answer with a reset.
+    /// </summary>
+    public static RepairedSocket Restore(TcpSnapshot s)
+    {
+        int fd = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, Libc.IPPROTO_TCP);
+        Libc.Check(fd, "socket");
+        try
+        {
+            // TCP_REPAIR sets the forced-reuse mode; SO_REUSEADDR now would overwrite it and bind()
+            // would then fail against the listener on VIP:port.
+            EnterRepair(fd);
+            Bind(fd, s.Local);
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=recv)");
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, unchecked((int)(s.ReceiveSeq - (uint)s.ReceiveQueue.Length)), "setsockopt(TCP_QUEUE_SEQ=recv)");
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=send)");
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, unchecked((int)(s.SendSeq - (uint)s.SendQueue.Length)), "setsockopt(TCP_QUEUE_SEQ=send)");
+            // Without the clamp the restored socket starts at 524-byte segments; above 32767 is EINVAL.
+            if (s.Mss is > 0 and <= 32767)
+                Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_MAXSEG, s.Mss, "setsockopt(TCP_MAXSEG)");
+            Connect(fd, s.Remote);
+            SetRepairOptions(fd, s);
+            // Since 6.7 bit 0 of the value is the microsecond flag and a read clears it; +2 keeps
+            // the clock from stepping back 1 ms at the client.
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_TIMESTAMP, unchecked((int)(s.Timestamp + 2)), "setsockopt(TCP_TIMESTAMP)");
+
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=recv)");
+            SendAll(fd, s.ReceiveQueue, "send(receive queue)");
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=send)");
+            SendAll(fd, s.SendQueue.AsSpan(0, s.SendQueue.Length - s.SendUnsent), "send(send queue)");
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=none)");
+
+            // Last: before the receive queue is in place the kernel refuses the window (EINVAL).
+            Span<byte> win = stackalloc byte[20];
+            s.Window.Encode(win);
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, ToNativeWindow(win), "setsockopt(TCP_REPAIR_WINDOW)");
+            return new RepairedSocket(fd, s.SendQueue.AsMemory(s.SendQueue.Length - s.SendUnsent));
+        }
+        catch
+        {
+            Libc.Close(fd); // still in repair mode: nothing reaches the wire
+            throw;
+        }
+    }
+
+    internal static void LeaveRepairAndTune(int fd)
+    {
+        Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
+        // Socket options are not part of the repair state. Without NODELAY, Nagle held a response
+        // behind un-ACKed data until the client's delayed ACK (DESIGN.md §3).
+        Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
+        Libc.SetSockOpt(fd, Libc.SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)");
+    }
+
+    private static void EnterRepair(int fd)
+    {
+        if (Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) is var err && err != 0)
+        {
+            if (err is Libc.EPERM or Libc.EACCES) throw new MissingPrivilegeException();
+            throw new NativeCallException("setsockopt(TCP_REPAIR)", err);
+        }
+    }
+
+    private static unsafe void SetRepairOptions(int fd, TcpSnapshot s)
+    {
+        Span<uint> opts = stackalloc uint[8];
+        int n = 0;
+        opts[n++] = TCPOPT_MSS; opts[n++] = s.Mss;
+        if (s.WindowScaling) { opts[n++] = TCPOPT_WINDOW; opts[n++] = s.SendWindowScale | ((uint)s.ReceiveWindowScale << 16); }
+        if (s.Sack) { opts[n++] = TCPOPT_SACK_PERM; opts[n++] = 0; }
+        if (s.Timestamps) { opts[n++] = TCPOPT_TIMESTAMP; opts[n++] = 0; }
+        fixed (uint* p = opts)
+            Libc.Check(Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_OPTIONS, p, (uint)(n * sizeof(uint))), "setsockopt(TCP_REPAIR_OPTIONS)");
+    }
+
+    private static unsafe byte[] PeekQueue(int fd, int length, string which)
+    {
+        if (length <= 0) return [];
+        var buffer = new byte[length];
+        fixed (byte* p = buffer)
+        {
+            nint n = Libc.Recv(fd, p, (nuint)length, Libc.MSG_PEEK | Libc.MSG_DONTWAIT);
+            if (n < 0) throw Libc.Error($"recv(MSG_PEEK, {which} queue)");
+            if (n != length) throw new ConnectionNotMovableException($"{which} queue peek returned {n} of {length} bytes");
+        }
+        return buffer;
+    }
+
+    private static unsafe void SendAll(int fd, ReadOnlySpan<byte> data, string what)
+    {
+        fixed (byte* p = data)
+        {
+            int off = 0;
+            while (off < data.Length)
+            {
+                nint n = Libc.Send(fd, p + off, (nuint)(data.Length - off), 0);
+                if (n < 0) throw Libc.Error(what);
+                if (n == 0) throw new NativeCallException(what, Libc.EAGAIN);
+                off += (int)n;
+            }
+        }
+    }
+
+    private static unsafe void Bind(int fd, IPEndPoint ep)
+    {
+        var sa = SockAddrIn.From(ep);
+        Libc.Check(Libc.Bind(fd, &sa, 16), $"bind({ep})");
+    }
+
+    private static unsafe void Connect(int fd, IPEndPoint ep)
+    {
+        var sa = SockAddrIn.From(ep);
+        Libc.Check(Libc.Connect(fd, &sa, 16), $"connect({ep}) in repair mode");
+    }
+
+    // tcp_repair_window is five native-endian u32s; the snapshot keeps them big-endian.
+    private static ReadOnlySpan<byte> ToBigEndianWindow(Span<byte> native)
+    {
+        for (int i = 0; i < 20; i += 4)
+            BinaryPrimitives.WriteUInt32BigEndian(native[i..], BinaryPrimitives.ReadUInt32LittleEndian(native[i..]));
+        return native;
+    }
+
+    private static ReadOnlySpan<byte> ToNativeWindow(Span<byte> bigEndian)
+    {
+        for (int i = 0; i < 20; i += 4)
+            BinaryPrimitives.WriteUInt32LittleEndian(bigEndian[i..], BinaryPrimitives.ReadUInt32BigEndian(bigEndian[i..]));
+        return bigEndian;
+    }
+
+    internal static int Fd(Socket socket) => (int)socket.SafeHandle.DangerousGetHandle();
+
+    private static string StateName(int state) => state switch
+    {
+        1 => "ESTABLISHED", 2 => "SYN_SENT", 3 => "SYN_RECV", 4 => "FIN_WAIT1", 5 => "FIN_WAIT2",
+        6 => "TIME_WAIT", 7 => "CLOSE", 8 => "CLOSE_WAIT", 9 => "LAST_ACK", 10 => "LISTEN", 11 => "CLOSING",
+        _ => state.ToString(),
+    };
+}
