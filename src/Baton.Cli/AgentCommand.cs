@@ -1,0 +1,36 @@
+using System.CommandLine;
+using System.Net;
+using Baton.Agent;
+using Baton.Control;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Cli;
+
+internal static class AgentCommand
+{
+    public static Command Create()
+    {
+        var name = new Option<string>("--name") { Description = "This back-end's name, as the router's configuration names it", Required = true };
+        var listen = new Option<string>("--listen") { Description = "Control address:port for the router (this host's real address)", Required = true };
+        var keyFile = new Option<string>("--key-file") { Description = "File holding the cluster key", Required = true };
+        var iface = new Option<string?>("--interface") { Description = "Interface facing the router (default: the one holding --listen's address)" };
+        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface };
+        cmd.SetAction(parse => CliSupport.RunAsync(async () =>
+        {
+            if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var ep) || ep.Port == 0)
+                throw new ArgumentException($"--listen: '{parse.GetValue(listen)}' is not address:port");
+            var options = new AgentOptions
+            {
+                Name = parse.GetValue(name)!,
+                ControlEndpoint = ep,
+                Key = ClusterKey.FromFile(parse.GetValue(keyFile)!),
+                Mac = CliSupport.MacFor(ep.Address, parse.GetValue(iface)),
+            };
+            using var loggers = CliSupport.Loggers(LogLevel.Information);
+            using var stop = CliSupport.StopSignal(out var signals);
+            using (signals)
+                await new AgentHost(options, loggers).RunAsync(stop.Token);
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,67 @@
+using System.Net.NetworkInformation;
+using System.Runtime.InteropServices;
+using Baton.Control;
+using Baton.Router;
+using Baton.Steering;
+using Baton.Transfer;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+
+namespace Baton.Cli;
+
+/// <summary>What every command shares: logging, stop signals, and one-line errors.</summary>
+internal static class CliSupport
+{
+    public static ILoggerFactory Loggers(LogLevel level) => LoggerFactory.Create(b => b
+        .SetMinimumLevel(level)
+        .AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.ColorBehavior = LoggerColorBehavior.Disabled;
+        }));
+
+    /// <summary>A token cancelled by Ctrl-C or SIGTERM.</summary>
+    public static CancellationTokenSource StopSignal(out IDisposable registrations)
+    {
+        var cts = new CancellationTokenSource();
+        var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cts.Cancel(); });
+        var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cts.Cancel(); });
+        registrations = new Both(term, intr);
+        return cts;
+    }
+
+    /// <summary>Runs <paramref name="body"/>; expected failures become one line on stderr and exit code 2.</summary>
+    public static async Task<int> RunAsync(Func<Task> body)
+    {
+        try
+        {
+            await body();
+            return 0;
+        }
+        catch (Exception e) when (e is MissingPrivilegeException or ConfigException or SteeringException or ArgumentException
+                                      or System.Net.Sockets.SocketException or ControlProtocolException)
+        {
+            Console.Error.WriteLine($"baton: {e.Message}");
+            return 2;
+        }
+    }
+
+    public static PhysicalAddress MacFor(System.Net.IPAddress address, string? interfaceName)
+    {
+        foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
+        {
+            if (interfaceName is not null ? nic.Name == interfaceName
+                : nic.GetIPProperties().UnicastAddresses.Any(u => u.Address.Equals(address)))
+                return nic.GetPhysicalAddress();
+        }
+        throw new ArgumentException(interfaceName is not null
+            ? $"--interface: no interface named '{interfaceName}' here"
+            : $"--listen: no interface here holds {address}; give --interface");
+    }
+
+    private sealed class Both(IDisposable a, IDisposable b) : IDisposable
+    {
+        public void Dispose() { a.Dispose(); b.Dispose(); }
+    }
+}

@@ -1,0 +1,33 @@
+using System.CommandLine;
+using Baton.Router;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Cli;
+
+internal static class RouterCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "Router configuration (JSON: Baton and ReverseProxy sections)", Required = true };
+        var timings = new Option<string?>("--timings") { Description = "Write per-cycle hand-off timings (CSV) to this file at stop" };
+        var verbose = new Option<bool>("--verbose") { Description = "Log every connection event" };
+        var cmd = new Command("router", "Run the routing node: accept on the VIP, route each request, hand connections off.") { config, timings, verbose };
+        cmd.SetAction(parse => CliSupport.RunAsync(async () =>
+        {
+            var options = RouterConfig.Load(parse.GetValue(config)!);
+            if (parse.GetValue(timings) is { } t) options = With(options, t);
+            using var loggers = CliSupport.Loggers(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
+            using var stop = CliSupport.StopSignal(out var signals);
+            using (signals)
+                await new RouterHost(options, loggers).RunAsync(stop.Token);
+        }));
+        return cmd;
+    }
+
+    private static RouterOptions With(RouterOptions o, string timings) => new()
+    {
+        Listen = o.Listen, Interface = o.Interface, Key = o.Key, Routes = o.Routes, Name = o.Name,
+        IdleTimeout = o.IdleTimeout, HandoffTimeout = o.HandoffTimeout, CloseGrace = o.CloseGrace,
+        HeadLimit = o.HeadLimit, TimingsFile = timings,
+    };
+}

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Baton.Control;
+
+namespace Baton.Lab;
+
+/// <summary>
+/// A running Baton cluster on namespace hosts: one router process and one agent process per
+/// back-end, each in its own namespace, with the default routes (<c>/beN/…</c> to that host,
+/// <c>/router/…</c> served by the router, everything else balanced over all back-ends).
+/// Used by <c>baton demo</c> and the cluster tests. Dispose stops the processes it started (by id)
+/// and deletes the namespaces.
+/// </summary>
+public sealed class BatonLab : IAsyncDisposable
+{
+    private readonly Dictionary<string, BatonProcess> _agents = new();
+    private readonly Action<string>? _echo;
+
+    private BatonLab(NetnsCluster net, string dir, Action<string>? echo)
+    {
+        Net = net;
+        Directory = dir;
+        _echo = echo;
+    }
+
+    /// <summary>The namespace hosts.</summary>
+    public NetnsCluster Net { get; }
+
+    /// <summary>Folder with the cluster key and router configuration.</summary>
+    public string Directory { get; }
+
+    /// <summary>The router process.</summary>
+    public BatonProcess Router { get; private set; } = null!;
+
+    /// <summary>Agent processes by back-end name.</summary>
+    public IReadOnlyDictionary<string, BatonProcess> Agents => _agents;
+
+    /// <summary>Path of the cluster key file.</summary>
+    public string KeyFile => Path.Combine(Directory, "cluster.key");
+
+    /// <summary>Path of the router configuration.</summary>
+    public string ConfigFile => Path.Combine(Directory, "router.json");
+
+    /// <summary>Builds the namespaces, writes key and configuration, starts agents and router, and waits until all agents are connected.</summary>
+    public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null)
+    {
+        var net = NetnsCluster.Create(prefix, subnet);
+        var dir = System.IO.Directory.CreateTempSubdirectory("baton-lab-").FullName;
+        var lab = new BatonLab(net, dir, echo);
+        try
+        {
+            ClusterKey.CreateFile(lab.KeyFile);
+            File.WriteAllText(lab.ConfigFile, DefaultConfig(net, idleTimeout).ToJsonString(new() { WriteIndented = true }));
+            foreach (var be in net.Backends) lab._agents[be] = lab.StartAgent(be);
+            foreach (var (be, p) in lab._agents)
+                if (!await p.WaitForOutputAsync("listening for the router", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
+                    throw new InvalidOperationException($"agent {be} did not start:\n{p.Output}");
+            lab.Router = BatonProcess.Start(net.Ns("router"), "router", ["router", "--config", lab.ConfigFile, .. routerArgs ?? []], Prefixed("router", echo));
+            foreach (var be in net.Backends)
+                if (!await lab.Router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
+                    throw new InvalidOperationException($"router did not connect to agent {be}:\n{lab.Router.Output}");
+            return lab;
+        }
+        catch
+        {
+            await lab.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Starts (or restarts) the agent of back-end <paramref name="backend"/>.</summary>
+    public BatonProcess StartAgent(string backend)
+    {
+        if (_agents.Remove(backend, out var old)) old.Dispose();
+        var p = BatonProcess.Start(Net.Ns(backend), backend,
+            ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile],
+            Prefixed(backend, _echo));
+        _agents[backend] = p;
+        return p;
+    }
+
+    /// <summary>A new client socket in the client namespace, connected to the service on the VIP.</summary>
+    public async Task<Socket> ConnectClientAsync(CancellationToken ct = default)
+    {
+        var s = Netns.CreateTcpSocket(Net.Ns("client"));
+        await s.ConnectAsync(Net.Service, ct).ConfigureAwait(false);
+        return s;
+    }
+
+    /// <summary>
+    /// An ordinary HttpClient whose connections start in the client namespace. At most one connection
+    /// is open at a time, so sequential requests share one keep-alive connection. Every connection's
+    /// local port is added to <paramref name="localPorts"/>.
+    /// </summary>
+    public HttpClient CreateHttpClient(List<int> localPorts)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = 1,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            UseProxy = false,
+            ConnectCallback = async (ctx, ct) =>
+            {
+                var s = await ConnectClientAsync(ct).ConfigureAwait(false);
+                lock (localPorts) localPorts.Add(((IPEndPoint)s.LocalEndPoint!).Port);
+                return new NetworkStream(s, ownsSocket: true);
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"http://{Net.Vip}:{NetnsCluster.ServicePort}/"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    /// <summary>The default configuration for this cluster, in the router's JSON schema.</summary>
+    public static JsonObject DefaultConfig(NetnsCluster net, TimeSpan idleTimeout)
+    {
+        var routes = new JsonObject();
+        var clusters = new JsonObject();
+        foreach (var be in net.Backends)
+        {
+            routes[be] = new JsonObject { ["ClusterId"] = be, ["Match"] = new JsonObject { ["Path"] = $"/{be}/{{**rest}}" } };
+            clusters[be] = new JsonObject
+            {
+                ["Transfer"] = "handoff",
+                ["Destinations"] = new JsonObject { [be] = new JsonObject { ["Address"] = net.ControlEndpointOf(be).ToString() } },
+            };
+        }
+        routes["router"] = new JsonObject { ["ClusterId"] = "router", ["Match"] = new JsonObject { ["Path"] = "/router/{**rest}" } };
+        clusters["router"] = new JsonObject { ["Transfer"] = "router" };
+        routes["all"] = new JsonObject { ["ClusterId"] = "all", ["Match"] = new JsonObject { ["Path"] = "/{**rest}" } };
+        var all = new JsonObject();
+        foreach (var be in net.Backends) all[be] = new JsonObject { ["Address"] = net.ControlEndpointOf(be).ToString() };
+        clusters["all"] = new JsonObject { ["Transfer"] = "handoff", ["Destinations"] = all };
+        return new JsonObject
+        {
+            ["Baton"] = new JsonObject
+            {
+                ["Listen"] = net.Service.ToString(),
+                ["Interface"] = "eth0",
+                ["KeyFile"] = "cluster.key",
+                ["IdleTimeout"] = idleTimeout.ToString("c"),
+            },
+            ["ReverseProxy"] = new JsonObject { ["Routes"] = routes, ["Clusters"] = clusters },
+        };
+    }
+
+    private static Action<string>? Prefixed(string name, Action<string>? echo) =>
+        echo is null ? null : line => echo($"[{name}] {line}");
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        try
+        {
+            Router?.Dispose();
+            foreach (var a in _agents.Values) a.Dispose();
+        }
+        finally
+        {
+            Net.Dispose();
+            try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+        }
+        return ValueTask.CompletedTask;
+    }
+}
