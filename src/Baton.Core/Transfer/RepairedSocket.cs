@@ -34,13 +34,11 @@ internal sealed class RepairedSocket : IDisposable
             throw;
         }
         var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+        // A socket fd wrapped this way keeps whatever O_NONBLOCK it had; NetworkStream refuses
+        // non-blocking sockets, and .NET's async calls switch modes by themselves.
+        socket.Blocking = true;
         // The never-sent tail of the send queue goes out as ordinary data now that the socket is live.
-        if (!_unsentTail.IsEmpty)
-        {
-            socket.Blocking = true;
-            socket.Send(_unsentTail.Span);
-        }
-        socket.Blocking = false;
+        if (!_unsentTail.IsEmpty) socket.Send(_unsentTail.Span);
         return socket;
     }
 

@@ -87,7 +87,16 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
         }
         var conn = new AgentConnection(m.ConnectionId, socket, handoff, this);
         _live[m.ConnectionId] = conn;
-        _ = Task.Run(conn.RunAsync);
+        _ = Task.Run(async () =>
+        {
+            try { await conn.RunAsync().ConfigureAwait(false); }
+            catch (Exception e)
+            {
+                log.LogError(e, "connection {Id} failed", m.ConnectionId);
+                socket.Dispose();
+                Forget(m.ConnectionId);
+            }
+        });
     }
 
     internal ValueTask SendAsync(ControlMessageType type, ulong id, ReadOnlyMemory<byte> payload) =>
