@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Baton's one entry point on a fresh machine: installs what is missing, builds, runs.
+#   sudo ./baton.sh demo [--hold]   the cluster demo (namespace hosts, real hand-offs)
+#   sudo ./baton.sh test            every test: unit and cluster (cluster tests need root)
+#   sudo ./baton.sh bench           the hand-off benchmark (bench/run.sh)
+#   ./baton.sh <baton command...>   any other baton command (router, agent, --help)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ensure_packages() {
+  # libnftables1: in-process flow steering; nftables: the nft CLI the tests inspect state with;
+  # iproute2: namespaces and veth; util-linux: setpriv (privilege tests).
+  local missing=()
+  [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] || missing+=(libnftables1)
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v setpriv >/dev/null || missing+=(util-linux)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "baton.sh: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
+      exit 2
+    fi
+    echo "baton.sh: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  dotnet build -c Release Baton.slnx -nologo -v quiet -clp:ErrorsOnly
+}
+
+baton() {
+  dotnet src/Baton.Cli/bin/Release/net10.0/baton.dll "$@"
+}
+
+cmd="${1:-help}"
+case "$cmd" in
+  demo)
+    ensure_packages; build; shift; baton demo "$@" ;;
+  test)
+    ensure_packages; build
+    log=$(mktemp)
+    set +e
+    dotnet test Baton.slnx -c Release --no-build -nologo 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    # One closing line for every test project together.
+    sed -nE 's/.*Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+).*/\1 \2 \3/p' "$log" \
+      | awk '{f+=$1; p+=$2; s+=$3} END {printf "tests: %d passed, %d failed, %d skipped\n", p, f, s; if (p == 0) exit 1}' || rc=1
+    rm -f "$log"
+    exit "$rc" ;;
+  bench)
+    ensure_packages; shift; exec bench/run.sh "$@" ;;
+  help|-h|--help)
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *)
+    ensure_packages; build; baton "$@" ;;
+esac

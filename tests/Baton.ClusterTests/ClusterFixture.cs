@@ -1,0 +1,40 @@
+using Baton.Lab;
+
+namespace Baton.ClusterTests;
+
+/// <summary>
+/// One namespace cluster (client, router, be1..be3) with real router and agent processes, shared by
+/// the tests of the collection. It needs root; without it every test fails (CI must not skip them).
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public const string Prefix = "btct";
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(4);
+
+    public BatonLab Lab { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Assert.True(Netns.IsRoot, "cluster tests need root (network namespaces, TCP_REPAIR): run them as root, as CI does");
+        Lab = await BatonLab.StartAsync(Prefix, 5, IdleTimeout);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Lab is not null) await Lab.DisposeAsync();
+        Assert.DoesNotContain(Netns.List(), n => n.StartsWith(Prefix + "-", StringComparison.Ordinal));
+    }
+
+    /// <summary>Restarts an agent the test stopped or killed, and waits until the router uses it again.</summary>
+    public async Task RestoreAgentAsync(string backend)
+    {
+        var p = Lab.StartAgent(backend);
+        Assert.True(await p.WaitForOutputAsync("router connected", TimeSpan.FromSeconds(30)), p.Output);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}
