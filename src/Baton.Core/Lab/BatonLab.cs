@@ -56,10 +56,7 @@ public sealed class BatonLab : IAsyncDisposable
             foreach (var (be, p) in lab._agents)
                 if (!await p.WaitForOutputAsync("listening for the router", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
                     throw new InvalidOperationException($"agent {be} did not start:\n{p.Output}");
-            lab.Router = BatonProcess.Start(net.Ns("router"), "router", ["router", "--config", lab.ConfigFile, .. routerArgs ?? []], Prefixed("router", echo));
-            foreach (var be in net.Backends)
-                if (!await lab.Router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
-                    throw new InvalidOperationException($"router did not connect to agent {be}:\n{lab.Router.Output}");
+            await lab.StartRouterAsync(routerArgs ?? []).ConfigureAwait(false);
             return lab;
         }
         catch
@@ -67,6 +64,16 @@ public sealed class BatonLab : IAsyncDisposable
             await lab.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>Starts (or restarts) the router and waits until it has connected to every agent.</summary>
+    public async Task StartRouterAsync(params string[] routerArgs)
+    {
+        Router?.Dispose();
+        Router = BatonProcess.Start(Net.Ns("router"), "router", ["router", "--config", ConfigFile, .. routerArgs], Prefixed("router", _echo));
+        foreach (var be in Net.Backends)
+            if (!await Router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
+                throw new InvalidOperationException($"router did not connect to agent {be}:\n{Router.Output}");
     }
 
     /// <summary>Starts (or restarts) the agent of back-end <paramref name="backend"/>.</summary>
