@@ -1,0 +1,268 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Baton.Router;
+using Baton.Routing;
+using Microsoft.Extensions.Configuration;
+
+namespace Baton.Tests.Routing;
+
+/// <summary>RouterConfig.Load / LoadRoutes over real temp files: every error names its key path.</summary>
+public sealed class RouterConfigTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("baton-config-").FullName;
+
+    public RouterConfigTests() => File.WriteAllText(Path.Combine(_dir, "cluster.key"), "0123456789abcdef0123456789abcdef\n");
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static JsonObject ValidConfig() => JsonNode.Parse("""
+        {
+          "Baton": {
+            "Listen": "10.0.0.1:80",
+            "Interface": "eth0",
+            "KeyFile": "cluster.key"
+          },
+          "ReverseProxy": {
+            "Routes": {
+              "r1": { "ClusterId": "c1", "Match": { "Path": "/{**all}" } },
+              "r2": { "ClusterId": "local", "Order": "-5", "Match": { "Path": "/status", "Hosts": [ "*.example.com", "example.com" ] } }
+            },
+            "Clusters": {
+              "c1": {
+                "Destinations": {
+                  "be1": { "Address": "10.0.0.11:7000" },
+                  "be2": { "Address": "http://10.0.0.12:7000/" }
+                }
+              },
+              "local": { "Transfer": "Router" }
+            }
+          }
+        }
+        """)!.AsObject();
+
+    private string Write(JsonObject config, string name = "router.json")
+    {
+        string path = Path.Combine(_dir, name);
+        File.WriteAllText(path, config.ToJsonString());
+        return path;
+    }
+
+    private string LoadError(Action<JsonObject> mutate)
+    {
+        var c = ValidConfig();
+        mutate(c);
+        var path = Write(c);
+        return Assert.Throws<ConfigException>(() => RouterConfig.Load(path)).Message;
+    }
+
+    private static JsonObject Proxy(JsonObject c) => c["ReverseProxy"]!.AsObject();
+    private static JsonObject Route(JsonObject c, string id) => Proxy(c)["Routes"]![id]!.AsObject();
+    private static JsonObject ClusterNode(JsonObject c, string id) => Proxy(c)["Clusters"]![id]!.AsObject();
+
+    [Fact]
+    public void Valid_configuration_loads_with_defaults()
+    {
+        var o = RouterConfig.Load(Write(ValidConfig()));
+
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.1"), 80), o.Listen);
+        Assert.Equal("eth0", o.Interface);
+        Assert.Equal("router", o.Name);
+        Assert.Equal(TimeSpan.FromSeconds(60), o.IdleTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), o.HandoffTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(3), o.CloseGrace);
+        Assert.NotNull(o.Key);
+
+        var c1 = o.Routes.Clusters["c1"];
+        Assert.Equal(TransferMode.Handoff, c1.Transfer);
+        Assert.Equal(
+            [("be1", new IPEndPoint(IPAddress.Parse("10.0.0.11"), 7000)), ("be2", new IPEndPoint(IPAddress.Parse("10.0.0.12"), 7000))],
+            c1.Destinations.Select(d => (d.Name, d.ControlEndpoint)).OrderBy(d => d.Name));
+        Assert.Equal(TransferMode.Router, o.Routes.Clusters["local"].Transfer);
+
+        var r2 = o.Routes.Routes.Single(r => r.RouteId == "r2");
+        Assert.Equal(-5, r2.Order);
+        Assert.Equal(["*.example.com", "example.com"], r2.Hosts);
+        Assert.Equal("/status", r2.Path);
+        Assert.Equal("r2", o.Routes.Routes[0].RouteId);
+    }
+
+    [Fact]
+    public void Optional_settings_are_read()
+    {
+        var c = ValidConfig();
+        var b = c["Baton"]!.AsObject();
+        b["Name"] = "edge-7";
+        b["IdleTimeout"] = "00:00:45";
+        b["HandoffTimeout"] = "00:00:00.500";
+        b["CloseGrace"] = "00:00:10";
+        var o = RouterConfig.Load(Write(c));
+        Assert.Equal("edge-7", o.Name);
+        Assert.Equal(TimeSpan.FromSeconds(45), o.IdleTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), o.HandoffTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), o.CloseGrace);
+    }
+
+    [Fact]
+    public void Key_file_path_is_relative_to_the_configuration_file()
+    {
+        var sub = Directory.CreateDirectory(Path.Combine(_dir, "etc")).FullName;
+        File.WriteAllText(Path.Combine(sub, "k"), "fedcba9876543210fedcba9876543210");
+        var c = ValidConfig();
+        c["Baton"]!["KeyFile"] = "k";
+        File.WriteAllText(Path.Combine(sub, "router.json"), c.ToJsonString());
+        Assert.NotNull(RouterConfig.Load(Path.Combine(sub, "router.json")).Key);
+    }
+
+    [Fact]
+    public void Missing_file_is_named()
+    {
+        string path = Path.Combine(_dir, "absent.json");
+        var e = Assert.Throws<ConfigException>(() => RouterConfig.Load(path));
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void Invalid_json_is_named()
+    {
+        string path = Path.Combine(_dir, "broken.json");
+        File.WriteAllText(path, "{ \"Baton\": { \"Listen\": ");
+        var e = Assert.Throws<ConfigException>(() => RouterConfig.Load(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("JSON", e.Message);
+    }
+
+    [Fact]
+    public void Missing_key_file_setting_names_Baton_KeyFile() =>
+        Assert.Contains("Baton:KeyFile", LoadError(c => c["Baton"]!.AsObject().Remove("KeyFile")));
+
+    [Fact]
+    public void Short_key_file_names_the_setting_and_the_file()
+    {
+        File.WriteAllText(Path.Combine(_dir, "short.key"), "tooshort");
+        var m = LoadError(c => c["Baton"]!["KeyFile"] = "short.key");
+        Assert.Contains("Baton:KeyFile", m);
+        Assert.Contains(Path.Combine(_dir, "short.key"), m);
+    }
+
+    [Fact]
+    public void Absent_key_file_names_the_setting_and_the_file()
+    {
+        var m = LoadError(c => c["Baton"]!["KeyFile"] = "nowhere.key");
+        Assert.Contains("Baton:KeyFile", m);
+        Assert.Contains("nowhere.key", m);
+    }
+
+    [Theory]
+    [InlineData("10.0.0.1")]
+    [InlineData("10.0.0.1:0")]
+    [InlineData("localhost:80")]
+    [InlineData("")]
+    public void Bad_listen_address_names_Baton_Listen(string value) =>
+        Assert.Contains("Baton:Listen", LoadError(c => c["Baton"]!["Listen"] = value));
+
+    [Fact]
+    public void Missing_interface_names_Baton_Interface() =>
+        Assert.Contains("Baton:Interface", LoadError(c => c["Baton"]!.AsObject().Remove("Interface")));
+
+    [Theory]
+    [InlineData("IdleTimeout", "soon")]
+    [InlineData("IdleTimeout", "00:00:00")]
+    [InlineData("HandoffTimeout", "-00:00:01")]
+    [InlineData("CloseGrace", "x")]
+    public void Bad_duration_names_its_key(string key, string value) =>
+        Assert.Contains($"Baton:{key}", LoadError(c => c["Baton"]![key] = value));
+
+    [Fact]
+    public void Route_without_cluster_id_names_its_key_path() =>
+        Assert.Contains("ReverseProxy:Routes:r1:ClusterId", LoadError(c => Route(c, "r1").Remove("ClusterId")));
+
+    [Fact]
+    public void Route_to_an_undefined_cluster_names_its_key_path_and_the_cluster()
+    {
+        var m = LoadError(c => Route(c, "r1")["ClusterId"] = "ghost");
+        Assert.Contains("ReverseProxy:Routes:r1:ClusterId", m);
+        Assert.Contains("ghost", m);
+    }
+
+    [Fact]
+    public void Non_integer_order_names_its_key_path() =>
+        Assert.Contains("ReverseProxy:Routes:r1:Order", LoadError(c => Route(c, "r1")["Order"] = "first"));
+
+    [Fact]
+    public void Path_not_starting_with_slash_names_its_key_path() =>
+        Assert.Contains("ReverseProxy:Routes:r1:Match:Path", LoadError(c => Route(c, "r1")["Match"]!["Path"] = "api/{**x}"));
+
+    [Fact]
+    public void Route_without_path_or_hosts_names_its_match_section() =>
+        Assert.Contains("ReverseProxy:Routes:r1:Match", LoadError(c => Route(c, "r1")["Match"] = new JsonObject { ["Methods"] = new JsonArray("GET") }));
+
+    [Fact]
+    public void No_routes_names_the_routes_section() =>
+        Assert.Contains("ReverseProxy:Routes", LoadError(c => Proxy(c).Remove("Routes")));
+
+    [Fact]
+    public void Unknown_transfer_mode_names_its_key_path()
+    {
+        var m = LoadError(c => ClusterNode(c, "c1")["Transfer"] = "teleport");
+        Assert.Contains("ReverseProxy:Clusters:c1:Transfer", m);
+        Assert.Contains("teleport", m);
+    }
+
+    [Theory]
+    [InlineData("7")]
+    [InlineData("-1")]
+    public void Numeric_transfer_mode_that_is_not_a_mode_is_refused(string value) =>
+        Assert.Contains("ReverseProxy:Clusters:c1:Transfer", LoadError(c => ClusterNode(c, "c1")["Transfer"] = value));
+
+    [Fact]
+    public void Handoff_cluster_without_destinations_names_its_key_path() =>
+        Assert.Contains("ReverseProxy:Clusters:c1:Destinations", LoadError(c => ClusterNode(c, "c1").Remove("Destinations")));
+
+    [Theory]
+    [InlineData("10.0.0.11")]
+    [InlineData("not-an-address:7000")]
+    [InlineData("10.0.0.11:0")]
+    public void Bad_destination_address_names_its_key_path(string value) =>
+        Assert.Contains("ReverseProxy:Clusters:c1:Destinations:be1:Address",
+            LoadError(c => ClusterNode(c, "c1")["Destinations"]!["be1"]!["Address"] = value));
+
+    [Fact]
+    public void Missing_destination_address_names_its_key_path() =>
+        Assert.Contains("ReverseProxy:Clusters:c1:Destinations:be2:Address",
+            LoadError(c => ClusterNode(c, "c1")["Destinations"]!["be2"] = new JsonObject { ["Health"] = "x" }));
+
+    [Fact]
+    public void Same_destination_name_with_two_addresses_is_refused()
+    {
+        var m = LoadError(c => Proxy(c)["Clusters"]!["c2"] = new JsonObject
+        {
+            ["Destinations"] = new JsonObject { ["be1"] = new JsonObject { ["Address"] = "10.0.0.99:7000" } },
+        });
+        Assert.Contains("ReverseProxy:Clusters", m);
+        Assert.Contains("be1", m);
+    }
+
+    [Fact]
+    public void LoadRoutes_reads_a_reverse_proxy_section_on_its_own()
+    {
+        var path = Write(new JsonObject { ["ReverseProxy"] = Proxy(ValidConfig()).DeepClone() }, "proxy.json");
+        var section = new ConfigurationBuilder().AddJsonFile(path).Build().GetSection("ReverseProxy");
+        var table = RouterConfig.LoadRoutes(section);
+
+        var head = Baton.Http.RequestHeadParser.Parse("GET /status HTTP/1.1\r\nHost: www.example.com\r\n\r\n"u8).Head!;
+        Assert.Equal("local", table.Match(head)!.Value.Cluster.Id);
+        var other = Baton.Http.RequestHeadParser.Parse("GET /status HTTP/1.1\r\nHost: else.test\r\n\r\n"u8).Head!;
+        Assert.Equal("c1", table.Match(other)!.Value.Cluster.Id);
+    }
+
+    [Fact]
+    public void LoadRoutes_error_names_the_key_path()
+    {
+        var proxy = Proxy(ValidConfig()).DeepClone().AsObject();
+        proxy["Routes"]!["r1"]!.AsObject().Remove("ClusterId");
+        var path = Write(new JsonObject { ["ReverseProxy"] = proxy }, "proxy.json");
+        var section = new ConfigurationBuilder().AddJsonFile(path).Build().GetSection("ReverseProxy");
+        var e = Assert.Throws<ConfigException>(() => RouterConfig.LoadRoutes(section));
+        Assert.Contains("ReverseProxy:Routes:r1:ClusterId", e.Message);
+    }
+}

@@ -1,0 +1,216 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Baton.Interop;
+using Baton.Lab;
+using Baton.Tests.Support;
+using Baton.Transfer;
+
+namespace Baton.Tests.Transfer;
+
+/// <summary>
+/// Real TCP_REPAIR dump and restore of a live loopback connection, inside a private network
+/// namespace. These need root; they fail (not skip) without it, since CI runs them as root.
+/// </summary>
+public sealed class TcpRepairTests : IDisposable
+{
+    private readonly TempNetns _ns = new();
+    private readonly List<Socket> _sockets = [];
+
+    public void Dispose()
+    {
+        foreach (var s in _sockets) s.Dispose();
+        _ns.Dispose();
+    }
+
+    private T Track<T>(T s) where T : Socket
+    {
+        _sockets.Add(s);
+        return s;
+    }
+
+    /// <summary>A connected client/server pair in the test namespace; the listener stays open (as on a real VIP:port).</summary>
+    private (Socket Listener, Socket Client, Socket Server) Connect() => _ns.Run(() =>
+    {
+        var listener = Track(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp));
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(4);
+        var client = Track(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true });
+        client.Connect(listener.LocalEndPoint!);
+        var server = Track(listener.Accept());
+        foreach (var s in new[] { client, server })
+        {
+            s.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
+            s.SendTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
+        }
+        return (listener, client, server);
+    });
+
+    private long Counter(string name) => Netns.SnmpCounter(_ns.Name, "Tcp", name);
+
+    private static byte[] Ascii(string s) => Encoding.ASCII.GetBytes(s);
+
+    [Fact]
+    public async Task Restored_connection_carries_on_where_the_dumped_one_stopped()
+    {
+        var (_, client, server) = Connect();
+        long resetsBefore = Counter("OutRsts");
+
+        // Bytes the server never reads: they are in its receive queue at dump time.
+        var queued = Ascii("GET /queued HTTP/1.1\r\nHost: a\r\n\r\n");
+        LoopbackPair.SendAll(client, queued);
+        LoopbackPair.WaitForQueued(server, queued.Length);
+
+        var snapshot = TcpRepair.Dump(server);
+        Assert.Equal(queued, snapshot.ReceiveQueue);
+        Assert.Equal(server.LocalEndPoint, snapshot.Local);
+        Assert.Equal(server.RemoteEndPoint, snapshot.Remote);
+        Assert.Empty(snapshot.SendQueue);
+        Assert.Equal(65495, snapshot.Mss); // loopback: above the 32767 clamp limit, so Restore must skip the clamp
+        server.Dispose(); // in repair mode: closes silently
+        // Closing the dumped socket moves it ESTABLISHED -> CLOSE, which the kernel counts in
+        // EstabResets though nothing goes on the wire; from here on nothing may reset.
+        long estabResetsBefore = Counter("EstabResets");
+
+        // As a hand-off does: the snapshot crosses the wire, then is rebuilt.
+        var wire = new byte[snapshot.EncodedLength];
+        snapshot.Encode(wire);
+        var decoded = TcpSnapshot.Decode(wire);
+        using var repaired = _ns.Run(() => TcpRepair.Restore(decoded));
+        var restored = Track(repaired.Activate());
+        restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
+
+        // 1. The queued request comes out of the restored socket intact.
+        Assert.Equal(queued, LoopbackPair.ReceiveExactly(restored, queued.Length));
+
+        // 2. The client keeps sending on the same connection; the restored socket gets it.
+        var more = new byte[100_000];
+        new Random(7).NextBytes(more);
+        LoopbackPair.SendAll(client, more);
+        Assert.Equal(more, LoopbackPair.ReceiveExactly(restored, more.Length));
+
+        // 3. The restored socket answers; the client reads it intact.
+        var response = Ascii("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+        LoopbackPair.SendAll(restored, response);
+        Assert.Equal(response, LoopbackPair.ReceiveExactly(client, response.Length));
+
+        var big = new byte[200_000];
+        new Random(8).NextBytes(big);
+        var sendBig = Task.Run(() => LoopbackPair.SendAll(restored, big));
+        Assert.Equal(big, LoopbackPair.ReceiveExactly(client, big.Length));
+        await sendBig;
+
+        // 4. No reset anywhere, and both ends still see one open connection.
+        Assert.True(client.Connected);
+        Assert.True(restored.Connected);
+        Assert.Equal(client.LocalEndPoint, restored.RemoteEndPoint);
+        Assert.Equal(client.RemoteEndPoint, restored.LocalEndPoint);
+        Assert.Equal(resetsBefore, Counter("OutRsts"));
+        Assert.Equal(estabResetsBefore, Counter("EstabResets"));
+
+        // 5. A normal close from the restored side reaches the client as end of stream.
+        restored.Shutdown(SocketShutdown.Send);
+        Assert.Equal(0, client.Receive(new byte[1]));
+    }
+
+    [Fact]
+    public void Bytes_already_read_come_back_first_when_put_in_front_of_the_snapshot()
+    {
+        var (_, client, server) = Connect();
+        LoopbackPair.SendAll(client, Ascii("GET /first HTTP/1.1\r\n\r\nGET /second HTTP/1.1\r\n\r\n"));
+        LoopbackPair.WaitForQueued(server, 47);
+        // The server consumes the first request (as the router parses a head) ...
+        var consumed = LoopbackPair.ReceiveExactly(server, 23);
+        Assert.Equal("GET /first HTTP/1.1\r\n\r\n", Encoding.ASCII.GetString(consumed));
+
+        // ... and gives it back with the snapshot, so the next owner sees the stream whole.
+        var snapshot = TcpRepair.Dump(server).WithUnreadPrefix(consumed);
+        server.Dispose();
+        using var repaired = _ns.Run(() => TcpRepair.Restore(snapshot));
+        var restored = Track(repaired.Activate());
+        restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
+
+        Assert.Equal("GET /first HTTP/1.1\r\n\r\nGET /second HTTP/1.1\r\n\r\n",
+            Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(restored, 47)));
+        // Sequence numbers still line up with the client: new data flows both ways.
+        LoopbackPair.SendAll(client, Ascii("after"));
+        Assert.Equal("after", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(restored, 5)));
+        LoopbackPair.SendAll(restored, Ascii("reply"));
+        Assert.Equal("reply", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(client, 5)));
+        Assert.True(client.Connected);
+    }
+
+    [Fact]
+    public void Restore_while_the_original_still_holds_the_connection_fails_cleanly()
+    {
+        var (_, client, server) = Connect();
+        LoopbackPair.SendAll(client, Ascii("ping"));
+        LoopbackPair.WaitForQueued(server, 4);
+        var snapshot = TcpRepair.Dump(server); // the original socket is NOT disposed
+
+        var error = _ns.Run(() => Record.Exception(() => TcpRepair.Restore(snapshot).Dispose()));
+        var native = Assert.IsType<NativeCallException>(error);
+        Assert.Contains("connect", native.Call);
+        Assert.NotEqual(0, native.Errno);
+
+        // Nothing was disturbed: the original comes out of repair mode and the connection works.
+        TcpRepair.Resume(server);
+        Assert.Equal("ping", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(server, 4)));
+        LoopbackPair.SendAll(server, Ascii("pong"));
+        Assert.Equal("pong", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(client, 4)));
+        Assert.True(client.Connected);
+        Assert.True(server.Connected);
+    }
+
+    [Fact]
+    public void Dumped_and_resumed_socket_is_unchanged()
+    {
+        var (_, client, server) = Connect();
+        LoopbackPair.SendAll(client, Ascii("abc"));
+        LoopbackPair.WaitForQueued(server, 3);
+        var snapshot = TcpRepair.Dump(server);
+        TcpRepair.Resume(server);
+
+        // Dumping only peeks: the bytes are still there to read.
+        Assert.Equal("abc", Encoding.ASCII.GetString(snapshot.ReceiveQueue));
+        Assert.Equal("abc", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(server, 3)));
+        LoopbackPair.SendAll(server, Ascii("xyz"));
+        Assert.Equal("xyz", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(client, 3)));
+    }
+
+    [Fact]
+    public void Only_established_connections_can_be_dumped()
+    {
+        var (_, client, server) = Connect();
+        client.Shutdown(SocketShutdown.Send); // server goes to CLOSE_WAIT
+        Assert.Equal(0, server.Receive(new byte[1]));
+
+        var e = Assert.Throws<ConnectionNotMovableException>(() => TcpRepair.Dump(server));
+        Assert.Contains("CLOSE_WAIT", e.Message);
+        // On failure the socket is left live: it can still answer and close normally.
+        LoopbackPair.SendAll(server, Ascii("bye"));
+        Assert.Equal("bye", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(client, 3)));
+    }
+
+    [Fact]
+    public void Repaired_socket_disposed_before_activation_sends_nothing()
+    {
+        var (_, client, server) = Connect();
+        var snapshot = TcpRepair.Dump(server);
+        server.Dispose();
+        long resetsBefore = Counter("OutRsts");
+
+        var repaired = _ns.Run(() => TcpRepair.Restore(snapshot));
+        repaired.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => repaired.Activate());
+
+        // No FIN or RST reached the client; a third restore still picks the connection up.
+        Assert.Equal(0, client.Available);
+        Assert.Equal(resetsBefore, Counter("OutRsts"));
+        using var again = _ns.Run(() => TcpRepair.Restore(snapshot));
+        var restored = Track(again.Activate());
+        restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
+        LoopbackPair.SendAll(client, Ascii("still here"));
+        Assert.Equal("still here", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(restored, 10)));
+    }
+}
