@@ -1,1 +1,466 @@
-Console.WriteLine("bench: not yet");
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Baton.Bench;
+using Baton.Lab;
+using Baton.Transfer.Handoff;
+
+// Hand-off benchmark: a namespace cluster with real router and agent processes, N hand-off+return
+// cycles over a few keep-alive connections, the router's own per-step timings (--timings CSV),
+// client-side latency and the router's CPU time per request, next to router-local requests.
+// Usage: dotnet Baton.Bench.dll [--cycles 2000] [--connections 4] [--warmup 100] [--local N] [--out FILE] [--commit REV]
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+BenchOptions opts;
+try
+{
+    opts = BenchOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"bench: {e.Message}");
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return 64;
+}
+
+if (!Netns.IsRoot)
+{
+    Console.Error.WriteLine("bench needs root: it builds network namespaces (btbench-*) and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN); run: sudo bench/run.sh");
+    return 2;
+}
+
+// Ctrl-C or SIGTERM: stop driving requests and fall through the lab's teardown (processes, namespaces).
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; HandoffBench.Stop.Cancel(); });
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; HandoffBench.Stop.Cancel(); });
+try
+{
+    return await HandoffBench.RunAsync(opts);
+}
+catch (OperationCanceledException) when (HandoffBench.Stop.IsCancellationRequested)
+{
+    Console.Error.WriteLine("bench interrupted; cluster torn down");
+    return 130;
+}
+catch (Exception e) when (e is InvalidOperationException or IOException or System.Net.Sockets.SocketException or TimeoutException or OperationCanceledException)
+{
+    Console.Error.WriteLine($"bench failed: {e.Message}");
+    return 1;
+}
+finally
+{
+    // The lab deletes its namespaces; this only catches what a crash in the middle left behind.
+    NetnsCluster.RemoveStale(HandoffBench.Prefix);
+}
+
+namespace Baton.Bench
+{
+    internal sealed record BenchOptions(int Cycles, int Connections, int Warmup, int Local, string? Out, string? Commit)
+    {
+        public const string Usage = "usage: Baton.Bench [--cycles N (2000)] [--connections N (4)] [--warmup N (500)] [--local N (=cycles)] [--out FILE] [--commit REV]";
+
+        public static BenchOptions Parse(string[] args)
+        {
+            int cycles = 2000, connections = 4, warmup = 500;
+            int? local = null;
+            string? output = null, commit = null;
+            for (int i = 0; i < args.Length; i++)
+            {
+                string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+                int Int(int min)
+                {
+                    string name = args[i];
+                    return int.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= min
+                        ? v : throw new ArgumentException($"{name} needs an integer ≥ {min}");
+                }
+                switch (args[i])
+                {
+                    case "--cycles": cycles = Int(1); break;
+                    case "--connections": connections = Int(1); break;
+                    case "--warmup": warmup = Int(0); break;
+                    case "--local": local = Int(0); break;
+                    case "--out": output = Next(); break;
+                    case "--commit": commit = Next(); break;
+                    case "-h" or "--help": throw new ArgumentException("help");
+                    default: throw new ArgumentException($"unknown argument '{args[i]}'");
+                }
+            }
+            return new BenchOptions(cycles, Math.Min(connections, cycles), warmup, local ?? cycles, output, commit);
+        }
+    }
+
+    internal static class HandoffBench
+    {
+        public const string Prefix = "btbench";
+        private const int Subnet = 9;
+
+        /// <summary>The Python prototype's figures (DESIGN.md §8), µs.</summary>
+        private const double PrototypeHandoffUs = 290, PrototypeReturnUs = 270;
+
+        /// <summary>Cancelled on Ctrl-C / SIGTERM.</summary>
+        public static readonly CancellationTokenSource Stop = new();
+
+        private static readonly string[] Columns = HandoffTimings.CsvHeader.Split(',');
+
+        private static readonly Dictionary<string, string> ColumnLabels = new()
+        {
+            ["block_us"] = "hand-off: block (steer → drop)",
+            ["dump_us"] = "hand-off: dump (TCP_REPAIR)",
+            ["control_rtt_us"] = "hand-off: control round trip (Handoff → Ready, agent restores)",
+            ["steer_us"] = "hand-off: steer → forward",
+            ["close_us"] = "hand-off: close repaired socket",
+            ["go_us"] = "hand-off: send Go",
+            ["handoff_total_us"] = "**hand-off total**",
+            ["ret_block_us"] = "return: block (on ReturnRequest)",
+            ["ret_rtt_us"] = "return: Freeze → Returned round trip (agent dumps)",
+            ["restore_us"] = "return: restore (TCP_REPAIR)",
+            ["ret_clear_us"] = "return: clear steering entry",
+            ["activate_us"] = "return: activate (repair off)",
+            ["return_total_us"] = "**return total**",
+        };
+
+        public static async Task<int> RunAsync(BenchOptions o)
+        {
+            string csv = Path.Combine(Path.GetTempPath(), $"btbench-timings-{Environment.ProcessId}.csv");
+            File.Delete(csv);
+            try
+            {
+                return await RunLabAsync(o, csv).ConfigureAwait(false);
+            }
+            finally
+            {
+                File.Delete(csv);
+            }
+        }
+
+        private static async Task<int> RunLabAsync(BenchOptions o, string csv)
+        {
+            Console.WriteLine($"building namespace cluster {Prefix}-* (10.77.{Subnet}.0/24), starting router and agents ...");
+            await using var lab = await BatonLab.StartAsync(Prefix, Subnet, TimeSpan.FromSeconds(120), echo: null, routerArgs: ["--timings", csv]).ConfigureAwait(false);
+            int pid = lab.Router.Pid;
+            string clientNs = lab.Net.Ns("client");
+            Console.WriteLine($"router pid {pid}; agents {string.Join(", ", lab.Agents.Select(a => $"{a.Key} pid {a.Value.Pid}"))}");
+
+            var clients = new List<RawClient>();
+            try
+            {
+                for (int c = 0; c < o.Connections; c++)
+                    clients.Add(new RawClient(await lab.ConnectClientAsync().ConfigureAwait(false)));
+
+                // Warm-up: JIT, agent links, nftables context, both hand-off and local paths.
+                Console.WriteLine($"warm-up: {o.Warmup} hand-off requests and {Math.Min(o.Warmup, 50)} router-local requests on {o.Connections} connections ...");
+                await DriveAsync(clients, o.Warmup, HandoffPath).ConfigureAwait(false);
+                await DriveAsync(clients, Math.Min(o.Warmup, 50), LocalPath).ConfigureAwait(false);
+                await Task.Delay(300, Stop.Token).ConfigureAwait(false); // let the last returns complete: their CSV lines belong to the warm-up
+                double idleBefore = await IdleCpuAsync(pid, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+
+                // Measured hand-off phase.
+                Console.WriteLine($"measuring {o.Cycles} hand-off+return cycles (/be1/ and /be2/ alternating) ...");
+                long retrans0 = Netns.SnmpCounter(clientNs, "Tcp", "RetransSegs");
+                long resets0 = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets");
+                var handoff = await MeasureAsync(clients, lab, o.Cycles, HandoffPath).ConfigureAwait(false);
+                handoff.Retransmits = Netns.SnmpCounter(clientNs, "Tcp", "RetransSegs") - retrans0;
+                handoff.Resets = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets") - resets0;
+                await Task.Delay(300, Stop.Token).ConfigureAwait(false);
+
+                // Measured router-local phase, for reference.
+                PhaseResult? local = null;
+                if (o.Local > 0)
+                {
+                    Console.WriteLine($"measuring {o.Local} router-local requests (/router/x) ...");
+                    retrans0 = Netns.SnmpCounter(clientNs, "Tcp", "RetransSegs");
+                    resets0 = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets");
+                    local = await MeasureAsync(clients, lab, o.Local, LocalPath).ConfigureAwait(false);
+                    local.Retransmits = Netns.SnmpCounter(clientNs, "Tcp", "RetransSegs") - retrans0;
+                    local.Resets = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets") - resets0;
+                }
+
+                double idleAfter = await IdleCpuAsync(pid, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                foreach (var c in clients) c.Close();
+                clients.Clear();
+
+                // SIGTERM: the router writes its timings file on the way out.
+                lab.Router.Stop(TimeSpan.FromSeconds(15));
+                if (!File.Exists(csv))
+                    throw new InvalidOperationException($"router wrote no timings file (exit code {(lab.Router.HasExited ? lab.Router.ExitCode.ToString(CultureInfo.InvariantCulture) : "?")}):\n{lab.Router.Output}");
+                var (rows, skipped) = ReadTimings(csv, o.Warmup);
+                if (rows.Count == 0) throw new InvalidOperationException($"timings file has no measured cycles ({skipped} warm-up lines)");
+
+                string md = Report(o, rows, skipped, handoff, local, (idleBefore, idleAfter));
+                Console.WriteLine();
+                Console.WriteLine(md);
+                if (o.Out is not null)
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.Out))!);
+                    File.WriteAllText(o.Out, md);
+                    Console.WriteLine($"written to {o.Out}");
+                }
+                return 0;
+            }
+            catch when (!Stop.IsCancellationRequested)
+            {
+                if (!lab.Router.HasExited) lab.Router.Stop(TimeSpan.FromSeconds(5));
+                Console.Error.WriteLine("router output:\n" + Tail(lab.Router.Output, 40));
+                foreach (var (name, a) in lab.Agents) Console.Error.WriteLine($"agent {name} output:\n" + Tail(a.Output, 20));
+                throw;
+            }
+            finally
+            {
+                foreach (var c in clients) c.Close();
+            }
+        }
+
+        private static string HandoffPath(int connection, int i) => (connection + i) % 2 == 0 ? "/be1/x" : "/be2/x";
+
+        private static string LocalPath(int connection, int i) => "/router/x";
+
+        /// <summary>Sends <paramref name="total"/> requests spread over the connections, each connection sequential; returns latencies in µs.</summary>
+        private static async Task<double[]> DriveAsync(List<RawClient> clients, int total, Func<int, int, string> path)
+        {
+            var tasks = new Task<double[]>[clients.Count];
+            for (int c = 0; c < clients.Count; c++)
+            {
+                int conn = c;
+                int count = total / clients.Count + (c < total % clients.Count ? 1 : 0);
+                tasks[c] = Task.Run(async () =>
+                {
+                    var lat = new double[count];
+                    for (int i = 0; i < count; i++)
+                    {
+                        string p = path(conn, i);
+                        long t0 = Stopwatch.GetTimestamp();
+                        var r = await clients[conn].GetAsync(p, Stop.Token).ConfigureAwait(false);
+                        lat[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                        if (r.Status != 200)
+                            throw new InvalidOperationException($"GET {p} on connection {conn} answered {r.Status}");
+                        string expected = p.Split('/')[1];
+                        if (!string.Equals(r.Host, expected, StringComparison.Ordinal))
+                            throw new InvalidOperationException($"GET {p} on connection {conn} was served by '{r.Host}', expected '{expected}'");
+                    }
+                    return lat;
+                });
+            }
+            var all = await Task.WhenAll(tasks).ConfigureAwait(false);
+            return all.SelectMany(x => x).ToArray();
+        }
+
+        private static async Task<PhaseResult> MeasureAsync(List<RawClient> clients, BatonLab lab, int total, Func<int, int, string> path)
+        {
+            int pid = lab.Router.Pid;
+            var agentPids = lab.Agents.Values.Select(a => a.Pid).ToArray();
+            var threads0 = ProcStat.ThreadTicks(pid);
+            long agents0 = agentPids.Sum(ProcStat.CpuTicks);
+            var cpu0 = ProcStat.CpuTicks(pid);
+            long t0 = Stopwatch.GetTimestamp();
+            var lat = await DriveAsync(clients, total, path).ConfigureAwait(false);
+            var wall = Stopwatch.GetElapsedTime(t0);
+            var cpu1 = ProcStat.CpuTicks(pid);
+            long agents1 = agentPids.Sum(ProcStat.CpuTicks);
+            var threads1 = ProcStat.ThreadTicks(pid);
+            Array.Sort(lat);
+            // Per thread name (.NET names its threads: ".NET TP Worker", ".NET Sockets", ...); threads that
+            // exited during the phase are missing from the second reading and so from this breakdown.
+            var byName = new Dictionary<string, long>();
+            foreach (var (tid, (name, ticks)) in threads1)
+            {
+                long d = ticks - (threads0.TryGetValue(tid, out var before) ? before.Ticks : 0);
+                if (d > 0) byName[name] = byName.GetValueOrDefault(name) + d;
+            }
+            return new PhaseResult(total, lat, wall, cpu1 - cpu0) { AgentTicks = agents1 - agents0, ThreadTicks = byName };
+        }
+
+        /// <summary>Router CPU while nothing happens, in µs per second, so the per-request figures can be judged.</summary>
+        private static async Task<double> IdleCpuAsync(int pid, TimeSpan span)
+        {
+            long c0 = ProcStat.CpuTicks(pid);
+            long t0 = Stopwatch.GetTimestamp();
+            await Task.Delay(span, Stop.Token).ConfigureAwait(false);
+            long c1 = ProcStat.CpuTicks(pid);
+            return (c1 - c0) * 1_000_000.0 / ProcStat.TicksPerSecond / Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        }
+
+        private static (List<double[]> Rows, int Skipped) ReadTimings(string file, int skip)
+        {
+            var lines = File.ReadAllLines(file);
+            if (lines.Length == 0 || lines[0].Trim() != HandoffTimings.CsvHeader)
+                throw new InvalidOperationException($"unexpected timings header: '{(lines.Length > 0 ? lines[0] : "")}' (expected '{HandoffTimings.CsvHeader}')");
+            var rows = new List<double[]>();
+            int skipped = 0;
+            foreach (var line in lines.Skip(1))
+            {
+                if (string.IsNullOrWhiteSpace(line)) continue;
+                if (skipped < skip) { skipped++; continue; }
+                var f = line.Split(',');
+                if (f.Length != Columns.Length) throw new InvalidOperationException($"bad timings line: {line}");
+                rows.Add(f.Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray());
+            }
+            return (rows, skipped);
+        }
+
+        private static string Report(BenchOptions o, List<double[]> rows, int skipped, PhaseResult handoff, PhaseResult? local, (double Before, double After) idle)
+        {
+            var sb = new StringBuilder();
+            string kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "?";
+            sb.AppendLine("# Baton hand-off benchmark");
+            sb.AppendLine();
+            sb.AppendLine($"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · commit {o.Commit ?? "?"} · kernel {kernel} · {Environment.ProcessorCount} cores · .NET {Environment.Version} · " +
+                $"namespace cluster {Prefix}-* (router, be1..be3, client on one bridge), nftables steering (libnftables)");
+            sb.AppendLine();
+            sb.AppendLine($"Workload: `GET /be1/x` and `GET /be2/x` alternating on {o.Connections} keep-alive connections (raw sockets in the client namespace), " +
+                $"each request a hand-off to the back-end and a return to the router; tiny responses (~60 B body). " +
+                $"{o.Warmup} warm-up hand-offs run first and their {skipped} timing lines are dropped. Median and p99 of {rows.Count} cycles; " +
+                "the machine is small and shared, so read medians and treat p99 as noise-sensitive.");
+            sb.AppendLine();
+            sb.AppendLine("## Router-side steps (µs, from `baton router --timings`)");
+            sb.AppendLine();
+            sb.AppendLine("| step | median | p99 | max |");
+            sb.AppendLine("|---|---:|---:|---:|");
+            var medians = new Dictionary<string, double>();
+            var p99s = new Dictionary<string, double>();
+            for (int c = 0; c < Columns.Length; c++)
+            {
+                var v = rows.Select(r => r[c]).ToArray();
+                Array.Sort(v);
+                medians[Columns[c]] = Stats.Percentile(v, 0.5);
+                p99s[Columns[c]] = Stats.Percentile(v, 0.99);
+                sb.AppendLine($"| {ColumnLabels.GetValueOrDefault(Columns[c], Columns[c])} | {Us(medians[Columns[c]])} | {Us(p99s[Columns[c]])} | {Us(v[^1])} |");
+            }
+            var cycleTotals = rows.Select(r => r[Array.IndexOf(Columns, "handoff_total_us")] + r[Array.IndexOf(Columns, "return_total_us")]).ToArray();
+            Array.Sort(cycleTotals);
+            sb.AppendLine($"| **hand-off + return (router time per cycle)** | {Us(Stats.Percentile(cycleTotals, 0.5))} | {Us(Stats.Percentile(cycleTotals, 0.99))} | {Us(cycleTotals[^1])} |");
+            sb.AppendLine();
+
+            sb.AppendLine("## Client view and router CPU");
+            sb.AppendLine();
+            sb.AppendLine(local is null ? "| measure | hand-off (/be1, /be2) |" : "| measure | hand-off (/be1, /be2) | router-local (/router, reference) |");
+            sb.AppendLine(local is null ? "|---|---:|" : "|---|---:|---:|");
+            void Row(string name, Func<PhaseResult, string> f) =>
+                sb.AppendLine(local is null ? $"| {name} | {f(handoff)} |" : $"| {name} | {f(handoff)} | {f(local)} |");
+            Row("requests", p => p.Requests.ToString(CultureInfo.InvariantCulture));
+            Row("requests/s (all connections)", p => (p.Requests / p.Wall.TotalSeconds).ToString("F0", CultureInfo.InvariantCulture));
+            Row("client latency median (µs)", p => Us(Stats.Percentile(p.LatencyUs, 0.5)));
+            Row("client latency p99 (µs)", p => Us(Stats.Percentile(p.LatencyUs, 0.99)));
+            Row("client latency max (µs)", p => Us(p.LatencyUs[^1]));
+            Row("router CPU per request (µs, utime+stime)", p => Us(p.CpuUsPerRequest));
+            Row("router CPU ticks in phase (resolution)", p => $"{p.CpuTicks} × {1_000_000 / ProcStat.TicksPerSecond} µs");
+            Row("router CPU by thread, top 3 (µs per request)", p => string.Join(", ", p.ThreadTicks.OrderByDescending(kv => kv.Value).Take(3)
+                .Select(kv => $"{kv.Key.Replace("|", "/", StringComparison.Ordinal)} {Us(kv.Value * 1_000_000.0 / ProcStat.TicksPerSecond / p.Requests)}")));
+            Row("agents' CPU per request (µs, be1..be3 summed)", p => Us(p.AgentTicks * 1_000_000.0 / ProcStat.TicksPerSecond / p.Requests));
+            Row("client TCP retransmitted segments", p => p.Retransmits.ToString(CultureInfo.InvariantCulture));
+            Row("client TCP resets", p => p.Resets.ToString(CultureInfo.InvariantCulture));
+            sb.AppendLine();
+            sb.AppendLine($"Router CPU while idle (connections open, no requests, 1 s): {Us(idle.Before)} µs/s right after the warm-up, {Us(idle.After)} µs/s after the measured phases. " +
+                $"The hand-off phase took {handoff.Wall.TotalSeconds:F2} s{(local is null ? "" : $", the router-local phase {local.Wall.TotalSeconds:F2} s")}. " +
+                "Thread names are as the kernel shows them (15 characters): `.NET TP Worker` is the thread pool, `.NET Tiered Com` the tiered JIT's background compiler.");
+            sb.AppendLine();
+
+            double ho = medians["handoff_total_us"], ret = medians["return_total_us"];
+            sb.AppendLine("## Against the Python prototype (DESIGN.md §8: 0.29 ms hand-off + 0.27 ms return)");
+            sb.AppendLine();
+            sb.AppendLine($"- hand-off median {Us(ho)} µs = **{ho / PrototypeHandoffUs:F2}×** the prototype's 290 µs; " +
+                $"return median {Us(ret)} µs = **{ret / PrototypeReturnUs:F2}×** its 270 µs; " +
+                $"together {Us(ho + ret)} µs = **{(ho + ret) / (PrototypeHandoffUs + PrototypeReturnUs):F2}×** its 560 µs (below 1 is faster).");
+            sb.AppendLine($"- Prism's hand-off ≈ 232 µs: ratio {ho / 232:F2}.");
+            var steps = Columns.Where(c => !c.EndsWith("total_us", StringComparison.Ordinal)).ToArray();
+            string Top(IEnumerable<string> cols)
+            {
+                var top = cols.OrderByDescending(c => medians[c]).First();
+                return $"{ColumnLabels[top].Split(": ", 2)[^1]} ({Us(medians[top])} µs)";
+            }
+            var handoffSteps = steps.Take(6).ToArray();
+            var returnSteps = steps.Skip(6).ToArray();
+            string dominant = steps.OrderByDescending(c => medians[c]).First();
+            double stepSum = steps.Sum(c => medians[c]);
+            sb.AppendLine($"- Dominant step: **{ColumnLabels[dominant]}**, median {Us(medians[dominant])} µs " +
+                $"({100 * medians[dominant] / stepSum:F0}% of the summed step medians). In the hand-off: {Top(handoffSteps)}; in the return: {Top(returnSteps)}.");
+            string[] steerCols = ["block_us", "steer_us", "ret_block_us", "ret_clear_us"];
+            string[] kernelCols = ["dump_us", "close_us", "restore_us", "activate_us"];
+            string[] messageCols = ["control_rtt_us", "go_us", "ret_rtt_us"];
+            sb.AppendLine($"- By kind (sum of medians): steering changes (4 per cycle) {Us(steerCols.Sum(c => medians[c]))} µs, " +
+                $"router-side TCP_REPAIR work {Us(kernelCols.Sum(c => medians[c]))} µs, control messaging incl. the agent's restore/dump {Us(messageCols.Sum(c => medians[c]))} µs.");
+            if (handoff.Retransmits > 0)
+                sb.AppendLine($"- The client retransmitted {handoff.Retransmits} segments in {handoff.Requests} hand-off requests (≈ one per {handoff.Requests / (double)handoff.Retransmits:F0}), " +
+                    "each one a request sent while the return had the flow blocked (dropped, resent after the ≥ 200 ms RTO; no hold queue yet, DESIGN.md §3): " +
+                    "that is the client p99 and most of the wall time, so requests/s measures the RTO more than the hand-off.");
+            if (local is not null && local.CpuUsPerRequest > 0)
+                sb.AppendLine($"- Router CPU per hand-off request {Us(handoff.CpuUsPerRequest)} µs vs {Us(local.CpuUsPerRequest)} µs for a request the router serves itself " +
+                    $"({handoff.CpuUsPerRequest / local.CpuUsPerRequest:F1}×); for reference, DESIGN.md §8 has HAProxy at 19 µs and YARP at 56 µs per 1 KiB request.");
+            return sb.ToString();
+        }
+
+        private static string Us(double v) => v >= 100 ? v.ToString("F0", CultureInfo.InvariantCulture) : v.ToString("F1", CultureInfo.InvariantCulture);
+
+        private static string Tail(string text, int lines)
+        {
+            var l = text.Split('\n');
+            return string.Join('\n', l.Skip(Math.Max(0, l.Length - lines)));
+        }
+    }
+
+    internal sealed class PhaseResult(int requests, double[] latencyUs, TimeSpan wall, long cpuTicks)
+    {
+        public int Requests { get; } = requests;
+        /// <summary>Sorted.</summary>
+        public double[] LatencyUs { get; } = latencyUs;
+        public TimeSpan Wall { get; } = wall;
+        public long CpuTicks { get; } = cpuTicks;
+        public double CpuUsPerRequest => CpuTicks * 1_000_000.0 / ProcStat.TicksPerSecond / Requests;
+        public long Retransmits { get; set; }
+        public long Resets { get; set; }
+        public long AgentTicks { get; init; }
+        public Dictionary<string, long> ThreadTicks { get; init; } = new();
+    }
+
+    internal static class Stats
+    {
+        /// <summary>Nearest-rank percentile of a sorted array.</summary>
+        public static double Percentile(double[] sorted, double p) =>
+            sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+
+    internal static partial class ProcStat
+    {
+        private const int SC_CLK_TCK = 2;
+
+        public static long TicksPerSecond { get; } = ReadTicksPerSecond();
+
+        /// <summary>utime + stime (fields 14 and 15 of /proc/PID/stat), in clock ticks, all threads.</summary>
+        public static long CpuTicks(int pid) => Parse(File.ReadAllText($"/proc/{pid}/stat")).Ticks;
+
+        /// <summary>Per-thread utime + stime by thread id, with the thread's name (comm).</summary>
+        public static Dictionary<int, (string Name, long Ticks)> ThreadTicks(int pid)
+        {
+            var result = new Dictionary<int, (string, long)>();
+            foreach (var dir in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    result[int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture)] = Parse(File.ReadAllText(Path.Combine(dir, "stat")));
+                }
+                catch (IOException) { } // the thread exited meanwhile
+            }
+            return result;
+        }
+
+        private static (string Name, long Ticks) Parse(string s)
+        {
+            int open = s.IndexOf('('), close = s.LastIndexOf(')');
+            string name = s[(open + 1)..close];
+            // Field 2 (comm) is in parentheses and may contain spaces: count from the last ')'.
+            var f = s[(s.LastIndexOf(')') + 2)..].Split(' ');
+            // f[0] is field 3 (state), so field N is f[N - 3].
+            return (name, long.Parse(f[14 - 3], CultureInfo.InvariantCulture) + long.Parse(f[15 - 3], CultureInfo.InvariantCulture));
+        }
+
+        private static long ReadTicksPerSecond()
+        {
+            long t = SysConf(SC_CLK_TCK);
+            return t > 0 ? t : 100;
+        }
+
+        [LibraryImport("libc", EntryPoint = "sysconf")]
+        private static partial long SysConf(int name);
+    }
+}

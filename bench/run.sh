@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One command for the hand-off benchmark: sudo bench/run.sh [--cycles N] [--connections N] [--warmup N (500)] [--local N]
+# Builds Release, builds a btbench-* namespace cluster, runs the router and agents as real processes,
+# drives hand-off+return cycles, and prints a markdown report (also written to bench/results/handoff.md).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(dirname "$here")"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "bench/run.sh needs root: it builds network namespaces and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN); run: sudo bench/run.sh" >&2
+    exit 2
+fi
+
+cd "$repo"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+built=0
+for attempt in 1 2 3 4 5; do
+    echo "building Release (attempt $attempt) ..."
+    if dotnet build -c Release -nologo -v q bench/Baton.Bench >"$log" 2>&1; then
+        built=1
+        break
+    fi
+    # Another build of the same solution may hold obj/ files: wait and retry.
+    if [ "$attempt" -lt 5 ]; then
+        echo "build failed, retrying in 20 s (a concurrent build may hold a lock):"
+        grep -E 'error|warn' "$log" | sort -u | head -5 || true
+        sleep 20
+    fi
+done
+if [ "$built" -ne 1 ]; then
+    cat "$log" >&2
+    echo "bench/run.sh: Release build failed" >&2
+    exit 1
+fi
+
+commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+if [ -n "$(git -C "$repo" status --porcelain -- src 2>/dev/null)" ]; then commit="$commit+dirty"; fi
+mkdir -p "$here/results"
+exec dotnet "$here/Baton.Bench/bin/Release/net10.0/Baton.Bench.dll" --out "$here/results/handoff.md" --commit "$commit" "$@"
