@@ -8,7 +8,8 @@ namespace Baton.Steering;
 
 /// <summary>
 /// Flow steering with an nftables netdev table on the router's interface: an ingress chain at
-/// priority −500 looks up (client address . client port) in a verdict map whose entries are
+/// priority −500 looks up (client address . client port) in a verdict map (its elements changed
+/// through raw nfnetlink, see <see cref="NfTablesNetlink"/>) whose entries are
 /// <c>drop</c> or a jump to a per-back-end chain that rewrites both MACs and sends the frame back
 /// out the same device. Rewriting the source MAC matters: with the client's MAC left in place the
 /// bridge learns it on the router's port and the back-end's replies go to the router.
@@ -24,7 +25,7 @@ public sealed class NftFlowSteering : IFlowSteering
     private readonly string _routerMac;
     private readonly Dictionary<(IPAddress, int), string> _entries = new();
     private readonly HashSet<string> _backends = new(StringComparer.Ordinal);
-    private readonly StringBuilder _cmd = new(256);
+    private readonly NfTablesNetlink _elements;
     private bool _disposed;
 
     /// <summary>
@@ -58,6 +59,7 @@ public sealed class NftFlowSteering : IFlowSteering
               }
             }
             """);
+        _elements = new NfTablesNetlink(TableName, "conns");
     }
 
     /// <inheritdoc />
@@ -80,14 +82,14 @@ public sealed class NftFlowSteering : IFlowSteering
     }
 
     /// <inheritdoc />
-    public void Block(IPEndPoint client) => Set(client, "drop");
+    public void Block(IPEndPoint client) => Set(client, null);
 
     /// <inheritdoc />
     public void Forward(IPEndPoint client, string backend)
     {
         lock (_gate)
             if (!_backends.Contains(backend)) throw new SteeringException($"unknown back-end '{backend}'");
-        Set(client, "goto " + ChainName(backend));
+        Set(client, ChainName(backend));
     }
 
     /// <inheritdoc />
@@ -95,36 +97,27 @@ public sealed class NftFlowSteering : IFlowSteering
     {
         lock (_gate)
         {
-            var key = Key(client);
-            if (!_entries.Remove(key)) return;
-            _cmd.Clear();
-            AppendElement("delete", client, null);
-            Run(_cmd.ToString());
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_entries.Remove(Key(client))) return;
+            _elements.Change(client, delete: true, verdict: null, chain: null);
         }
     }
 
-    private void Set(IPEndPoint client, string verdict)
+    // chain null: drop (block); otherwise goto that back-end's chain.
+    private void Set(IPEndPoint client, string? chain)
     {
+        string verdict = chain ?? "drop";
         lock (_gate)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             var key = Key(client);
             bool present = _entries.TryGetValue(key, out var old);
             if (present && old == verdict) return;
-            _cmd.Clear();
             // A map element's verdict cannot be changed in place: delete and add in one transaction.
-            if (present) AppendElement("delete", client, null);
-            AppendElement("add", client, verdict);
-            Run(_cmd.ToString());
+            _elements.Change(client, delete: present,
+                verdict: chain is null ? NfTablesNetlink.VerdictDrop : NfTablesNetlink.VerdictGoto, chain);
             _entries[key] = verdict;
         }
-    }
-
-    private void AppendElement(string op, IPEndPoint client, string? verdict)
-    {
-        _cmd.Append(op).Append(" element netdev ").Append(TableName).Append(" conns { ")
-            .Append(client.Address).Append(" . ").Append(client.Port);
-        if (verdict is not null) _cmd.Append(" : ").Append(verdict);
-        _cmd.Append(" }\n");
     }
 
     private void Run(string commands)
@@ -147,6 +140,7 @@ public sealed class NftFlowSteering : IFlowSteering
             if (_disposed) return;
             try { Run($"delete table netdev {TableName}"); } catch (SteeringException) { }
             _disposed = true;
+            _elements.Dispose();
             LibNftables.CtxFree(_ctx);
         }
     }
