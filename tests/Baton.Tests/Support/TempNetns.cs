@@ -27,6 +27,20 @@ internal sealed class TempNetns : IDisposable
 
     public T Run<T>(Func<T> action) => Netns.Run(Name, action);
 
+    /// <summary>
+    /// Drops every packet to TCP port <paramref name="port"/> inside the namespace, as the router's
+    /// steering does while a connection has no live socket (DESIGN.md §3): a packet that found no
+    /// socket would be answered with a reset. <see cref="Unblock"/> lifts it.
+    /// </summary>
+    public void Block(int port)
+    {
+        Netns.ExecIn(Name, "nft", "add", "table", "ip", "btunit");
+        Netns.ExecIn(Name, "nft", "add", "chain", "ip", "btunit", "out", "{ type filter hook output priority 0; policy accept; }");
+        Netns.ExecIn(Name, "nft", "add", "rule", "ip", "btunit", "out", "tcp", "dport", port.ToString(), "drop");
+    }
+
+    public void Unblock() => Netns.ExecIn(Name, "nft", "delete", "table", "ip", "btunit");
+
     public void Dispose()
     {
         try { Netns.Exec("ip", "netns", "del", Name); }

@@ -61,6 +61,7 @@ public sealed class TcpRepairTests : IDisposable
         LoopbackPair.SendAll(client, queued);
         LoopbackPair.WaitForQueued(server, queued.Length);
 
+        _ns.Block(((IPEndPoint)server.LocalEndPoint!).Port);
         var snapshot = TcpRepair.Dump(server);
         Assert.Equal(queued, snapshot.ReceiveQueue);
         Assert.Equal(server.LocalEndPoint, snapshot.Local);
@@ -77,6 +78,7 @@ public sealed class TcpRepairTests : IDisposable
         snapshot.Encode(wire);
         var decoded = TcpSnapshot.Decode(wire);
         using var repaired = _ns.Run(() => TcpRepair.Restore(decoded));
+        _ns.Unblock();
         var restored = Track(repaired.Activate());
         restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
 
@@ -124,9 +126,11 @@ public sealed class TcpRepairTests : IDisposable
         Assert.Equal("GET /first HTTP/1.1\r\n\r\n", Encoding.ASCII.GetString(consumed));
 
         // ... and gives it back with the snapshot, so the next owner sees the stream whole.
+        _ns.Block(((IPEndPoint)server.LocalEndPoint!).Port);
         var snapshot = TcpRepair.Dump(server).WithUnreadPrefix(consumed);
         server.Dispose();
         using var repaired = _ns.Run(() => TcpRepair.Restore(snapshot));
+        _ns.Unblock();
         var restored = Track(repaired.Activate());
         restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
 
@@ -196,6 +200,7 @@ public sealed class TcpRepairTests : IDisposable
     public void Repaired_socket_disposed_before_activation_sends_nothing()
     {
         var (_, client, server) = Connect();
+        _ns.Block(((IPEndPoint)server.LocalEndPoint!).Port);
         var snapshot = TcpRepair.Dump(server);
         server.Dispose();
         long resetsBefore = Counter("OutRsts");
@@ -208,9 +213,51 @@ public sealed class TcpRepairTests : IDisposable
         Assert.Equal(0, client.Available);
         Assert.Equal(resetsBefore, Counter("OutRsts"));
         using var again = _ns.Run(() => TcpRepair.Restore(snapshot));
+        _ns.Unblock();
         var restored = Track(again.Activate());
         restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
         LoopbackPair.SendAll(client, Ascii("still here"));
         Assert.Equal("still here", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(restored, 10)));
+    }
+
+    [Fact]
+    public async Task Data_the_server_could_not_send_yet_reaches_the_client_after_restore()
+    {
+        var (_, client, server) = Connect();
+        // The client reads nothing, so its window closes and the server's send queue fills up.
+        var payload = new byte[8 << 20];
+        new Random(9).NextBytes(payload);
+        server.Blocking = false;
+        int sent = 0;
+        while (sent < payload.Length)
+        {
+            int n = server.Send(payload, sent, payload.Length - sent, SocketFlags.None, out var err);
+            if (err == SocketError.WouldBlock) break;
+            Assert.Equal(SocketError.Success, err);
+            sent += n;
+        }
+        server.Blocking = true;
+        Assert.True(sent < payload.Length, "the send queue never filled");
+
+        _ns.Block(((IPEndPoint)server.LocalEndPoint!).Port);
+        var snapshot = TcpRepair.Dump(server);
+        Assert.True(snapshot.SendQueue.Length > 0, "nothing was left in the send queue");
+        Assert.True(snapshot.SendUnsent > 0, "no never-sent tail in the send queue");
+        server.Dispose();
+
+        using var repaired = _ns.Run(() => TcpRepair.Restore(snapshot));
+        _ns.Unblock();
+        // Activation writes the never-sent tail, which may wait for the client to read.
+        var activate = Task.Run(repaired.Activate);
+        var received = LoopbackPair.ReceiveExactly(client, sent);
+        var restored = Track(await activate);
+        Assert.True(received.AsSpan().SequenceEqual(payload.AsSpan(0, sent)), "the client got different bytes than the server sent");
+
+        // The restored socket goes on sending where the old one stopped.
+        var rest = payload.AsMemory(sent);
+        var sendRest = Task.Run(() => LoopbackPair.SendAll(restored, rest.Span));
+        Assert.True(LoopbackPair.ReceiveExactly(client, rest.Length).AsSpan().SequenceEqual(rest.Span));
+        await sendRest;
+        Assert.True(client.Connected);
     }
 }
