@@ -49,6 +49,7 @@ public static class RequestHeadParser
         int length = end + 4;
         if (length > headLimit) return RequestParseResult.Fail(431, "request head too large");
         var head = buffer[..(end + 2)]; // every line with its CRLF
+        if (HasBareCrOrLf(head)) return RequestParseResult.Fail(400, "bare CR or LF in request head");
 
         int lineEnd = head.IndexOf("\r\n"u8);
         var line = head[..lineEnd];
@@ -68,7 +69,9 @@ public static class RequestHeadParser
         int minor;
         if (version.SequenceEqual("HTTP/1.1"u8)) minor = 1;
         else if (version.SequenceEqual("HTTP/1.0"u8)) minor = 0;
-        else return RequestParseResult.Fail(version.StartsWith("HTTP/"u8) ? 505 : 400, "unsupported HTTP version");
+        else if (version.Length == 8 && version.StartsWith("HTTP/"u8) && char.IsAsciiDigit((char)version[5]) && version[6] == '.' && char.IsAsciiDigit((char)version[7]))
+            return RequestParseResult.Fail(505, "unsupported HTTP version");
+        else return RequestParseResult.Fail(400, "malformed HTTP version");
         if (target[0] != '/' && !(target.Length == 1 && target[0] == '*'))
             return RequestParseResult.Fail(400, "only origin-form request targets are routed");
 
@@ -143,6 +146,16 @@ public static class RequestHeadParser
             KeepAlive = connectionKeepAlive ?? (minor == 1),
             Length = length,
         }, 0, null);
+    }
+
+    private static bool HasBareCrOrLf(ReadOnlySpan<byte> s)
+    {
+        for (int i = 0; i < s.Length; i++)
+        {
+            if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return true;
+            if (s[i] == '\r' && (i + 1 == s.Length || s[i + 1] != '\n')) return true;
+        }
+        return false;
     }
 
     private static bool IsToken(ReadOnlySpan<byte> s)

@@ -54,7 +54,13 @@ public static class RouterConfig
         {
             string at = cs.Path;
             var modeText = cs["Transfer"] ?? "handoff";
-            if (!Enum.TryParse<TransferMode>(modeText, ignoreCase: true, out var mode))
+            TransferMode? parsed = modeText.ToLowerInvariant() switch
+            {
+                "handoff" => TransferMode.Handoff,
+                "router" => TransferMode.Router,
+                _ => null,
+            };
+            if (parsed is not { } mode)
                 throw new ConfigException($"{at}:Transfer: '{modeText}' is not a transfer mode (handoff, router)");
             var dests = new List<Destination>();
             foreach (var ds in cs.GetSection("Destinations").GetChildren())
