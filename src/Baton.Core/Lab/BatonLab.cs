@@ -45,6 +45,7 @@ public sealed class BatonLab : IAsyncDisposable
     /// <summary>Builds the namespaces, writes key and configuration, starts agents and router, and waits until all agents are connected.</summary>
     public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null)
     {
+        StaleProcesses.Kill(prefix);
         var net = NetnsCluster.Create(prefix, subnet);
         var dir = System.IO.Directory.CreateTempSubdirectory("baton-lab-").FullName;
         var lab = new BatonLab(net, dir, echo);
@@ -71,6 +72,7 @@ public sealed class BatonLab : IAsyncDisposable
     {
         Router?.Dispose();
         Router = BatonProcess.Start(Net.Ns("router"), "router", ["router", "--config", ConfigFile, .. routerArgs], Prefixed("router", _echo));
+        StaleProcesses.Record(Net.Prefix, Router.Pid);
         foreach (var be in Net.Backends)
             if (!await Router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
                 throw new InvalidOperationException($"router did not connect to agent {be}:\n{Router.Output}");
@@ -84,6 +86,7 @@ public sealed class BatonLab : IAsyncDisposable
             ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile],
             Prefixed(backend, _echo));
         _agents[backend] = p;
+        StaleProcesses.Record(Net.Prefix, p.Pid);
         return p;
     }
 
@@ -165,6 +168,7 @@ public sealed class BatonLab : IAsyncDisposable
         finally
         {
             Net.Dispose();
+            StaleProcesses.Forget(Net.Prefix);
             try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
         }
         return ValueTask.CompletedTask;
