@@ -15,7 +15,7 @@ internal static class RouterCommand
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
             var options = RouterConfig.Load(parse.GetValue(config)!);
-            if (parse.GetValue(timings) is { } t) options = With(options, t);
+            if (parse.GetValue(timings) is { } t) options = options with { TimingsFile = t };
             using var loggers = CliSupport.Loggers(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             using var stop = CliSupport.StopSignal(out var signals);
             using (signals)
@@ -23,11 +23,4 @@ internal static class RouterCommand
         }));
         return cmd;
     }
-
-    private static RouterOptions With(RouterOptions o, string timings) => new()
-    {
-        Listen = o.Listen, Interface = o.Interface, Key = o.Key, Routes = o.Routes, Name = o.Name,
-        IdleTimeout = o.IdleTimeout, HandoffTimeout = o.HandoffTimeout, CloseGrace = o.CloseGrace,
-        HeadLimit = o.HeadLimit, TimingsFile = timings,
-    };
 }

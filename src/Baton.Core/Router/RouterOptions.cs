@@ -6,7 +6,7 @@ using Baton.Routing;
 namespace Baton.Router;
 
 /// <summary>Settings of the routing node.</summary>
-public sealed class RouterOptions
+public sealed record RouterOptions
 {
     /// <summary>The VIP and port clients connect to.</summary>
     public required IPEndPoint Listen { get; init; }
