@@ -32,7 +32,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         var r = await _input.ReadHeadAsync(session.Options.HeadLimit, TimeSpan.FromSeconds(10), session.Closing).ConfigureAwait(false);
         if (r.Status != HeadReadStatus.Head)
         {
-            log.LogWarning("connection {Id}: no request after hand-off ({Status} {Reason})", id, r.Status, r.ErrorReason);
+            AgentLog.NoRequest(log, id, r.Status, r.ErrorReason);
             if (r.Status == HeadReadStatus.Invalid)
                 await socket.SendAsync(SimpleResponse.Error(r.ErrorStatus, r.ErrorReason ?? "bad request", session.Options.Name), SocketFlags.None).ConfigureAwait(false);
             await CloseAsync().ConfigureAwait(false);
@@ -48,7 +48,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         catch (Exception e) when (!tx.IsCompleted)
         {
             // The response may be half written: the only honest end is to close the connection.
-            log.LogError(e, "connection {Id}: application failed on {Request}", id, _head);
+            AgentLog.ApplicationFailed(log, e, id, _head);
             await CloseAsync().ConfigureAwait(false);
             return;
         }
@@ -65,7 +65,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         }
         catch (Exception e) when (e is IOException or InvalidDataException or SocketException)
         {
-            log.LogWarning("connection {Id}: request body unreadable: {Reason}", id, e.Message);
+            AgentLog.BodyUnreadable(log, id, e.Message);
             await CloseAsync().ConfigureAwait(false);
             return;
         }
@@ -76,7 +76,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         }
         if (!await WaitSentAsync().ConfigureAwait(false))
         {
-            log.LogWarning("connection {Id}: response not sent within {Timeout}, closing", id, session.Options.DrainTimeout);
+            AgentLog.DrainTimedOut(log, id, session.Options.DrainTimeout);
             await CloseAsync().ConfigureAwait(false);
             return;
         }
@@ -85,7 +85,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         var frozen = await Task.WhenAny(_freeze.Task, Task.Delay(session.Options.FreezeTimeout, session.Closing)).ConfigureAwait(false);
         if (frozen != _freeze.Task)
         {
-            log.LogWarning("connection {Id}: router did not freeze it, closing", id);
+            AgentLog.NotFrozen(log, id);
             await CloseAsync().ConfigureAwait(false);
             return;
         }
@@ -98,7 +98,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         catch (Exception e) when (e is ConnectionNotMovableException or NativeCallException)
         {
             // Typically the client closed meanwhile (CLOSE_WAIT): finish the close here, normally.
-            log.LogInformation("connection {Id} stays to close here: {Reason}", id, e.Message);
+            AgentLog.ClosesHere(log, id, e.Message);
             await CloseAsync().ConfigureAwait(false);
             return;
         }

@@ -21,7 +21,7 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
         listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         listener.Bind(options.ControlEndpoint);
         listener.Listen(16);
-        _log.LogInformation("agent {Name} listening for the router on {Endpoint}", options.Name, options.ControlEndpoint);
+        AgentLog.Listening(_log, options.Name, options.ControlEndpoint);
         using var reg = ct.Register(listener.Dispose);
         while (!ct.IsCancellationRequested)
         {
@@ -43,23 +43,23 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
         }
         catch (Exception e) when (e is ControlProtocolException or IOException or SocketException or OperationCanceledException)
         {
-            _log.LogWarning("control link from {Remote} refused: {Reason}", remote, e.Message);
+            AgentLog.LinkRefused(_log, remote, e.Message);
             peer.Dispose();
             return;
         }
         var session = new AgentLinkSession(link, options, _log);
-        _log.LogInformation("router connected from {Remote}", remote);
+        AgentLog.RouterConnected(_log, remote);
         try
         {
             await session.RunAsync(ct).ConfigureAwait(false);
         }
         catch (ControlProtocolException e)
         {
-            _log.LogWarning("control link from {Remote} dropped, message refused: {Reason}", remote, e.Message);
+            AgentLog.MessageRefused(_log, remote, e.Message);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
         {
-            _log.LogInformation("control link from {Remote} closed: {Reason}", remote, e.Message);
+            AgentLog.LinkClosed(_log, remote, e.Message);
         }
         finally
         {

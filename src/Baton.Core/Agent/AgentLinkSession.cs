@@ -61,7 +61,7 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
         }
         catch (Exception e) when (e is FormatException or NativeCallException or MissingPrivilegeException or ArgumentException)
         {
-            log.LogWarning("hand-off {Id} refused: {Reason}", m.ConnectionId, e.Message);
+            AgentLog.HandoffRefused(log, m.ConnectionId, e.Message);
             await link.SendAsync(ControlMessageType.Refused, m.ConnectionId, Encoding.UTF8.GetBytes(e.Message)).ConfigureAwait(false);
             return;
         }
@@ -81,7 +81,7 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
         catch (NativeCallException e)
         {
             // Repair could not be left: the socket is gone, so is the connection. Tell the router to clean up.
-            log.LogError("connection {Id} could not go live: {Reason}", m.ConnectionId, e.Message);
+            AgentLog.ActivateFailed(log, m.ConnectionId, e.Message);
             _ = link.SendAsync(ControlMessageType.Closed, m.ConnectionId, ReadOnlyMemory<byte>.Empty).AsTask();
             return;
         }
@@ -92,7 +92,7 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
             try { await conn.RunAsync().ConfigureAwait(false); }
             catch (Exception e)
             {
-                log.LogError(e, "connection {Id} failed", m.ConnectionId);
+                AgentLog.ConnectionFailed(log, e, m.ConnectionId);
                 socket.Dispose();
                 Forget(m.ConnectionId);
             }

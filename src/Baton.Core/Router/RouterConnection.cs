@@ -32,7 +32,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                         await GracefulClose.CloseAsync(s).ConfigureAwait(false);
                         return;
                     case HeadReadStatus.Invalid:
-                        host.Log.LogInformation("refused request from {Client}: {Status} {Reason}", s.RemoteEndPoint, r.ErrorStatus, r.ErrorReason);
+                        RouterLog.RequestRefused(host.Log, s.RemoteEndPoint, r.ErrorStatus, r.ErrorReason);
                         await SimpleResponse.SendErrorAndCloseAsync(s, r.ErrorStatus, r.ErrorReason!, o.Name).ConfigureAwait(false);
                         return;
                 }
@@ -77,7 +77,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
-            host.Log.LogDebug("connection ended: {Reason}", e.Message);
+            RouterLog.ConnectionEnded(host.Log, e.Message);
             s.Dispose();
         }
         finally

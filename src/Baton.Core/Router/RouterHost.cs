@@ -51,7 +51,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         listener.Bind(options.Listen);
         listener.Listen(1024);
-        _log.LogInformation("router listening on {Listen} ({Routes} routes, {Agents} agents)", options.Listen, options.Routes.Routes.Count, _links.Count);
+        RouterLog.Listening(_log, options.Listen, options.Routes.Routes.Count, _links.Count);
         var connections = new ConcurrentDictionary<Task, byte>();
         try
         {

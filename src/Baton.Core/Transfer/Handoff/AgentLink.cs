@@ -100,16 +100,16 @@ public sealed class AgentLink : IAsyncDisposable
                 _link = link;
                 warned = false;
                 backoff = TimeSpan.FromMilliseconds(100);
-                _log.LogInformation("agent {Name} connected at {Endpoint}", Name, Endpoint);
+                HandoffLog.AgentConnected(_log, Name, Endpoint);
                 _connected.TrySetResult();
                 await ReceiveLoopAsync(link, ct).ConfigureAwait(false);
-                _log.LogWarning("agent {Name} closed its control link", Name);
+                HandoffLog.AgentClosed(_log, Name);
             }
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ControlProtocolException or SteeringException)
             {
                 if (ct.IsCancellationRequested) break;
                 if (_link is not null || !warned)
-                    _log.LogWarning("agent {Name} at {Endpoint} unavailable: {Reason}", Name, Endpoint, e.Message);
+                    HandoffLog.AgentUnavailable(_log, Name, Endpoint, e.Message);
                 warned = true;
             }
             finally
@@ -130,7 +130,7 @@ public sealed class AgentLink : IAsyncDisposable
         {
             if (!_sessions.TryGetValue(m.ConnectionId, out var s))
             {
-                _log.LogWarning("agent {Name}: {Type} for unknown connection {Id}", Name, m.Type, m.ConnectionId);
+                HandoffLog.UnknownConnection(_log, Name, m.Type, m.ConnectionId);
                 continue;
             }
             switch (m.Type)

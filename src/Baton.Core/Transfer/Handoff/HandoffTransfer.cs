@@ -80,7 +80,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             session.Ready.TrySetResult(refusal);
             TcpRepair.Resume(socket);
             steering.Clear(client);
-            log.LogWarning("hand-off of {Client} to {Agent} failed, connection kept: {Reason}", client, agent.Name, refusal);
+            HandoffLog.HandoffFailed(log, client, agent.Name, refusal);
             return new TransferOutcome.NotMoved(refusal);
         }
 
@@ -101,7 +101,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         {
             // The agent holds the connection in repair mode and will drop it; the client's packets
             // go to its host, whose kernel resets them. Nothing else can be done without the link.
-            log.LogError("Go to {Agent} failed, connection from {Client} lost: {Reason}", agent.Name, client, e.Message);
+            HandoffLog.GoFailed(log, agent.Name, client, e.Message);
         }
         t.Go = Lap(ref mark);
 
@@ -119,7 +119,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         {
             // Frozen here with its state in hand but not restorable: the connection is lost; let
             // the client's packets reach our kernel, which resets them.
-            log.LogError("connection from {Client} could not be restored on its return: {Reason}", client, e.Message);
+            HandoffLog.RestoreFailed(log, client, e.Message);
             steering.Clear(client);
             return new TransferOutcome.Ended();
         }

@@ -1,0 +1,30 @@
+using System.Net;
+using Baton.Control;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Transfer.Handoff;
+
+/// <summary>The router's hand-off and agent-link log events (ids 200–299 are stable).</summary>
+internal static partial class HandoffLog
+{
+    [LoggerMessage(200, LogLevel.Warning, "hand-off of {Client} to {Agent} failed, connection kept: {Reason}")]
+    public static partial void HandoffFailed(ILogger log, IPEndPoint client, string agent, string reason);
+
+    [LoggerMessage(201, LogLevel.Error, "Go to {Agent} failed, connection from {Client} lost: {Reason}")]
+    public static partial void GoFailed(ILogger log, string agent, IPEndPoint client, string reason);
+
+    [LoggerMessage(202, LogLevel.Error, "connection from {Client} could not be restored on its return: {Reason}")]
+    public static partial void RestoreFailed(ILogger log, IPEndPoint client, string reason);
+
+    [LoggerMessage(210, LogLevel.Information, "agent {Name} connected at {Endpoint}")]
+    public static partial void AgentConnected(ILogger log, string name, IPEndPoint endpoint);
+
+    [LoggerMessage(211, LogLevel.Warning, "agent {Name} closed its control link")]
+    public static partial void AgentClosed(ILogger log, string name);
+
+    [LoggerMessage(212, LogLevel.Warning, "agent {Name} at {Endpoint} unavailable: {Reason}")]
+    public static partial void AgentUnavailable(ILogger log, string name, IPEndPoint endpoint, string reason);
+
+    [LoggerMessage(213, LogLevel.Warning, "agent {Name}: {Type} for unknown connection {Id}")]
+    public static partial void UnknownConnection(ILogger log, string name, ControlMessageType type, ulong id);
+}
