@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Baton.Agent;
 using Baton.Http;
+using Baton.Metrics;
 using Baton.Routing;
 using Baton.Transfer;
 using Microsoft.Extensions.Logging;
@@ -32,6 +33,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                         await GracefulClose.CloseAsync(s).ConfigureAwait(false);
                         return;
                     case HeadReadStatus.Invalid:
+                        BatonMetrics.Requests.Add(1, new KeyValuePair<string, object?>("outcome", r.ErrorStatus.ToString()));
                         RouterLog.RequestRefused(host.Log, s.RemoteEndPoint, r.ErrorStatus, r.ErrorReason);
                         await SimpleResponse.SendErrorAndCloseAsync(s, r.ErrorStatus, r.ErrorReason!, o.Name).ConfigureAwait(false);
                         return;
@@ -40,18 +42,21 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                 var match = o.Routes.Match(head);
                 if (match is null)
                 {
+                    Count(null, "404");
                     if (!await AnswerAsync(s, input, head, 404, $"no route for {head.Host}{head.Path}").ConfigureAwait(false)) return;
                     continue;
                 }
                 var cluster = match.Value.Cluster;
                 if (cluster.Transfer == TransferMode.Router)
                 {
+                    Count(cluster.Id, "router");
                     if (!await ServeHereAsync(s, input, head, ct).ConfigureAwait(false)) return;
                     continue;
                 }
                 var agent = host.PickDestination(cluster);
                 if (agent is null)
                 {
+                    Count(cluster.Id, "503");
                     if (!await AnswerAsync(s, input, head, 503, $"no healthy destination in cluster '{cluster.Id}'").ConfigureAwait(false)) return;
                     continue;
                 }
@@ -59,6 +64,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                 input.PutBack(head.Length); // the request travels whole, in the moved socket's receive queue
                 var unread = input.Unread.ToArray();
                 var outcome = await host.Handoff.TransferAsync(s, unread, agent, ct).ConfigureAwait(false);
+                Count(cluster.Id, outcome is TransferOutcome.NotMoved ? "502" : "handoff");
                 switch (outcome)
                 {
                     case TransferOutcome.Returned back:
@@ -85,6 +91,9 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
             input.Dispose();
         }
     }
+
+    private static void Count(string? cluster, string outcome) =>
+        BatonMetrics.Requests.Add(1, new("cluster", cluster), new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>Serves a request with the router's built-in application; false when the connection ended.</summary>
     private async Task<bool> ServeHereAsync(Socket s, HttpInput input, RequestHead head, CancellationToken ct)

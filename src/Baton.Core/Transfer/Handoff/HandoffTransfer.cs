@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Baton.Control;
+using Baton.Metrics;
 using Baton.Steering;
 using Microsoft.Extensions.Logging;
 
@@ -81,6 +82,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             TcpRepair.Resume(socket);
             steering.Clear(client);
             HandoffLog.HandoffFailed(log, client, agent.Name, refusal);
+            BatonMetrics.HandoffFailures.Add(1);
             return new TransferOutcome.NotMoved(refusal);
         }
 
@@ -104,9 +106,12 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             HandoffLog.GoFailed(log, agent.Name, client, e.Message);
         }
         t.Go = Lap(ref mark);
+        BatonMetrics.HandoffDuration.Record(t.Handoff.TotalMicroseconds);
+        BatonMetrics.ConnectionsAway.Add(1);
 
         // The agent owns the connection for as long as the transaction takes.
         var back = await session.Back.Task.ConfigureAwait(false);
+        BatonMetrics.ConnectionsAway.Add(-1);
         if (back is null) return new TransferOutcome.Ended();
 
         mark = Stopwatch.GetTimestamp();
@@ -128,6 +133,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         t.ReturnClear = Lap(ref mark);
         var live = repaired.Activate();
         t.Activate = Lap(ref mark);
+        BatonMetrics.ReturnDuration.Record(t.Return.TotalMicroseconds);
         OnCycle?.Invoke(t);
         return new TransferOutcome.Returned(live);
     }

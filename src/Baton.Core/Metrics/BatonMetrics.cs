@@ -1,0 +1,30 @@
+using System.Diagnostics.Metrics;
+
+namespace Baton.Metrics;
+
+/// <summary>
+/// Baton's instruments, on the <c>Baton</c> meter (System.Diagnostics.Metrics), so any listener
+/// sees them: <c>dotnet-counters monitor -n baton --counters Baton</c>, or an OpenTelemetry exporter.
+/// </summary>
+public static class BatonMetrics
+{
+    /// <summary>The meter name.</summary>
+    public const string MeterName = "Baton";
+
+    private static readonly Meter Meter = new(MeterName);
+
+    /// <summary>Requests the router routed, tagged with cluster and outcome (handoff, router, 404, 503, 502, 4xx).</summary>
+    public static readonly Counter<long> Requests = Meter.CreateCounter<long>("baton.router.requests", description: "Requests routed");
+
+    /// <summary>Router time from block to Go, per hand-off.</summary>
+    public static readonly Histogram<double> HandoffDuration = Meter.CreateHistogram<double>("baton.handoff.duration", "us", "Router time of one hand-off");
+
+    /// <summary>Router time from ReturnRequest to the socket live again, per return.</summary>
+    public static readonly Histogram<double> ReturnDuration = Meter.CreateHistogram<double>("baton.return.duration", "us", "Router time of one return");
+
+    /// <summary>Hand-offs that did not happen (agent refused, timed out or vanished); the router kept the connection.</summary>
+    public static readonly Counter<long> HandoffFailures = Meter.CreateCounter<long>("baton.handoff.failures", description: "Hand-offs not completed");
+
+    /// <summary>Connections currently away at agents.</summary>
+    public static readonly UpDownCounter<long> ConnectionsAway = Meter.CreateUpDownCounter<long>("baton.connections.away", description: "Connections owned by agents right now");
+}
