@@ -1,6 +1,7 @@
 using System.Net;
 using Baton.Control;
 using Baton.Routing;
+using Baton.Routing.LoadBalancing;
 using Microsoft.Extensions.Configuration;
 
 namespace Baton.Router;
@@ -67,7 +68,17 @@ public static class RouterConfig
                 dests.Add(new Destination(ds.Key, Endpoint(ds, "Address")));
             if (mode == TransferMode.Handoff && dests.Count == 0)
                 throw new ConfigException($"{at}:Destinations: a handoff cluster needs at least one destination");
-            clusters.Add(new Cluster(cs.Key, mode, dests));
+            var policy = cs["LoadBalancingPolicy"];
+            var lb = LoadBalancingFrom(cs.GetSection("LoadBalancing"));
+            try
+            {
+                LoadBalancingPolicies.Create(policy, lb);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ConfigException($"{at}:LoadBalancingPolicy: {e.Message}");
+            }
+            clusters.Add(new Cluster(cs.Key, mode, dests, policy, lb));
         }
         var byName = new Dictionary<string, IPEndPoint>(StringComparer.Ordinal);
         foreach (var d in clusters.SelectMany(x => x.Destinations))
@@ -96,6 +107,26 @@ public static class RouterConfig
         if (routes.Count == 0) throw new ConfigException("ReverseProxy:Routes: no routes are defined");
         return new RouteTable(routes, clusters);
     }
+
+    // Baton's own per-cluster balancing settings (YARP has no place for them).
+    private static LoadBalancingOptions LoadBalancingFrom(IConfigurationSection s)
+    {
+        var o = LoadBalancingOptions.Default;
+        if (s["HashKey"] is { } key) o = o with { HashKey = key };
+        if (s["HashLoadFactor"] is { } f) o = o with { HashLoadFactor = Number(s, "HashLoadFactor", f) };
+        if (s["HashVirtualNodes"] is { } v) o = o with { HashVirtualNodes = (int)Number(s, "HashVirtualNodes", v) };
+        if (s["LardHigh"] is { } h) o = o with { LardHigh = (int)Number(s, "LardHigh", h) };
+        if (s["LardLow"] is { } l) o = o with { LardLow = (int)Number(s, "LardLow", l) };
+        if (s["LardPathDepth"] is { } d) o = o with { LardPathDepth = (int)Number(s, "LardPathDepth", d) };
+        try { o.Validate(); }
+        catch (ArgumentException e) { throw new ConfigException($"{s.Path}: {e.Message}"); }
+        return o;
+    }
+
+    private static double Number(IConfigurationSection s, string key, string text) =>
+        double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
+            ? d
+            : throw new ConfigException($"{s.Path}:{key}: '{text}' is not a number");
 
     private static string Required(IConfigurationSection s, string key) =>
         s[key] is { Length: > 0 } v ? v : throw new ConfigException($"{s.Path}:{key}: missing");

@@ -53,8 +53,8 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                     if (!await ServeHereAsync(s, input, head, ct).ConfigureAwait(false)) return;
                     continue;
                 }
-                var agent = host.PickDestination(cluster);
-                if (agent is null)
+                var pick = host.PickDestination(cluster, head, (System.Net.IPEndPoint)s.RemoteEndPoint!);
+                if (pick is not { Link: var agent, Lease: var lease })
                 {
                     Count(cluster.Id, "503");
                     if (!await AnswerAsync(s, input, head, 503, $"no healthy destination in cluster '{cluster.Id}'").ConfigureAwait(false)) return;
@@ -63,7 +63,9 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
 
                 input.PutBack(head.Length); // the request travels whole, in the moved socket's receive queue
                 var unread = input.Unread.ToArray();
-                var outcome = await host.Handoff.TransferAsync(s, unread, agent, ct).ConfigureAwait(false);
+                TransferOutcome outcome;
+                using (lease) // the destination's load counts this connection while it is away there
+                    outcome = await host.Handoff.TransferAsync(s, unread, agent, ct).ConfigureAwait(false);
                 Count(cluster.Id, outcome is TransferOutcome.NotMoved ? "502" : "handoff");
                 switch (outcome)
                 {

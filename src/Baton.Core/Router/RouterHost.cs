@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
+using Baton.Http;
 using Baton.Routing;
+using Baton.Routing.LoadBalancing;
 using Baton.Steering;
 using Baton.Transfer;
 using Baton.Transfer.Handoff;
@@ -17,7 +19,9 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
 {
     private readonly ILogger _log = loggers.CreateLogger("Baton.Router");
     private readonly Dictionary<string, AgentLink> _links = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, int> _roundRobin = new(StringComparer.OrdinalIgnoreCase);
+    // Load belongs to the back-end, not the cluster: one state per destination, shared by clusters.
+    private readonly Dictionary<string, DestinationState> _load = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ILoadBalancingPolicy> _policies = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentQueue<HandoffTimings> _timings = new();
 
     internal RouterOptions Options => options;
@@ -44,8 +48,11 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         {
             var link = new AgentLink(d.Name, d.ControlEndpoint, options.Key, steering, _log, options.CloseGrace);
             _links[d.Name] = link;
+            _load[d.Name] = new DestinationState(d.Name);
             link.Start();
         }
+        foreach (var c in options.Routes.Clusters.Values.Where(c => c.Transfer == TransferMode.Handoff))
+            _policies[c.Id] = LoadBalancingPolicies.Create(c.LoadBalancingPolicy, c.LoadBalancing ?? LoadBalancingOptions.Default);
 
         using var listener = new Socket(options.Listen.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
@@ -76,13 +83,17 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         }
     }
 
-    /// <summary>Picks a healthy destination of <paramref name="cluster"/> (round robin), or null.</summary>
-    internal AgentLink? PickDestination(Cluster cluster)
+    /// <summary>
+    /// Picks a healthy destination of <paramref name="cluster"/> with the cluster's policy, or null
+    /// (503). The caller holds the returned lease while the connection is away at that destination.
+    /// </summary>
+    internal (AgentLink Link, DestinationLease Lease)? PickDestination(Cluster cluster, RequestHead request, System.Net.IPEndPoint client)
     {
-        var healthy = cluster.Destinations.Select(d => _links[d.Name]).Where(l => l.IsHealthy).ToArray();
-        if (healthy.Length == 0) return null;
-        int n = _roundRobin.AddOrUpdate(cluster.Id, 0, (_, v) => v + 1);
-        return healthy[(int)((uint)n % (uint)healthy.Length)];
+        var healthy = new List<DestinationState>(cluster.Destinations.Count);
+        foreach (var d in cluster.Destinations)
+            if (_links[d.Name].IsHealthy) healthy.Add(_load[d.Name]);
+        var picked = _policies[cluster.Id].Pick(new BalancingContext(request, client), healthy);
+        return picked is null ? null : (_links[picked.Name], picked.Acquire());
     }
 
     private void WriteTimings()

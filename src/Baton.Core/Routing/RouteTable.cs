@@ -14,8 +14,12 @@ public enum TransferMode
 /// <summary>A back-end destination: an agent by name and control address.</summary>
 public sealed record Destination(string Name, System.Net.IPEndPoint ControlEndpoint);
 
-/// <summary>A set of destinations that serve the same content, and how requests reach them.</summary>
-public sealed record Cluster(string Id, TransferMode Transfer, IReadOnlyList<Destination> Destinations);
+/// <summary>
+/// A set of destinations that serve the same content, how requests reach them, and how one is
+/// chosen (a <see cref="LoadBalancing.LoadBalancingPolicies"/> name; null means the default).
+/// </summary>
+public sealed record Cluster(string Id, TransferMode Transfer, IReadOnlyList<Destination> Destinations,
+    string? LoadBalancingPolicy = null, LoadBalancing.LoadBalancingOptions? LoadBalancing = null);
 
 /// <summary>
 /// A route: which requests (host and path) go to which cluster. Path templates follow YARP's form;

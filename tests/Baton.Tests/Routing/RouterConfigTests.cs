@@ -265,4 +265,32 @@ public sealed class RouterConfigTests : IDisposable
         var e = Assert.Throws<ConfigException>(() => RouterConfig.LoadRoutes(section));
         Assert.Contains("ReverseProxy:Routes:r1:ClusterId", e.Message);
     }
+
+    [Fact]
+    public void Balancing_policy_and_its_settings_are_read_per_cluster()
+    {
+        var c = ValidConfig();
+        ClusterNode(c, "c1")["LoadBalancingPolicy"] = "Lard";
+        ClusterNode(c, "c1")["LoadBalancing"] = new JsonObject { ["LardHigh"] = "12", ["LardLow"] = "3", ["HashKey"] = "Header:X-User" };
+        var cluster = RouterConfig.Load(Write(c)).Routes.Clusters["c1"];
+        Assert.Equal("Lard", cluster.LoadBalancingPolicy);
+        Assert.Equal(12, cluster.LoadBalancing!.LardHigh);
+        Assert.Equal(3, cluster.LoadBalancing.LardLow);
+        Assert.Equal("Header:X-User", cluster.LoadBalancing.HashKey);
+    }
+
+    [Fact]
+    public void Unknown_balancing_policy_is_refused_naming_the_key()
+    {
+        var message = LoadError(c => ClusterNode(c, "c1")["LoadBalancingPolicy"] = "Fastest");
+        Assert.Contains("ReverseProxy:Clusters:c1:LoadBalancingPolicy", message);
+        Assert.Contains("Fastest", message);
+    }
+
+    [Fact]
+    public void Non_numeric_balancing_setting_is_refused_naming_the_key()
+    {
+        var message = LoadError(c => ClusterNode(c, "c1")["LoadBalancing"] = new JsonObject { ["LardHigh"] = "many" });
+        Assert.Contains("ReverseProxy:Clusters:c1:LoadBalancing:LardHigh", message);
+    }
 }
