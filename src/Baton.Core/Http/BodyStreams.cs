@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace Baton.Http;
@@ -42,10 +41,10 @@ internal sealed class ContentLengthBodyStream(HttpInput input, long length) : Bo
     }
 }
 
-/// <summary>A chunked body (RFC 9112 §7.1): chunk extensions are skipped, trailers are read and dropped.</summary>
+/// <summary>A chunked body (RFC 9112 §7.1), checked by the rules of <see cref="ChunkedFraming"/>: extensions are validated and skipped, trailers are validated and dropped.</summary>
 internal sealed class ChunkedBodyStream(HttpInput input) : BodyStream
 {
-    private const int LineLimit = 4096;
+    private const int LineLimit = ChunkedFraming.LineLimit;
     private long _chunkLeft;
     private bool _done;
 
@@ -55,13 +54,16 @@ internal sealed class ChunkedBodyStream(HttpInput input) : BodyStream
         if (_chunkLeft == 0)
         {
             string sizeLine = await ReadLineAsync(ct).ConfigureAwait(false);
-            int semi = sizeLine.IndexOf(';');
-            var hex = (semi >= 0 ? sizeLine[..semi] : sizeLine).TrimEnd(' ', '\t');
-            if (hex.Length == 0 || hex.Length > 15 || !long.TryParse(hex, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out _chunkLeft))
-                throw new InvalidDataException($"invalid chunk size line '{sizeLine}'");
+            _chunkLeft = ChunkedFraming.ParseSizeLine(Encoding.Latin1.GetBytes(sizeLine), out string? error);
+            if (_chunkLeft < 0) throw new InvalidDataException($"{error}: '{sizeLine}'");
             if (_chunkLeft == 0)
             {
-                while ((await ReadLineAsync(ct).ConfigureAwait(false)).Length > 0) { } // trailers
+                string trailer;
+                while ((trailer = await ReadLineAsync(ct).ConfigureAwait(false)).Length > 0) // trailers are checked and dropped
+                {
+                    string? bad = ChunkedFraming.CheckTrailerLine(Encoding.Latin1.GetBytes(trailer));
+                    if (bad != null) throw new InvalidDataException(bad);
+                }
                 _done = true;
                 return 0;
             }

@@ -40,6 +40,9 @@ public sealed class HttpInput : IDisposable
         _end = initial.Length;
     }
 
+    /// <summary>Whether an HTTP/1.1 head without Host is refused (always in the router; the framing conformance tests turn it off).</summary>
+    internal bool RequireHost { get; init; } = true;
+
     /// <summary>Received bytes not consumed yet.</summary>
     public ReadOnlySpan<byte> Unread => _buffer.AsSpan(_start, _end - _start);
 
@@ -52,7 +55,7 @@ public sealed class HttpInput : IDisposable
         {
             if (_end > _start)
             {
-                var r = RequestHeadParser.Parse(Unread, headLimit);
+                var r = RequestHeadParser.Parse(Unread, headLimit, RequireHost);
                 if (r.Status == ParseStatus.Complete)
                 {
                     _start += r.Head!.Length;

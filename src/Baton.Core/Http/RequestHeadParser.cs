@@ -22,9 +22,11 @@ public readonly record struct RequestParseResult(ParseStatus Status, RequestHead
 
 /// <summary>
 /// A strict HTTP/1.1 request-head parser (RFC 9112 §2–§6): CRLF line endings only, no obs-fold,
-/// no whitespace before the colon, token method and field names, no control characters.
-/// The full framing work (chunked bodies, conformance corpus) lives in its own issue; this part is
-/// what the router needs to route a request and to know where its head ends.
+/// no whitespace before the colon, token method and field names, no control characters; Transfer-Encoding
+/// must be chunked (501 otherwise), once and last, never with Content-Length nor in HTTP/1.0. Empty lines
+/// before the request line are skipped (§2.2). An incomplete head is checked as far as it goes, so bytes
+/// that can never become valid are refused at once. <see cref="RequestFramer"/> adds the body to find where
+/// a whole request ends; tests/Baton.Tests/Http/Conformance runs llhttp's corpus against both.
 /// </summary>
 public static class RequestHeadParser
 {
@@ -34,24 +36,39 @@ public static class RequestHeadParser
     /// <summary>Limit on the request target; longer is answered 414.</summary>
     public const int TargetLimit = 8 * 1024;
 
+    /// <summary>Most empty lines (CRLF) ignored before a request line (RFC 9112 §2.2).</summary>
+    public const int LeadingEmptyLineLimit = 8;
+
     /// <summary>Parses a head at the start of <paramref name="buffer"/>.</summary>
-    public static RequestParseResult Parse(ReadOnlySpan<byte> buffer, int headLimit = DefaultHeadLimit)
+    public static RequestParseResult Parse(ReadOnlySpan<byte> buffer, int headLimit = DefaultHeadLimit) =>
+        Parse(buffer, headLimit, requireHost: true);
+
+    /// <summary>
+    /// Parses a head; <paramref name="requireHost"/> = false leaves out the Host rule (RFC 9112 §3.2), which is
+    /// message semantics rather than framing (the conformance corpus checks framing only).
+    /// </summary>
+    internal static RequestParseResult Parse(ReadOnlySpan<byte> buffer, int headLimit, bool requireHost)
+    {
+        // RFC 9112 §2.2: ignore at least one empty line before the request-line (e.g. a CRLF after a body).
+        int skip = 0;
+        while (skip + 1 < buffer.Length && buffer[skip] == '\r' && buffer[skip + 1] == '\n' && skip < 2 * LeadingEmptyLineLimit) skip += 2;
+        if (skip + 1 == buffer.Length && buffer[skip] == '\r') return RequestParseResult.Incomplete;
+        return ParseAt(buffer[skip..], headLimit - skip, requireHost, skip);
+    }
+
+    private static RequestParseResult ParseAt(ReadOnlySpan<byte> buffer, int headLimit, bool requireHost, int skipped)
     {
         int end = buffer.IndexOf("\r\n\r\n"u8);
-        if (end < 0)
-        {
-            if (buffer.Length > headLimit) return RequestParseResult.Fail(431, "request head too large");
-            // A bare LF anywhere is refused at once rather than waiting for a CRLFCRLF that may never come.
-            int lf = buffer.IndexOf((byte)'\n');
-            if (lf >= 0 && (lf == 0 || buffer[lf - 1] != '\r')) return RequestParseResult.Fail(400, "bare LF in request head");
-            return RequestParseResult.Incomplete;
-        }
-        int length = end + 4;
+        bool complete = end >= 0;
+        int length = complete ? end + 4 : buffer.Length;
         if (length > headLimit) return RequestParseResult.Fail(431, "request head too large");
-        var head = buffer[..(end + 2)]; // every line with its CRLF
-        if (HasBareCrOrLf(head)) return RequestParseResult.Fail(400, "bare CR or LF in request head");
+        // Every complete line with its CRLF; an incomplete head is checked as far as it goes, so bytes that can
+        // never become a valid head are refused at once rather than after waiting for a CRLFCRLF.
+        var head = complete ? buffer[..(end + 2)] : buffer.Length > 0 && buffer[^1] == '\r' ? buffer[..^1] : buffer;
+        if (HttpSyntax.HasBareCrOrLf(head)) return RequestParseResult.Fail(400, "bare CR or LF in request head");
 
         int lineEnd = head.IndexOf("\r\n"u8);
+        if (lineEnd < 0) return CheckPartialRequestLine(head);
         var line = head[..lineEnd];
         int sp1 = line.IndexOf((byte)' ');
         if (sp1 <= 0) return RequestParseResult.Fail(400, "malformed request line");
@@ -61,7 +78,7 @@ public static class RequestHeadParser
         var method = line[..sp1];
         var target = line[(sp1 + 1)..sp2];
         var version = line[(sp2 + 1)..];
-        if (!IsToken(method)) return RequestParseResult.Fail(400, "invalid method");
+        if (!HttpSyntax.IsToken(method)) return RequestParseResult.Fail(400, "invalid method");
         if (target.Length == 0) return RequestParseResult.Fail(400, "empty request target");
         if (target.Length > TargetLimit) return RequestParseResult.Fail(414, "request target too long");
         foreach (byte b in target)
@@ -79,23 +96,21 @@ public static class RequestHeadParser
         string host = "";
         bool sawHost = false;
         long contentLength = -1;
-        bool chunked = false;
+        bool chunked = false, sawTransferEncoding = false;
         bool? connectionKeepAlive = null;
         var rest = head[(lineEnd + 2)..];
         while (!rest.IsEmpty)
         {
             int e = rest.IndexOf("\r\n"u8);
+            if (e < 0) // the last line of an incomplete head
+            {
+                string? partial = CheckPartialFieldLine(rest);
+                return partial == null ? RequestParseResult.Incomplete : RequestParseResult.Fail(400, partial);
+            }
             var field = rest[..e];
             rest = rest[(e + 2)..];
-            if (field.IndexOf((byte)'\n') >= 0 || field.IndexOf((byte)'\r') >= 0) return RequestParseResult.Fail(400, "bare CR or LF in header");
-            if (field[0] is (byte)' ' or (byte)'\t') return RequestParseResult.Fail(400, "obsolete line folding is not allowed");
-            int colon = field.IndexOf((byte)':');
-            if (colon <= 0) return RequestParseResult.Fail(400, "header field without a name");
-            var name = field[..colon];
-            if (!IsToken(name)) return RequestParseResult.Fail(400, "invalid header field name (whitespace before the colon?)");
-            var value = Trim(field[(colon + 1)..]);
-            foreach (byte b in value)
-                if ((b < 0x20 && b != '\t') || b == 0x7F) return RequestParseResult.Fail(400, "control character in header value");
+            string? bad = HttpSyntax.CheckFieldLine(field, out var name, out var value);
+            if (bad != null) return RequestParseResult.Fail(400, bad);
             string n = Encoding.ASCII.GetString(name);
             string v = Encoding.Latin1.GetString(value);
             headers.Add(new(n, v));
@@ -107,16 +122,29 @@ public static class RequestHeadParser
             }
             else if (n.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                if (!long.TryParse(v, System.Globalization.NumberStyles.None, null, out long cl))
+                if (v.Length == 0 || !long.TryParse(v, System.Globalization.NumberStyles.None, null, out long cl))
                     return RequestParseResult.Fail(400, "invalid Content-Length");
                 if (contentLength >= 0 && contentLength != cl) return RequestParseResult.Fail(400, "conflicting Content-Length values");
                 contentLength = cl;
             }
             else if (n.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
             {
-                if (!v.Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase))
-                    return RequestParseResult.Fail(501, $"transfer coding '{v}' is not supported");
-                chunked = true;
+                sawTransferEncoding = true;
+                if (contentLength >= 0) return RequestParseResult.Fail(400, "both Transfer-Encoding and Content-Length");
+                bool any = false;
+                foreach (var c in HttpSyntax.SplitList(v))
+                {
+                    if (c.Length == 0) continue; // empty list elements are ignored (RFC 9110 §5.6.1)
+                    any = true;
+                    if (!HttpSyntax.IsToken(Encoding.Latin1.GetBytes(c)))
+                        return RequestParseResult.Fail(400, "invalid Transfer-Encoding value");
+                    // RFC 9112 §6.1: chunked is the final coding and applied once; Baton implements chunked only.
+                    if (chunked) return RequestParseResult.Fail(400, "chunked is not the final transfer coding");
+                    if (!c.Equals("chunked", StringComparison.OrdinalIgnoreCase))
+                        return RequestParseResult.Fail(501, $"transfer coding '{c}' is not supported");
+                    chunked = true;
+                }
+                if (!any) return RequestParseResult.Fail(400, "empty Transfer-Encoding");
             }
             else if (n.Equals("Connection", StringComparison.OrdinalIgnoreCase))
             {
@@ -126,9 +154,12 @@ public static class RequestHeadParser
                     else if (opt.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)) connectionKeepAlive ??= true;
                 }
             }
+            // RFC 9112 §6.1 / §6.3: Transfer-Encoding with Content-Length is a smuggling vector; TE in HTTP/1.0 is faulty framing.
+            if (sawTransferEncoding && contentLength >= 0) return RequestParseResult.Fail(400, "both Transfer-Encoding and Content-Length");
+            if (sawTransferEncoding && minor == 0) return RequestParseResult.Fail(400, "Transfer-Encoding in an HTTP/1.0 request");
         }
-        if (chunked && contentLength >= 0) return RequestParseResult.Fail(400, "both Transfer-Encoding and Content-Length");
-        if (minor == 1 && !sawHost) return RequestParseResult.Fail(400, "HTTP/1.1 request without Host");
+        if (!complete) return RequestParseResult.Incomplete;
+        if (requireHost && minor == 1 && !sawHost) return RequestParseResult.Fail(400, "HTTP/1.1 request without Host");
 
         int q = target.IndexOf((byte)'?');
         string targetText = Encoding.ASCII.GetString(target);
@@ -144,38 +175,55 @@ public static class RequestHeadParser
             ContentLength = contentLength,
             Chunked = chunked,
             KeepAlive = connectionKeepAlive ?? (minor == 1),
-            Length = length,
+            Length = skipped + length,
         }, 0, null);
     }
 
-    private static bool HasBareCrOrLf(ReadOnlySpan<byte> s)
+    // A request line still missing its CRLF: refuse it once it cannot become valid.
+    private static RequestParseResult CheckPartialRequestLine(ReadOnlySpan<byte> line)
     {
-        for (int i = 0; i < s.Length; i++)
+        foreach (byte b in line)
+            if (b < 0x20 || b == 0x7F) return RequestParseResult.Fail(400, "control character in request line");
+        int sp1 = line.IndexOf((byte)' ');
+        var method = sp1 < 0 ? line : line[..sp1];
+        if (!method.IsEmpty && !HttpSyntax.IsToken(method)) return RequestParseResult.Fail(400, "invalid method");
+        if (sp1 == 0) return RequestParseResult.Fail(400, "malformed request line");
+        if (sp1 < 0) return RequestParseResult.Incomplete;
+        var afterMethod = line[(sp1 + 1)..];
+        int sp2 = afterMethod.IndexOf((byte)' ');
+        if (sp2 == 0) return RequestParseResult.Fail(400, "empty request target");
+        if (sp2 < 0)
+            return afterMethod.Length > TargetLimit ? RequestParseResult.Fail(414, "request target too long") : RequestParseResult.Incomplete;
+        var version = afterMethod[(sp2 + 1)..];
+        // Wait while the version can still become HTTP/d.d; HTTP/1.0 and 1.1 are served, other d.d are 505.
+        ReadOnlySpan<byte> pattern = "HTTP/0.0"u8;
+        int k = 0;
+        for (; k < version.Length && k < 8; k++)
         {
-            if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return true;
-            if (s[i] == '\r' && (i + 1 == s.Length || s[i + 1] != '\n')) return true;
+            bool ok = pattern[k] == '0' ? char.IsAsciiDigit((char)version[k]) : version[k] == pattern[k];
+            if (!ok) return RequestParseResult.Fail(400, "malformed HTTP version");
         }
-        return false;
+        if (version.Length < 8) return RequestParseResult.Incomplete;
+        if (version.Length > 8) return RequestParseResult.Fail(400, "malformed HTTP version");
+        return version.SequenceEqual("HTTP/1.1"u8) || version.SequenceEqual("HTTP/1.0"u8)
+            ? RequestParseResult.Incomplete
+            : RequestParseResult.Fail(505, "unsupported HTTP version");
     }
 
-    private static bool IsToken(ReadOnlySpan<byte> s)
+    /// <summary>Checks the start of a field line still missing its CRLF; null when it can still become valid.</summary>
+    internal static string? CheckPartialFieldLine(ReadOnlySpan<byte> s)
     {
-        if (s.IsEmpty) return false;
-        foreach (byte b in s)
-        {
-            bool ok = b is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9'
-                || "!#$%&'*+-.^_`|~"u8.IndexOf(b) >= 0;
-            if (!ok) return false;
-        }
-        return true;
-    }
-
-    private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> s)
-    {
-        int a = 0, b = s.Length;
-        while (a < b && s[a] is (byte)' ' or (byte)'\t') a++;
-        while (b > a && s[b - 1] is (byte)' ' or (byte)'\t') b--;
-        return s[a..b];
+        if (s.IsEmpty) return null;
+        if (s[0] is (byte)' ' or (byte)'\t') return "obsolete line folding is not allowed";
+        int colon = s.IndexOf((byte)':');
+        var name = colon < 0 ? s : s[..colon];
+        if (colon == 0) return "header field without a name";
+        foreach (byte b in name)
+            if (!HttpSyntax.IsTChar(b)) return "invalid header field name (whitespace before the colon?)";
+        if (colon >= 0)
+            foreach (byte b in s[(colon + 1)..])
+                if (!HttpSyntax.IsFieldValueChar(b)) return "control character in header value";
+        return null;
     }
 
     private static string StripPort(string host)
