@@ -58,6 +58,7 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
             var snapshot = TcpSnapshot.Decode(m.Payload);
             var repaired = TcpRepair.Restore(snapshot);
             _restored[m.ConnectionId] = (repaired, t0);
+            ExpireIfNoGo(m.ConnectionId);
         }
         catch (Exception e) when (e is FormatException or NativeCallException or MissingPrivilegeException or ArgumentException)
         {
@@ -97,6 +98,20 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
                 Forget(m.ConnectionId);
             }
         });
+    }
+
+    /// <summary>
+    /// A restored connection the router never sends Go for (its steering failed after Ready) is
+    /// dropped silently: the router kept the connection, so this copy must never go live.
+    /// </summary>
+    internal static readonly TimeSpan GoTimeout = TimeSpan.FromSeconds(10);
+
+    private void ExpireIfNoGo(ulong id)
+    {
+        _ = Task.Delay(GoTimeout, _closing.Token).ContinueWith(t =>
+        {
+            if (!t.IsCanceled && _restored.TryRemove(id, out var r)) r.Socket.Dispose();
+        }, TaskScheduler.Default);
     }
 
     internal ValueTask SendAsync(ControlMessageType type, ulong id, ReadOnlyMemory<byte> payload) =>

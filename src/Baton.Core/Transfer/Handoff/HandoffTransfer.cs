@@ -87,7 +87,20 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         }
 
         // 4. Steer to the agent, then drop our copy silently (close in repair mode sends nothing).
-        steering.Forward(client, agent.Name);
+        try
+        {
+            steering.Forward(client, agent.Name);
+        }
+        catch (SteeringException e)
+        {
+            // Still nothing moved: the agent's silent copy expires unused (AgentLinkSession.GoTimeout).
+            agent.End(id);
+            TcpRepair.Resume(socket);
+            try { steering.Clear(client); } catch (SteeringException) { }
+            HandoffLog.HandoffFailed(log, client, agent.Name, e.Message);
+            BatonMetrics.HandoffFailures.Add(1);
+            return new TransferOutcome.NotMoved(e.Message);
+        }
         t.Steer = Lap(ref mark);
         socket.Dispose();
         t.Close = Lap(ref mark);
@@ -129,7 +142,17 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             return new TransferOutcome.Ended();
         }
         t.Restore = Lap(ref mark);
-        steering.Clear(client);
+        try
+        {
+            steering.Clear(client);
+        }
+        catch (SteeringException e)
+        {
+            // The packets cannot reach us: the connection is lost, drop our silent copy.
+            repaired.Dispose();
+            HandoffLog.RestoreFailed(log, client, e.Message);
+            return new TransferOutcome.Ended();
+        }
         t.ReturnClear = Lap(ref mark);
         var live = repaired.Activate();
         t.Activate = Lap(ref mark);
