@@ -100,9 +100,21 @@ public static class RouterConfig
             var pathTemplate = match["Path"];
             if (pathTemplate is not null && !pathTemplate.StartsWith('/'))
                 throw new ConfigException($"{match.Path}:Path: '{pathTemplate}' must start with '/'");
+            var methods = match.GetSection("Methods").GetChildren().Select(m => m.Value ?? "").Where(m => m.Length > 0).ToList();
+            var headers = match.GetSection("Headers").GetChildren().Select(h => new HeaderCondition(
+                Required(h, "Name"), Values(h), EnumValue(h, "Mode", HeaderMatchMode.ExactHeader), Flag(h, "IsCaseSensitive"))).ToList();
+            var query = match.GetSection("QueryParameters").GetChildren().Select(q => new QueryCondition(
+                Required(q, "Name"), Values(q), EnumValue(q, "Mode", QueryParameterMatchMode.Exact), Flag(q, "IsCaseSensitive"))).ToList();
+            foreach (var h in match.GetSection("Headers").GetChildren())
+                if (EnumValue(h, "Mode", HeaderMatchMode.ExactHeader) is not (HeaderMatchMode.Exists or HeaderMatchMode.NotExists) && Values(h).Count == 0)
+                    throw new ConfigException($"{h.Path}:Values: this mode needs at least one value");
+            foreach (var q in match.GetSection("QueryParameters").GetChildren())
+                if (EnumValue(q, "Mode", QueryParameterMatchMode.Exact) != QueryParameterMatchMode.Exists && Values(q).Count == 0)
+                    throw new ConfigException($"{q.Path}:Values: this mode needs at least one value");
+            // As YARP: Methods, Headers and QueryParameters narrow a route, they cannot make one alone.
             if (pathTemplate is null && hosts.Count == 0)
-                throw new ConfigException($"{match.Path}: a route needs a Path or Hosts");
-            routes.Add(new Route(rs.Key, clusterId, order, hosts, pathTemplate));
+                throw new ConfigException($"{match.Path}: a route needs a Path or Hosts (use Path '/{{**catch-all}}' to match every path)");
+            routes.Add(new Route(rs.Key, clusterId, order, hosts, pathTemplate, methods, headers, query));
         }
         if (routes.Count == 0) throw new ConfigException("ReverseProxy:Routes: no routes are defined");
         return new RouteTable(routes, clusters);
@@ -127,6 +139,25 @@ public static class RouterConfig
         double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
             ? d
             : throw new ConfigException($"{s.Path}:{key}: '{text}' is not a number");
+
+    private static List<string> Values(IConfigurationSection s) =>
+        s.GetSection("Values").GetChildren().Select(v => v.Value ?? "").ToList();
+
+    private static bool Flag(IConfigurationSection s, string key) => s[key] switch
+    {
+        null => false,
+        var v when bool.TryParse(v, out var b) => b,
+        var v => throw new ConfigException($"{s.Path}:{key}: '{v}' is not true or false"),
+    };
+
+    private static T EnumValue<T>(IConfigurationSection s, string key, T fallback) where T : struct, Enum
+    {
+        var v = s[key];
+        if (v is null) return fallback;
+        foreach (var name in Enum.GetNames<T>())
+            if (name.Equals(v, StringComparison.OrdinalIgnoreCase)) return Enum.Parse<T>(name);
+        throw new ConfigException($"{s.Path}:{key}: '{v}' is not one of {string.Join(", ", Enum.GetNames<T>())}");
+    }
 
     private static string Required(IConfigurationSection s, string key) =>
         s[key] is { Length: > 0 } v ? v : throw new ConfigException($"{s.Path}:{key}: missing");

@@ -25,8 +25,10 @@ public sealed record Cluster(string Id, TransferMode Transfer, IReadOnlyList<Des
 /// A route: which requests (host and path) go to which cluster. Path templates follow YARP's form;
 /// a trailing <c>{**catch-all}</c> makes the literal part a prefix, otherwise the path must match exactly.
 /// </summary>
-public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnlyList<string> Hosts, string? Path)
+public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnlyList<string> Hosts, string? Path,
+    IReadOnlyList<string>? Methods = null, IReadOnlyList<HeaderCondition>? Headers = null, IReadOnlyList<QueryCondition>? QueryParameters = null)
 {
+
     internal string PathLiteral => Path is null ? "/" : CatchAllIndex(Path) is var i and >= 0 ? Path[..i] : Path;
     internal bool IsPrefix => Path is null || CatchAllIndex(Path) >= 0;
 
@@ -35,6 +37,9 @@ public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnl
     internal bool Matches(RequestHead head)
     {
         if (Hosts.Count > 0 && !Hosts.Any(h => HostMatches(h, head.Host))) return false;
+        if (Methods is { Count: > 0 } && !Methods.Any(m => m.Equals(head.Method, StringComparison.OrdinalIgnoreCase))) return false;
+        if (Headers is not null && !Headers.All(h => h.Matches(head))) return false;
+        if (QueryParameters is not null && !QueryParameters.All(q => q.Matches(head))) return false;
         return IsPrefix
             ? head.Path.StartsWith(PathLiteral, StringComparison.OrdinalIgnoreCase)
               || (PathLiteral.EndsWith('/') && head.Path.Equals(PathLiteral[..^1], StringComparison.OrdinalIgnoreCase))
@@ -53,7 +58,7 @@ public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnl
 
 /// <summary>
 /// An immutable set of routes and clusters. Routes are tried in YARP's order: <see cref="Route.Order"/>
-/// first, then the more specific (with hosts before without, longer literal path first).
+/// first, then the more specific path, then methods, hosts, headers and query conditions.
 /// </summary>
 public sealed class RouteTable
 {
@@ -63,11 +68,16 @@ public sealed class RouteTable
     public RouteTable(IEnumerable<Route> routes, IEnumerable<Cluster> clusters)
     {
         Clusters = clusters.ToDictionary(c => c.Id, StringComparer.OrdinalIgnoreCase);
+        // ASP.NET Core endpoint ordering, as YARP gets it: Order, then path precedence, then the
+        // matcher policies in their own order: methods, host, headers, query parameters.
         _routes = routes
             .OrderBy(r => r.Order)
-            .ThenBy(r => r.Hosts.Count == 0 ? 1 : 0)
             .ThenBy(r => r.IsPrefix ? 1 : 0)
             .ThenByDescending(r => r.PathLiteral.Length)
+            .ThenBy(r => r.Methods is { Count: > 0 } ? 0 : 1)
+            .ThenBy(r => r.Hosts.Count == 0 ? 1 : 0)
+            .ThenByDescending(r => r.Headers?.Count ?? 0)
+            .ThenByDescending(r => r.QueryParameters?.Count ?? 0)
             .ToArray();
         foreach (var r in _routes)
             if (!Clusters.ContainsKey(r.ClusterId))

@@ -147,15 +147,27 @@ public class RouteTableTests
     }
 
     [Fact]
-    public void Route_with_hosts_wins_over_one_without()
+    public void Route_with_hosts_wins_over_one_without_the_same_path()
+    {
+        var t = new RouteTable(
+        [
+            R("any-host", "a", "/api/{**rest}"),
+            R("host", "b", "/api/{**rest}", 0, "shop.test"),
+        ], Clusters);
+        Assert.Equal("host", Match(t, "shop.test", "/api/x"));
+        Assert.Equal("any-host", Match(t, "other.test", "/api/x"));
+    }
+
+    [Fact]
+    public void More_specific_path_wins_over_a_host_as_in_ASP_NET_endpoint_ordering()
     {
         var t = new RouteTable(
         [
             R("any-host", "a", "/api/{**rest}"),
             R("host", "b", "/{**all}", 0, "shop.test"),
         ], Clusters);
-        Assert.Equal("host", Match(t, "shop.test", "/api/x"));
-        Assert.Equal("any-host", Match(t, "other.test", "/api/x"));
+        Assert.Equal("any-host", Match(t, "shop.test", "/api/x"));
+        Assert.Equal("host", Match(t, "shop.test", "/other"));
     }
 
     [Fact]
@@ -169,7 +181,7 @@ public class RouteTableTests
             R("host", "a", "/{**all}", 0, "h.test"),
             R("api", "a", "/api/{**rest}"),
         ], Clusters);
-        Assert.Equal(["host", "exact", "api", "root", "late"], t.Routes.Select(r => r.RouteId));
+        Assert.Equal(["exact", "api", "host", "root", "late"], t.Routes.Select(r => r.RouteId));
     }
 
     [Fact]
