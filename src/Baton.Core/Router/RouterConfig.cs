@@ -44,6 +44,7 @@ public static class RouterConfig
             HandoffTimeout = Duration(b, "HandoffTimeout", TimeSpan.FromSeconds(2)),
             CloseGrace = Duration(b, "CloseGrace", TimeSpan.FromSeconds(3)),
             Name = b["Name"] ?? "router",
+            ConfigFile = Path.GetFullPath(path),
         };
     }
 

@@ -39,7 +39,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                         return;
                 }
                 var head = r.Head!;
-                var match = o.Routes.Match(head);
+                var match = host.Routes.Match(head);
                 if (match is null)
                 {
                     Count(null, "404");

@@ -14,4 +14,13 @@ internal static partial class RouterLog
 
     [LoggerMessage(102, LogLevel.Debug, "connection ended: {Reason}")]
     public static partial void ConnectionEnded(ILogger log, string reason);
+
+    [LoggerMessage(110, LogLevel.Information, "configuration {File} reloaded: {Routes} routes in force")]
+    public static partial void Reloaded(ILogger log, string file, int routes);
+
+    [LoggerMessage(111, LogLevel.Error, "configuration {File} rejected, previous routes stay in force: {Reason}")]
+    public static partial void ReloadRejected(ILogger log, string file, string reason);
+
+    [LoggerMessage(112, LogLevel.Warning, "configuration reloaded in part: {Reason}")]
+    public static partial void ReloadPartial(ILogger log, string reason);
 }

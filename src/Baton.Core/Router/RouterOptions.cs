@@ -35,6 +35,9 @@ public sealed record RouterOptions
     /// <summary>Limit on a request head (431 above).</summary>
     public int HeadLimit { get; init; } = RequestHeadParser.DefaultHeadLimit;
 
+    /// <summary>The file these options came from; when set, the router reloads its routes when it changes.</summary>
+    public string? ConfigFile { get; init; }
+
     /// <summary>When set, per-cycle hand-off timings are written there as CSV at stop.</summary>
     public string? TimingsFile { get; init; }
 }
