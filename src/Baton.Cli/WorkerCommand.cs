@@ -1,0 +1,31 @@
+using System.CommandLine;
+using Baton.Agent.Local;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Cli;
+
+internal static class WorkerCommand
+{
+    public static Command Create()
+    {
+        var name = new Option<string>("--name") { Description = "This worker's name: the destination name it registers under", Required = true };
+        var socket = new Option<string>("--socket") { Description = "The router's Unix socket for workers, e.g. /run/baton/router.sock", Required = true };
+        var cmd = new Command("worker", "Run a local worker: take connections the router on this host passes over its Unix socket, serve them, pass them back.") { name, socket };
+        cmd.SetAction(parse => CliSupport.RunAsync(async () =>
+        {
+            var options = new WorkerOptions
+            {
+                Name = parse.GetValue(name)!,
+                SocketPath = parse.GetValue(socket)!,
+            };
+            using var loggers = CliSupport.Loggers(LogLevel.Information);
+            using var stop = CliSupport.StopSignal(out var signals);
+            using (signals)
+            {
+                await using var host = new WorkerHost(options, loggers);
+                await host.RunAsync(stop.Token);
+            }
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,237 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Baton.Control;
+using Baton.Interop;
+
+namespace Baton.Transfer.Local;
+
+/// <summary>Message types on the router–worker Unix socket.</summary>
+public enum LocalMessageType : byte
+{
+    /// <summary>Worker → router: payload is the worker's name (UTF-8).</summary>
+    Register = 1,
+    /// <summary>Router → worker: the registration is accepted.</summary>
+    Registered = 2,
+    /// <summary>Router → worker: the registration is refused; payload is the reason (UTF-8).</summary>
+    Refused = 3,
+    /// <summary>Router → worker, with the client socket's fd: [8: router timestamp][bytes the router read].</summary>
+    Pass = 4,
+    /// <summary>Worker → router, with the fd: [8: worker timestamp][8: pass ticks][bytes read, not consumed].</summary>
+    Return = 5,
+    /// <summary>Worker → router, no fd: the worker closed the connection.</summary>
+    Closed = 6,
+}
+
+/// <summary>One received message; <see cref="Fd"/> is the passed descriptor (owned by the receiver) or -1.</summary>
+internal sealed record LocalMessage(LocalMessageType Type, ulong ConnectionId, byte[] Payload, int Fd);
+
+/// <summary>
+/// Framing over a connected Unix stream socket: [1: type][8: connection id][4: length][payload],
+/// big-endian, with a Pass or Return message's fd as SCM_RIGHTS data on its first byte. Blocking
+/// calls only: each side reads on a dedicated thread, and .NET's async engine never sees this
+/// socket. Sends are serialized by a lock.
+/// </summary>
+internal sealed class LocalChannel : IDisposable
+{
+    public const int HeaderLength = 13;
+    public const int MaxPayload = 64 << 20;
+    private const int ControlSpace = 256;
+
+    private readonly Socket _socket;
+    private readonly Lock _sendLock = new();
+    private readonly Queue<int> _fds = new();
+    private byte[] _buffer = new byte[64 * 1024];
+    private int _start, _end;
+    private int _disposed;
+
+    public LocalChannel(Socket socket)
+    {
+        _socket = socket;
+        _socket.Blocking = true;
+    }
+
+    public Socket Socket => _socket;
+
+    public static bool CarriesFd(LocalMessageType t) => t is LocalMessageType.Pass or LocalMessageType.Return;
+
+    /// <summary>Sends one message, with <paramref name="fd"/> attached when it is not -1. Throws <see cref="NativeCallException"/> or <see cref="ObjectDisposedException"/>.</summary>
+    public unsafe void Send(LocalMessageType type, ulong id, ReadOnlySpan<byte> payload, SafeHandle? fd = null)
+    {
+        if (payload.Length > MaxPayload) throw new ArgumentException($"payload of {payload.Length} bytes is too large", nameof(payload));
+        var message = new byte[HeaderLength + payload.Length];
+        message[0] = (byte)type;
+        BinaryPrimitives.WriteUInt64BigEndian(message.AsSpan(1), id);
+        BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(9), payload.Length);
+        payload.CopyTo(message.AsSpan(HeaderLength));
+
+        bool fdRef = false, sockRef = false;
+        lock (_sendLock)
+        {
+            try
+            {
+                _socket.SafeHandle.DangerousAddRef(ref sockRef);
+                int sock = (int)_socket.SafeHandle.DangerousGetHandle();
+                int passed = -1;
+                if (fd is not null)
+                {
+                    fd.DangerousAddRef(ref fdRef);
+                    passed = (int)fd.DangerousGetHandle();
+                }
+                int sent = 0;
+                byte* control = stackalloc byte[24]; // CMSG_SPACE(sizeof(int))
+                fixed (byte* p = message)
+                {
+                    while (sent < message.Length)
+                    {
+                        var iov = new IoVec { Base = p + sent, Length = (nuint)(message.Length - sent) };
+                        var hdr = new MsgHdr { Iov = &iov, IovLength = 1 };
+                        if (passed >= 0 && sent == 0)
+                        {
+                            var c = (CmsgHdr*)control;
+                            c->Length = (nuint)(sizeof(CmsgHdr) + sizeof(int));
+                            c->Level = Libc.SOL_SOCKET;
+                            c->Type = Libc.SCM_RIGHTS;
+                            *(int*)(control + sizeof(CmsgHdr)) = passed;
+                            hdr.Control = control;
+                            hdr.ControlLength = 24;
+                        }
+                        nint n = Libc.SendMsg(sock, &hdr, Libc.MSG_NOSIGNAL);
+                        if (n < 0)
+                        {
+                            int errno = Marshal.GetLastPInvokeError();
+                            if (errno == Libc.EINTR) continue;
+                            throw new NativeCallException("sendmsg", errno);
+                        }
+                        sent += (int)n;
+                    }
+                }
+            }
+            finally
+            {
+                if (fdRef) fd!.DangerousRelease();
+                if (sockRef) _socket.SafeHandle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Blocks for the next message; null when the peer closed (or <see cref="Shutdown"/> was called).
+    /// Throws <see cref="ControlProtocolException"/> on a malformed stream.
+    /// </summary>
+    public LocalMessage? Receive()
+    {
+        while (true)
+        {
+            int have = _end - _start;
+            if (have >= HeaderLength)
+            {
+                int length = BinaryPrimitives.ReadInt32BigEndian(_buffer.AsSpan(_start + 9));
+                if (length < 0 || length > MaxPayload) throw new ControlProtocolException($"message of {length} bytes on the local link");
+                if (have >= HeaderLength + length)
+                {
+                    var type = (LocalMessageType)_buffer[_start];
+                    ulong id = BinaryPrimitives.ReadUInt64BigEndian(_buffer.AsSpan(_start + 1));
+                    var payload = _buffer.AsSpan(_start + HeaderLength, length).ToArray();
+                    _start += HeaderLength + length;
+                    int fd = -1;
+                    if (CarriesFd(type))
+                    {
+                        if (!_fds.TryDequeue(out fd)) throw new ControlProtocolException($"{type} message without a file descriptor");
+                    }
+                    return new LocalMessage(type, id, payload, fd);
+                }
+                EnsureSpace(HeaderLength + length);
+            }
+            else EnsureSpace(HeaderLength);
+            if (Fill() == 0) return null;
+        }
+    }
+
+    private void EnsureSpace(int messageLength)
+    {
+        if (_start == _end) _start = _end = 0;
+        if (_buffer.Length - _start >= messageLength && _end < _buffer.Length) return;
+        int have = _end - _start;
+        if (_buffer.Length < messageLength || _buffer.Length - have < 4096)
+        {
+            var bigger = new byte[Math.Max(messageLength, _buffer.Length * 2)];
+            Buffer.BlockCopy(_buffer, _start, bigger, 0, have);
+            _buffer = bigger;
+        }
+        else Buffer.BlockCopy(_buffer, _start, _buffer, 0, have);
+        _start = 0;
+        _end = have;
+    }
+
+    private unsafe int Fill()
+    {
+        byte* control = stackalloc byte[ControlSpace];
+        bool sockRef = false;
+        try
+        {
+            _socket.SafeHandle.DangerousAddRef(ref sockRef);
+            int sock = (int)_socket.SafeHandle.DangerousGetHandle();
+            fixed (byte* p = _buffer)
+            {
+                while (true)
+                {
+                    var iov = new IoVec { Base = p + _end, Length = (nuint)(_buffer.Length - _end) };
+                    var hdr = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = ControlSpace };
+                    nint n = Libc.RecvMsg(sock, &hdr, Libc.MSG_CMSG_CLOEXEC);
+                    if (n < 0)
+                    {
+                        int errno = Marshal.GetLastPInvokeError();
+                        if (errno == Libc.EINTR) continue;
+                        throw new NativeCallException("recvmsg", errno);
+                    }
+                    TakeFds(control, (int)hdr.ControlLength);
+                    if ((hdr.Flags & Libc.MSG_CTRUNC) != 0) throw new ControlProtocolException("file descriptors lost: control data truncated");
+                    _end += (int)n;
+                    return (int)n;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+        finally
+        {
+            if (sockRef) _socket.SafeHandle.DangerousRelease();
+        }
+    }
+
+    private unsafe void TakeFds(byte* control, int length)
+    {
+        int offset = 0;
+        while (offset + sizeof(CmsgHdr) <= length)
+        {
+            var c = (CmsgHdr*)(control + offset);
+            int len = (int)c->Length;
+            if (len < sizeof(CmsgHdr) || offset + len > length) break;
+            if (c->Level == Libc.SOL_SOCKET && c->Type == Libc.SCM_RIGHTS)
+            {
+                int count = (len - sizeof(CmsgHdr)) / sizeof(int);
+                for (int i = 0; i < count; i++) _fds.Enqueue(((int*)(control + offset + sizeof(CmsgHdr)))[i]);
+            }
+            offset += (len + 7) & ~7;
+        }
+    }
+
+    /// <summary>Wakes a blocked <see cref="Receive"/> (it returns null) and fails later sends.</summary>
+    public void Shutdown()
+    {
+        try { _socket.Shutdown(SocketShutdown.Both); }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+    }
+
+    /// <summary>Closes the socket and any received descriptors no message claimed. Call after the reader stopped.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        Shutdown();
+        _socket.Dispose();
+        while (_fds.TryDequeue(out int fd)) Libc.Close(fd);
+    }
+}

@@ -1,0 +1,66 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net.Sockets;
+using Baton.Interop;
+
+namespace Baton.Transfer.Local;
+
+/// <summary>Timings of one local cycle: the pass (router send → worker holds the socket) and the return (worker send → router holds it).</summary>
+public readonly record struct LocalTimings(TimeSpan Pass, TimeSpan Return);
+
+/// <summary>
+/// Moves a live connection to a worker process on this host by passing its descriptor over a Unix
+/// socket (SCM_RIGHTS), and takes it back after one transaction. No root, no steering: the kernel
+/// socket never changes, only which process holds it.
+/// </summary>
+public sealed class LocalTransfer
+{
+    private long _nextId;
+
+    /// <summary>Per-cycle timings, when a collector is attached.</summary>
+    public Action<LocalTimings>? OnCycle { get; set; }
+
+    /// <summary>
+    /// Hands <paramref name="socket"/> (with <paramref name="unread"/>, the bytes the router already
+    /// read from it) to <paramref name="worker"/> and waits for it to come back. No async operation
+    /// may be pending on <paramref name="socket"/> (DESIGN.md §6: disposing it then would set linger
+    /// {1,0} on the shared socket). On <see cref="TransferOutcome.Returned"/> the socket is a
+    /// <see cref="LocalSocket"/> whose <see cref="LocalSocket.Unread"/> bytes come first.
+    /// <paramref name="ct"/> only applies until the connection has left.
+    /// </summary>
+    public async Task<TransferOutcome> TransferAsync(Socket socket, ReadOnlyMemory<byte> unread, WorkerLink worker, CancellationToken ct)
+    {
+        if (ct.IsCancellationRequested) return new TransferOutcome.NotMoved("cancelled");
+        if (!worker.IsHealthy) return new TransferOutcome.NotMoved($"worker {worker.Name} is not connected");
+        if (unread.Length > LocalChannel.MaxPayload - 8) return new TransferOutcome.NotMoved($"{unread.Length} unread bytes are too many to pass");
+        ulong id = (ulong)Interlocked.Increment(ref _nextId);
+        var session = worker.Begin(id);
+        if (session is null) return new TransferOutcome.NotMoved($"worker {worker.Name} is not connected");
+
+        ulong cookie;
+        try
+        {
+            cookie = PassedSockets.Note(socket);
+            var payload = new byte[8 + unread.Length];
+            BinaryPrimitives.WriteInt64BigEndian(payload, Stopwatch.GetTimestamp());
+            unread.Span.CopyTo(payload.AsSpan(8));
+            worker.Send(LocalMessageType.Pass, id, payload, socket.SafeHandle);
+        }
+        catch (Exception e) when (e is NativeCallException or SocketException or ObjectDisposedException)
+        {
+            worker.End(id);
+            return new TransferOutcome.NotMoved($"pass to worker {worker.Name} failed: {e.Message}");
+        }
+        // The worker has its own reference now; ours goes (nothing on the wire: the socket stays open).
+        socket.Dispose();
+
+        var back = await session.Task.ConfigureAwait(false);
+        if (back is null)
+        {
+            PassedSockets.Forget(cookie);
+            return new TransferOutcome.Ended();
+        }
+        OnCycle?.Invoke(new LocalTimings(Stopwatch.GetElapsedTime(0, back.PassTicks), Stopwatch.GetElapsedTime(back.SentAt)));
+        return new TransferOutcome.Returned(back.Socket);
+    }
+}
