@@ -17,6 +17,8 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     // Unsent bytes are polled after the response: the kernel has no "send queue empty" event.
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(1);
 
+    private static readonly TimeSpan AckWait = TimeSpan.FromMilliseconds(10);
+
     private readonly TaskCompletionSource _freeze = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private HttpInput? _input;
     private RequestHead? _head;
@@ -118,8 +120,14 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
             if (Stopwatch.GetTimestamp() > deadline) return false;
             await Task.Delay(PollInterval).ConfigureAwait(false);
         }
-        // Sent but un-ACKed bytes may travel in the snapshot: the client's ACK reaches whoever owns
-        // the connection next. Waiting for it would cost up to a delayed-ACK period (40 ms) per request.
+        // Wait a little for the client's ACK of the response. It usually rides on the client's next
+        // request, which then travels in the snapshot's receive queue instead of meeting the block
+        // (dropped, resent after a 200 ms RTO); and an empty send queue restores cheaply, while
+        // restored un-ACKed data is re-sent only after an RTO. Bounded: a client that delays its
+        // ACK costs at most AckWait, after which un-ACKed bytes simply travel in the snapshot.
+        long ackDeadline = Stopwatch.GetTimestamp() + (long)(AckWait.TotalSeconds * Stopwatch.Frequency);
+        while (TcpRepair.Unacknowledged(socket) > 0 && Stopwatch.GetTimestamp() < ackDeadline)
+            await Task.Delay(PollInterval).ConfigureAwait(false);
         return true;
     }
 

@@ -15,6 +15,7 @@ internal static partial class Libc
     internal const int AF_INET = 2;
     internal const int SOCK_STREAM = 1;
     internal const int SOCK_CLOEXEC = 0x80000;
+    internal const int SOCK_NONBLOCK = 0x800;
     internal const int IPPROTO_TCP = 6;
     internal const int SOL_SOCKET = 1;
 
