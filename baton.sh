@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Baton's one entry point on a fresh machine: installs what is missing, builds, runs.
-#   sudo ./baton.sh demo [--hold]   the cluster demo (namespace hosts, real hand-offs)
-#   sudo ./baton.sh test            every test: unit and cluster (cluster tests need root)
-#   sudo ./baton.sh bench           the hand-off benchmark (bench/run.sh)
+#   ./baton.sh demo [--hold]        the cluster demo (namespace hosts, real hand-offs)
+#   ./baton.sh test                 every test: unit and cluster (cluster tests need root)
+#   ./baton.sh bench                the hand-off benchmark (bench/run.sh)
 #   ./baton.sh <baton command...>   any other baton command (router, agent, --help)
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for the hand-off benchmark: sudo bench/run.sh [--cycles N] [--connections N] [--warmup N (500)] [--local N]
+# One command for the hand-off benchmark (as root): bench/run.sh [--cycles N] [--connections N] [--warmup N (500)] [--local N]
 # Builds Release, builds a btbench-* namespace cluster, runs the router and agents as real processes,
 # drives hand-off+return cycles, and prints a markdown report (also written to bench/results/handoff.md).
 set -euo pipefail
@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 
 if [ "$(id -u)" -ne 0 ]; then
-    echo "bench/run.sh needs root: it builds network namespaces and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN); run: sudo bench/run.sh" >&2
+    echo "bench/run.sh needs root: it builds network namespaces and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN); run as root: bench/run.sh" >&2
     exit 2
 fi
 

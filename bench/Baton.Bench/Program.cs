@@ -28,7 +28,7 @@ catch (ArgumentException e)
 
 if (!Netns.IsRoot)
 {
-    Console.Error.WriteLine("bench needs root: it builds network namespaces (btbench-*) and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN); run: sudo bench/run.sh");
+    Console.Error.WriteLine("bench needs root: it builds network namespaces (btbench-*) and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN); run it as root: bench/run.sh");
     return 2;
 }
 

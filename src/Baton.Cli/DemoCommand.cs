@@ -25,7 +25,7 @@ internal static class DemoCommand
         {
             if (!Netns.IsRoot)
             {
-                Console.Error.WriteLine("baton demo needs root: it builds network namespaces and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN). Run it as root, e.g. sudo ./baton.sh demo");
+                Console.Error.WriteLine("baton demo needs root: it builds network namespaces and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN). Run it as root: ./baton.sh demo");
                 return 2;
             }
             using var stop = CliSupport.StopSignal(out var signals);
