@@ -53,7 +53,7 @@ case "$cmd" in
   bench)
     ensure_packages; shift; exec bench/run.sh "$@" ;;
   help|-h|--help)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     ensure_packages; build; baton "$@" ;;
 esac
