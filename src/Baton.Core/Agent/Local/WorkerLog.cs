@@ -15,14 +15,8 @@ internal static partial class WorkerLog
     [LoggerMessage(602, LogLevel.Warning, "connection {Id}: passed descriptor unusable: {Reason}")]
     public static partial void PassUnusable(ILogger log, ulong id, string reason);
 
-    [LoggerMessage(603, LogLevel.Warning, "connection {Id}: no request after the pass ({Status} {Reason})")]
-    public static partial void NoRequest(ILogger log, ulong id, HeadReadStatus status, string? reason);
 
-    [LoggerMessage(604, LogLevel.Error, "connection {Id}: application failed on {Request}")]
-    public static partial void ApplicationFailed(ILogger log, Exception e, ulong id, RequestHead? request);
 
-    [LoggerMessage(605, LogLevel.Warning, "connection {Id}: request body unreadable: {Reason}")]
-    public static partial void BodyUnreadable(ILogger log, ulong id, string reason);
 
     [LoggerMessage(606, LogLevel.Warning, "connection {Id}: return failed, closing here: {Reason}")]
     public static partial void ReturnFailed(ILogger log, ulong id, string reason);
