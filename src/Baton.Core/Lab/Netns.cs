@@ -92,6 +92,4 @@ public static class Netns
         catch (IOException) { }
         return uint.MaxValue;
     }
-
-    internal static IPEndPoint Ep(string address, int port) => new(IPAddress.Parse(address), port);
 }

@@ -36,8 +36,6 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     internal ILogger Log => _log;
     internal HandoffTransfer Handoff { get; private set; } = null!;
 
-    /// <summary>Completes when every agent link has connected once (the demo and tests wait on it).</summary>
-    public Task AllAgentsConnected => Task.WhenAll(_links.Values.Select(l => l.Connected));
 
     /// <summary>Runs until <paramref name="ct"/> is cancelled; removes its steering table on the way out.</summary>
     public async Task RunAsync(CancellationToken ct)

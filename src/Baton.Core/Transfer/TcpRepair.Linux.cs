@@ -39,19 +39,8 @@ internal static class TcpRepair
         finally { Libc.Close(fd); }
     }
 
-    /// <summary>TCP state byte from TCP_INFO (1 = ESTABLISHED, 8 = CLOSE_WAIT, ...).</summary>
-    public static int State(Socket socket)
-    {
-        Span<byte> info = stackalloc byte[104];
-        Libc.GetSockOpt(Fd(socket), Libc.IPPROTO_TCP, TCP_INFO, info, "getsockopt(TCP_INFO)");
-        return info[0];
-    }
-
     /// <summary>Bytes the kernel has not sent yet (SIOCOUTQNSD).</summary>
     public static int Unsent(Socket socket) => Libc.IoctlInt(Fd(socket), Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
-
-    /// <summary>Bytes not yet acknowledged by the peer, sent or not (SIOCOUTQ).</summary>
-    public static int Unacknowledged(Socket socket) => Libc.IoctlInt(Fd(socket), Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
 
     /// <summary>
     /// Puts <paramref name="socket"/> in repair mode and dumps it. Packets for the connection must

@@ -53,9 +53,6 @@ public sealed class AgentLink : IAsyncDisposable
     /// <summary>Connections currently owned by this agent or in transit to it.</summary>
     public int ActiveConnections => _sessions.Count;
 
-    /// <summary>Completes when the link is up for the first time.</summary>
-    public Task Connected => _connected.Task;
-    private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Starts connecting (and reconnecting) in the background.</summary>
     public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
@@ -101,7 +98,6 @@ public sealed class AgentLink : IAsyncDisposable
                 warned = false;
                 backoff = TimeSpan.FromMilliseconds(100);
                 HandoffLog.AgentConnected(_log, Name, Endpoint);
-                _connected.TrySetResult();
                 await ReceiveLoopAsync(link, ct).ConfigureAwait(false);
                 HandoffLog.AgentClosed(_log, Name);
             }
