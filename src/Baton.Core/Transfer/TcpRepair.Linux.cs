@@ -22,6 +22,7 @@ internal static class TcpRepair
     private const int TCP_TIMESTAMP = 24;
     private const int TCP_REPAIR_WINDOW = 29;
     private const int SO_REUSEADDR = 2;
+    private const int SO_SNDBUF = 7, SO_SNDBUFFORCE = 32;
 
     private const int TCP_NO_QUEUE = 0, TCP_RECV_QUEUE = 1, TCP_SEND_QUEUE = 2;
     private const int TCP_REPAIR_ON = 1, TCP_REPAIR_OFF_NO_WP = -1;
@@ -136,10 +137,14 @@ internal static class TcpRepair
             // the clock from stepping back 1 ms at the client.
             Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_TIMESTAMP, unchecked((int)(s.Timestamp + 2)), "setsockopt(TCP_TIMESTAMP)");
 
+            var inFlight = s.SendQueue.AsSpan(0, s.SendQueue.Length - s.SendUnsent);
+            // The receive queue needs no room made: its repair path is not held to the buffer size
+            // (a 1+ MiB queue restores into a new socket, TcpRepairTests).
+            FitSendBuffer(fd, inFlight.Length);
             Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=recv)");
             SendAll(fd, s.ReceiveQueue, "send(receive queue)");
             Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=send)");
-            SendAll(fd, s.SendQueue.AsSpan(0, s.SendQueue.Length - s.SendUnsent), "send(send queue)");
+            SendAll(fd, inFlight, "send(send queue)");
             Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=none)");
 
             // Last: before the receive queue is in place the kernel refuses the window (EINVAL).
@@ -167,6 +172,24 @@ internal static class TcpRepair
         // behind un-ACKed data until the client's delayed ACK (DESIGN.md §3).
         Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
         Libc.SetSockOpt(fd, Libc.SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)");
+    }
+
+    /// <summary>
+    /// Makes room for the in-flight part of the send queue. A new socket's send buffer is small
+    /// (tcp_wmem's default until autotuning grows it), while the old owner's had grown: after a
+    /// large response megabytes can still be un-ACKed, and a queue that does not fit fails with
+    /// EAGAIN, losing the connection. Forcing a size turns autotuning off for the buffer, so it is
+    /// done only when the queue needs it, with room to spare. SO_SNDBUFFORCE passes wmem_max; it
+    /// needs CAP_NET_ADMIN, which TCP_REPAIR needs anyway.
+    /// </summary>
+    private static void FitSendBuffer(int fd, int queued)
+    {
+        if (queued == 0) return;
+        // The kernel doubles the value and charges each segment's overhead against it.
+        long wanted = queued + (64 << 10);
+        int current = Libc.GetSockOptInt(fd, Libc.SOL_SOCKET, SO_SNDBUF, "getsockopt(SO_SNDBUF)");
+        if (current >= 2 * wanted) return;
+        Libc.SetSockOpt(fd, Libc.SOL_SOCKET, SO_SNDBUFFORCE, (int)Math.Min(wanted, int.MaxValue / 2), $"setsockopt(SO_SNDBUFFORCE) for a {queued}-byte send queue");
     }
 
     private static void EnterRepair(int fd)

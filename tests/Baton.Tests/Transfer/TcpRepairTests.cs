@@ -260,4 +260,83 @@ public sealed class TcpRepairTests : IDisposable
         await sendRest;
         Assert.True(client.Connected);
     }
+
+    [Fact]
+    public async Task Large_sent_but_unacknowledged_tail_is_restored_whole()
+    {
+        // After a large response the client's ACKs may still be on the way when the connection is
+        // dumped: megabytes can be in flight. The new socket starts with a small send buffer; the
+        // queue must still fit (it did not: EAGAIN, and the connection was lost with a reset).
+        var (_, client, server) = Connect();
+        var warm = new byte[4 << 20];
+        var warmRead = Task.Run(() => LoopbackPair.ReceiveExactly(client, warm.Length));
+        LoopbackPair.SendAll(server, warm); // grows the windows and the server's send buffer
+        await warmRead;
+
+        _ns.Block(((IPEndPoint)server.LocalEndPoint!).Port); // the client's ACKs no longer arrive
+        var payload = new byte[4 << 20];
+        new Random(10).NextBytes(payload);
+        server.Blocking = false;
+        int sent = 0;
+        while (sent < payload.Length)
+        {
+            int n = server.Send(payload, sent, payload.Length - sent, SocketFlags.None, out var err);
+            if (err == SocketError.WouldBlock) break;
+            Assert.Equal(SocketError.Success, err);
+            sent += n;
+        }
+        server.Blocking = true;
+        var snapshot = TcpRepair.Dump(server);
+        int inFlight = snapshot.SendQueue.Length - snapshot.SendUnsent;
+        Assert.True(inFlight > 1 << 20, $"only {inFlight} bytes in flight");
+        server.Dispose();
+
+        using var repaired = _ns.Run(() => TcpRepair.Restore(snapshot));
+        _ns.Unblock();
+        var activate = Task.Run(repaired.Activate);
+        var received = LoopbackPair.ReceiveExactly(client, sent);
+        var restored = Track(await activate);
+        Assert.True(received.AsSpan().SequenceEqual(payload.AsSpan(0, sent)), "the client got different bytes than the server sent");
+        LoopbackPair.SendAll(client, Ascii("next"));
+        restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
+        Assert.Equal("next", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(restored, 4)));
+    }
+
+    [Fact]
+    public async Task Large_unread_receive_queue_is_restored_whole()
+    {
+        // A client that pipelines or uploads faster than the owner reads leaves a receive queue as
+        // large as the owner's grown buffer; a new socket must take all of it.
+        var (_, client, server) = Connect();
+        var warm = new byte[8 << 20];
+        var warmRead = Task.Run(() => LoopbackPair.ReceiveExactly(server, warm.Length));
+        LoopbackPair.SendAll(client, warm); // grows the server's receive buffer, as a reading owner's grows
+        await warmRead;
+        var upload = new byte[3 << 20];
+        new Random(11).NextBytes(upload);
+        client.Blocking = false;
+        int sent = 0;
+        for (int idle = 0; idle < 20 && sent < upload.Length; )
+        {
+            int n = client.Send(upload, sent, upload.Length - sent, SocketFlags.None, out var err);
+            if (err == SocketError.WouldBlock) { idle++; Thread.Sleep(10); continue; }
+            Assert.Equal(SocketError.Success, err);
+            sent += n;
+        }
+        client.Blocking = true;
+        LoopbackPair.WaitForQueued(server, 1 << 20);
+        _ns.Block(((IPEndPoint)server.LocalEndPoint!).Port);
+        var snapshot = TcpRepair.Dump(server);
+        Assert.True(snapshot.ReceiveQueue.Length >= 1 << 20, $"only {snapshot.ReceiveQueue.Length} bytes queued");
+        server.Dispose();
+
+        using var repaired = _ns.Run(() => TcpRepair.Restore(snapshot));
+        _ns.Unblock();
+        var restored = Track(repaired.Activate());
+        restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;
+        var send = Task.Run(() => LoopbackPair.SendAll(client, upload.AsSpan(sent)));
+        var got = LoopbackPair.ReceiveExactly(restored, upload.Length);
+        await send.WaitAsync(LoopbackPair.HangGuard);
+        Assert.True(got.AsSpan().SequenceEqual(upload), "the restored socket read different bytes than the client sent");
+    }
 }
