@@ -1,0 +1,41 @@
+using Baton.Http;
+
+namespace Baton.Transfer;
+
+/// <summary>
+/// One destination, reached through one of the three mechanisms (handoff, local, relay). The router
+/// chooses the destination and calls <see cref="ServeAsync"/>; it never branches on the mechanism.
+/// </summary>
+public interface ITransferTarget
+{
+    /// <summary>The destination's name in the configuration.</summary>
+    string Name { get; }
+
+    /// <summary>Whether the destination can take a transaction now (link up, worker registered, origin not failing).</summary>
+    bool IsHealthy { get; }
+
+    /// <summary>
+    /// Has the request whose <paramref name="head"/> was just read from <paramref name="connection"/>
+    /// served at this destination. On entry the head has been consumed from
+    /// <see cref="ClientConnection.Input"/> and its body (if any) has not.
+    /// </summary>
+    Task<TransactionOutcome> ServeAsync(ClientConnection connection, RequestHead head, CancellationToken ct);
+}
+
+/// <summary>How one transaction at a destination ended, as the router sees it.</summary>
+public abstract record TransactionOutcome
+{
+    private TransactionOutcome() { }
+
+    /// <summary>The response was sent; the connection is at the router again, its input positioned at the next request.</summary>
+    public sealed record Back : TransactionOutcome;
+
+    /// <summary>The connection ended (the client or the destination closed it); the router has nothing left to do.</summary>
+    public sealed record Ended : TransactionOutcome;
+
+    /// <summary>
+    /// Nothing reached the client and the request is still unread after its head (body untouched):
+    /// the router answers <paramref name="Status"/> itself.
+    /// </summary>
+    public sealed record NotServed(int Status, string Reason) : TransactionOutcome;
+}
