@@ -9,12 +9,14 @@ cd "$(dirname "$0")"
 
 ensure_packages() {
   # libnftables1: in-process flow steering; nftables: the nft CLI the tests inspect state with;
-  # iproute2: namespaces and veth; util-linux: setpriv (privilege tests).
+  # iproute2: namespaces and veth; util-linux: setpriv (privilege tests); nginx-light: the origin
+  # the relay tests start themselves (its system service must never run).
   local missing=()
   [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] || missing+=(libnftables1)
   command -v nft >/dev/null || missing+=(nftables)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v setpriv >/dev/null || missing+=(util-linux)
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "baton.sh: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
@@ -22,7 +24,20 @@ ensure_packages() {
     fi
     echo "baton.sh: installing ${missing[*]}" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    # A policy-rc.d that answers 101 keeps the packages' services from starting (nginx would
+    # otherwise listen on :80); an existing one (Docker images ship it) is left as it is.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    local rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || rc=$?
+    [ "$own_policy" -eq 0 ] || rm -f "$policy"
+    [ "$rc" -eq 0 ] || exit "$rc"
+    # Not started now, and not at the next boot either.
+    if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null; then
+      systemctl disable nginx >/dev/null 2>&1 || true
+    fi
   fi
 }
 
