@@ -5,5 +5,6 @@ var root = new RootCommand("Baton: a layer-7 router that hands live TCP connecti
 root.Add(RouterCommand.Create());
 root.Add(AgentCommand.Create());
 root.Add(WorkerCommand.Create());
+root.Add(OriginCommand.Create());
 root.Add(DemoCommand.Create());
 return await root.Parse(args).InvokeAsync();

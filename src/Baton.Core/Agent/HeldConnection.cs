@@ -34,6 +34,9 @@ internal abstract class HeldConnection(ulong id, Socket socket, HttpInput input)
     /// <summary>Ends the connection here (the router is told first) with a FIN.</summary>
     protected abstract Task CloseAsync();
 
+    /// <summary>No request head came (closed, idle, invalid); the connection is closed next.</summary>
+    protected virtual void OnNoRequest(HeadReadResult result) => AgentLog.NoRequest(Log, id, result.Status, result.ErrorReason);
+
     /// <summary>Serves one transaction.</summary>
     protected async Task ServeAsync()
     {
@@ -41,7 +44,7 @@ internal abstract class HeldConnection(ulong id, Socket socket, HttpInput input)
         var r = await input.ReadHeadAsync(HeadLimit, HeadTimeout, Closing).ConfigureAwait(false);
         if (r.Status != HeadReadStatus.Head)
         {
-            AgentLog.NoRequest(Log, id, r.Status, r.ErrorReason);
+            OnNoRequest(r);
             if (r.Status == HeadReadStatus.Invalid)
                 await socket.SendAsync(SimpleResponse.Error(r.ErrorStatus, r.ErrorReason ?? "bad request", HostName), SocketFlags.None).ConfigureAwait(false);
             await CloseAsync().ConfigureAwait(false);
