@@ -25,6 +25,18 @@ public static class BatonMetrics
     /// <summary>Hand-offs that did not happen (agent refused, timed out or vanished); the router kept the connection.</summary>
     public static readonly Counter<long> HandoffFailures = Meter.CreateCounter<long>("baton.handoff.failures", description: "Hand-offs not completed");
 
+    /// <summary>Returns the router could not restore; the agent closed the connection (or, without a link, it was lost).</summary>
+    public static readonly Counter<long> ReturnFailures = Meter.CreateCounter<long>("baton.return.failures", description: "Returns not restored at the router");
+
     /// <summary>Connections currently away at agents.</summary>
     public static readonly UpDownCounter<long> ConnectionsAway = Meter.CreateUpDownCounter<long>("baton.connections.away", description: "Connections owned by agents right now");
+
+    /// <summary>Connections the relay opened to origins (a high rate next to <see cref="RelayConnectionsReused"/> means the pool is not keeping them).</summary>
+    public static readonly Counter<long> RelayConnectionsOpened = Meter.CreateCounter<long>("baton.relay.connections.opened", description: "Upstream connections opened by the relay");
+
+    /// <summary>Requests the relay sent over a pooled keep-alive connection.</summary>
+    public static readonly Counter<long> RelayConnectionsReused = Meter.CreateCounter<long>("baton.relay.connections.reused", description: "Upstream connections reused from the pool");
+
+    /// <summary>Requests the relay sent again on a fresh connection (connect failure, or a pooled connection found closed).</summary>
+    public static readonly Counter<long> RelayRetries = Meter.CreateCounter<long>("baton.relay.retries", description: "Relay requests retried on a fresh connection");
 }

@@ -1,0 +1,84 @@
+using System.Net;
+using Baton.Http;
+using Baton.Metrics;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Transfer.Relay;
+
+/// <summary>
+/// A destination served as a classic reverse proxy: the router keeps the client connection and
+/// carries each request to the origin and its response back, over pooled keep-alive connections.
+/// Needs no privilege and no agent; costs the router the response bytes the other modes avoid.
+/// </summary>
+public sealed class RelayTarget : ITransferTarget, IAsyncDisposable
+{
+    private readonly ILogger _log;
+
+    /// <param name="name">The destination's name in the configuration.</param>
+    /// <param name="origin">The origin as <c>http://host:port</c>; a path is ignored (request targets go as the client sent them).</param>
+    /// <param name="options">Timeouts, pool size and health settings.</param>
+    /// <param name="log">Where relay events go.</param>
+    /// <exception cref="ArgumentException">The origin is not an absolute http URL.</exception>
+    public RelayTarget(string name, Uri origin, RelayOptions options, ILogger log)
+    {
+        if (!origin.IsAbsoluteUri || origin.Scheme != Uri.UriSchemeHttp)
+            throw new ArgumentException(
+                $"relay destination '{name}': origin '{origin}' must be http://host:port (https to origins is not supported)", nameof(origin));
+        Name = name;
+        Origin = origin;
+        Options = options;
+        _log = log;
+        Authority = origin.IsDefaultPort ? origin.Host : $"{origin.Host}:{origin.Port}";
+        EndPoint endpoint = IPAddress.TryParse(origin.DnsSafeHost, out var ip)
+            ? new IPEndPoint(ip, origin.Port)
+            : new DnsEndPoint(origin.DnsSafeHost, origin.Port);
+        Pool = new UpstreamPool(endpoint, options);
+        Health = new RelayHealth(options);
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <summary>The origin the requests go to.</summary>
+    public Uri Origin { get; }
+
+    /// <inheritdoc />
+    /// <remarks>Passive: see <see cref="RelayHealth"/> (connect failures in a row, a cooldown, then half-open).</remarks>
+    public bool IsHealthy => Health.IsHealthy;
+
+    internal RelayOptions Options { get; }
+
+    /// <summary>host[:port] of the origin, the Host of a request that came without one.</summary>
+    internal string Authority { get; }
+
+    internal UpstreamPool Pool { get; }
+
+    internal RelayHealth Health { get; }
+
+    /// <inheritdoc />
+    public Task<TransactionOutcome> ServeAsync(ClientConnection connection, RequestHead head, CancellationToken ct) =>
+        new RelayExchange(this, connection, head).RunAsync(ct);
+
+    /// <summary>Closes the idle upstream connections.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Pool.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    internal void ConnectFailed(Exception e)
+    {
+        RelayLog.ConnectFailed(_log, Name, Origin, e.Message);
+        if (Health.ConnectFailed()) RelayLog.Unhealthy(_log, Name, Options.FailuresBeforeUnhealthy, Options.UnhealthyCooldown);
+    }
+
+    internal void Retrying(RequestHead head, string reason)
+    {
+        BatonMetrics.RelayRetries.Add(1);
+        RelayLog.Retrying(_log, Name, head.ToString(), reason);
+    }
+
+    internal void OriginFailed(RequestHead head, string reason) => RelayLog.OriginFailed(_log, Name, head.ToString(), reason);
+
+    internal void ClientEnded(RequestHead head, string reason) => RelayLog.ClientEnded(_log, Name, head.ToString(), reason);
+}

@@ -1,0 +1,18 @@
+using Baton.Http;
+
+namespace Baton.Transfer.Relay;
+
+/// <summary>A response body delimited by the origin closing the connection: everything to end of stream.</summary>
+internal sealed class UntilCloseBodyStream(HttpInput input) : BodyStream
+{
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        if (buffer.IsEmpty) return 0;
+        int n = input.Take(buffer.Span);
+        if (n > 0) return n;
+        return await input.FillAsync(ct).ConfigureAwait(false) == 0 ? 0 : input.Take(buffer.Span);
+    }
+}
+
+/// <summary>The origin broke HTTP/1.1 (malformed head, 101 to a request that asked for no upgrade, framing error).</summary>
+internal sealed class OriginProtocolException(string message) : Exception(message);

@@ -1,0 +1,55 @@
+using System.Net;
+using Baton.Http;
+
+namespace Baton.Transfer.Relay;
+
+/// <summary>The request head as the relay sends it to the origin.</summary>
+internal static class UpstreamRequest
+{
+    private static readonly HashSet<string> Replaced = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Content-Length",
+    };
+
+    /// <summary>
+    /// Writes <c>METHOD target HTTP/1.1</c> and the client's fields minus hop-by-hop ones, then the
+    /// forwarding fields and the body framing: Content-Length when the client sent one, chunked
+    /// when it sent chunked (the body is re-chunked as it streams through).
+    /// </summary>
+    public static void Write(HeadWriter w, RequestHead head, IPAddress client, string originAuthority)
+    {
+        w.Append(head.Method).Append(" "u8).Append(head.Target).Append(" HTTP/1.1\r\n"u8);
+        var named = HopByHop.NamedInConnection(head.Headers);
+        string? forwardedFor = null, host = null;
+        foreach (var (name, value) in head.Headers)
+        {
+            if (HopByHop.Is(name, named)) continue;
+            if (Replaced.Contains(name))
+            {
+                // Earlier proxies' addresses stay in front of ours, all in one field.
+                if (name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
+                    forwardedFor = forwardedFor is null ? value : forwardedFor + ", " + value;
+                continue;
+            }
+            if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) host ??= value;
+            w.Header(name, value);
+        }
+        // HTTP/1.1 requires Host; an HTTP/1.0 client may have sent none.
+        if (host is null) w.Header("Host", originAuthority);
+        if (client.IsIPv4MappedToIPv6) client = client.MapToIPv4();
+        string self = client.ToString();
+        w.Header("X-Forwarded-For", forwardedFor is null ? self : forwardedFor + ", " + self);
+        w.Header("X-Forwarded-Proto", "http");
+        if (host is not null) w.Header("X-Forwarded-Host", host);
+        if (head.Chunked) w.Header("Transfer-Encoding", "chunked");
+        else if (head.ContentLength >= 0) w.Header("Content-Length", head.ContentLength);
+        w.EndHead();
+    }
+
+    /// <summary>Methods that may be sent twice (RFC 9110 §9.2.2).</summary>
+    public static bool IsIdempotent(string method) =>
+        method is "GET" or "HEAD" or "OPTIONS" or "TRACE" or "PUT" or "DELETE";
+
+    /// <summary>Whether the request has a body to stream (a Content-Length of 0 is none).</summary>
+    public static bool HasBody(RequestHead head) => head.Chunked || head.ContentLength > 0;
+}
