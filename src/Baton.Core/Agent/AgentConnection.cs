@@ -66,9 +66,11 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
             await CloseAsync().ConfigureAwait(false);
             return;
         }
-        Socket.Dispose(); // in repair mode: nothing on the wire
+        // Still in repair mode, silent: parked for a short grace rather than closed, so that if the
+        // router cannot restore it (ReturnFailed) this copy can still end the connection cleanly.
         Input.Dispose();
         session.Forget(Id);
+        session.Park(Id, Socket, snapshot.Local, snapshot.Remote);
         var payload = new byte[snapshot.EncodedLength];
         snapshot.Encode(payload);
         await session.SendAsync(ControlMessageType.Returned, Id, payload).ConfigureAwait(false);

@@ -2,8 +2,10 @@ using Baton.Interop;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net;
 using System.Text;
 using Baton.Control;
+using Baton.Http;
 using Baton.Transfer;
 using Microsoft.Extensions.Logging;
 
@@ -17,6 +19,7 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
 {
     private readonly ConcurrentDictionary<ulong, (RepairedSocket Socket, long Started)> _restored = new();
     private readonly ConcurrentDictionary<ulong, AgentConnection> _live = new();
+    private readonly ConcurrentDictionary<ulong, Parked> _parked = new();
     private readonly CancellationTokenSource _closing = new();
 
     internal AgentOptions Options => options;
@@ -44,6 +47,9 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
                 case ControlMessageType.Freeze:
                     if (_live.TryGetValue(m.ConnectionId, out var conn)) conn.OnFreeze();
                     break;
+                case ControlMessageType.ReturnFailed:
+                    OnReturnFailed(m.ConnectionId);
+                    break;
                 default:
                     throw new ControlProtocolException($"unexpected {m.Type} from the router");
             }
@@ -56,6 +62,9 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
         try
         {
             var snapshot = TcpSnapshot.Decode(m.Payload);
+            // The router restored a connection we returned and hands it here again: our parked
+            // copy holds the same 4-tuple, and the restore's connect() would fail (EADDRINUSE).
+            DropParked(snapshot.Local, snapshot.Remote);
             var repaired = TcpRepair.Restore(snapshot);
             _restored[m.ConnectionId] = (repaired, t0);
             ExpireIfNoGo(m.ConnectionId);
@@ -114,16 +123,83 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
         }, TaskScheduler.Default);
     }
 
+    /// <summary>
+    /// How long a returned connection's frozen copy stays parked. The router answers Returned with
+    /// ReturnFailed within microseconds of its failed restore, so this only has to outlast a slow
+    /// control link; after it the copy is dropped silently (the router has the connection, or lost it).
+    /// Each parked copy holds an fd and its queues that long (a hand-off of the same connection
+    /// here drops it sooner), so it is not made longer than needed.
+    /// </summary>
+    internal static readonly TimeSpan ParkGrace = TimeSpan.FromSeconds(5);
+
+    private sealed record Parked(System.Net.Sockets.Socket Socket, IPEndPoint Local, IPEndPoint Remote);
+
+    /// <summary>
+    /// Keeps a returned connection's socket, dumped and still in repair mode (silent), until the
+    /// router either fails to restore it (ReturnFailed), hands the same connection here again, or
+    /// <see cref="ParkGrace"/> passes.
+    /// </summary>
+    internal void Park(ulong id, System.Net.Sockets.Socket socket, IPEndPoint local, IPEndPoint remote)
+    {
+        var parked = new Parked(socket, local, remote);
+        _parked[id] = parked;
+        // Abandon may have run meanwhile: then nobody else will drop it.
+        if (_closing.IsCancellationRequested) { Unpark(id, parked); return; }
+        _ = Task.Delay(ParkGrace, _closing.Token).ContinueWith(t =>
+        {
+            if (!t.IsCanceled) Unpark(id, parked);
+        }, TaskScheduler.Default);
+    }
+
+    /// <summary>Drops the parked copy, if it is still this one: close in repair mode sends nothing.</summary>
+    private void Unpark(ulong id, Parked parked)
+    {
+        if (_parked.TryRemove(KeyValuePair.Create(id, parked))) parked.Socket.Dispose();
+    }
+
+    private void DropParked(IPEndPoint local, IPEndPoint remote)
+    {
+        foreach (var (id, p) in _parked)
+            if (p.Remote.Equals(remote) && p.Local.Equals(local)) Unpark(id, p);
+    }
+
+    /// <summary>
+    /// The router could not restore the connection we returned and steered its packets back here:
+    /// the parked copy goes live again and ends with a FIN after whatever is still in its send
+    /// queue, so the client reads the whole response and then a clean end of stream.
+    /// </summary>
+    private void OnReturnFailed(ulong id)
+    {
+        if (!_parked.TryRemove(id, out var p))
+        {
+            AgentLog.ReturnFailedUnknown(log, id);
+            return;
+        }
+        try
+        {
+            TcpRepair.Resume(p.Socket);
+        }
+        catch (NativeCallException e)
+        {
+            AgentLog.ResumeFailed(log, id, e.Message);
+            p.Socket.Dispose();
+            return;
+        }
+        AgentLog.ReturnFailed(log, id);
+        _ = GracefulClose.CloseAsync(p.Socket);
+    }
+
     internal ValueTask SendAsync(ControlMessageType type, ulong id, ReadOnlyMemory<byte> payload) =>
         link.SendAsync(type, id, payload);
 
     internal void Forget(ulong id) => _live.TryRemove(id, out _);
 
-    /// <summary>The link is gone: drop restored-but-not-live sockets silently; live ones finish and close.</summary>
+    /// <summary>The link is gone: drop restored-but-not-live and parked sockets silently; live ones finish and close.</summary>
     internal void Abandon()
     {
         _closing.Cancel();
         foreach (var id in _restored.Keys)
             if (_restored.TryRemove(id, out var r)) r.Socket.Dispose();
+        foreach (var (id, p) in _parked) Unpark(id, p);
     }
 }

@@ -46,6 +46,15 @@ internal static partial class AgentLog
     [LoggerMessage(324, LogLevel.Warning, "connection {Id}: router did not freeze it, closing")]
     public static partial void NotFrozen(ILogger log, ulong id);
 
+    [LoggerMessage(326, LogLevel.Warning, "connection {Id}: the router could not restore its return, closing it here")]
+    public static partial void ReturnFailed(ILogger log, ulong id);
+
+    [LoggerMessage(327, LogLevel.Warning, "ReturnFailed for connection {Id}, which is not parked here (unknown or expired): ignored")]
+    public static partial void ReturnFailedUnknown(ILogger log, ulong id);
+
+    [LoggerMessage(328, LogLevel.Error, "connection {Id}: parked copy could not go live again: {Reason}")]
+    public static partial void ResumeFailed(ILogger log, ulong id, string reason);
+
     [LoggerMessage(325, LogLevel.Information, "connection {Id} stays to close here: {Reason}")]
     public static partial void ClosesHere(ILogger log, ulong id, string reason);
 }
