@@ -72,6 +72,30 @@ public sealed class AgentLink : IAsyncDisposable
         return link.SendAsync(type, id, payload);
     }
 
+    /// <summary>
+    /// The router could not restore connection <paramref name="id"/> after Returned: steers its
+    /// packets back to the agent, which still holds a frozen copy, and sends ReturnFailed so the
+    /// agent closes it normally; the entry goes after the close grace, as for Closed. False when
+    /// the link is down or steering fails: the agent's copy cannot be used, the caller clears.
+    /// </summary>
+    internal async ValueTask<bool> ReturnFailedAsync(ulong id, IPEndPoint client)
+    {
+        var link = _link;
+        if (link is null) return false;
+        try
+        {
+            // Steer first: the agent goes live on ReturnFailed and its FIN's ACK must reach it.
+            _steering.Forward(client, Name);
+            await link.SendAsync(ControlMessageType.ReturnFailed, id, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SteeringException or IOException or SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+        ScheduleClear(client, _closeGrace);
+        return true;
+    }
+
     private async Task RunAsync(CancellationToken ct)
     {
         var backoff = TimeSpan.FromMilliseconds(100);

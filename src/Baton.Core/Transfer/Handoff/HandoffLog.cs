@@ -16,6 +16,9 @@ internal static partial class HandoffLog
     [LoggerMessage(202, LogLevel.Error, "connection from {Client} could not be restored on its return: {Reason}")]
     public static partial void RestoreFailed(ILogger log, IPEndPoint client, string reason);
 
+    [LoggerMessage(203, LogLevel.Warning, "connection from {Client} could not be restored on its return ({Reason}): steered back to {Agent}, which closes it")]
+    public static partial void ReturnFailed(ILogger log, IPEndPoint client, string agent, string reason);
+
     [LoggerMessage(210, LogLevel.Information, "agent {Name} connected at {Endpoint}")]
     public static partial void AgentConnected(ILogger log, string name, IPEndPoint endpoint);
 

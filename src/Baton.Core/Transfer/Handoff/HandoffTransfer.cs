@@ -135,10 +135,20 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         }
         catch (Exception e) when (e is NativeCallException)
         {
-            // Frozen here with its state in hand but not restorable: the connection is lost; let
-            // the client's packets reach our kernel, which resets them.
-            HandoffLog.RestoreFailed(log, client, e.Message);
-            steering.Clear(client);
+            // Not restorable here (a queue that does not fit, the 4-tuple taken, ...). The agent
+            // still holds its frozen copy for a grace period: steer the packets back to it and let
+            // it finish the connection with a FIN after its send queue, so the client sees a clean
+            // end, never a reset. Only without the link is the connection lost.
+            if (await agent.ReturnFailedAsync(id, client).ConfigureAwait(false))
+            {
+                HandoffLog.ReturnFailed(log, client, agent.Name, e.Message);
+            }
+            else
+            {
+                HandoffLog.RestoreFailed(log, client, e.Message);
+                try { steering.Clear(client); } catch (SteeringException) { }
+            }
+            BatonMetrics.ReturnFailures.Add(1);
             return new TransferOutcome.Ended();
         }
         t.Restore = Lap(ref mark);
