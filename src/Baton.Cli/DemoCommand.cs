@@ -1,39 +1,54 @@
 using System.CommandLine;
-using System.Diagnostics;
+using System.Net.Sockets;
 using Baton.Agent;
 using Baton.Lab;
 
 namespace Baton.Cli;
 
 /// <summary>
-/// `baton demo`: a whole cluster on this machine (namespace hosts on a bridge), real router and agent
-/// processes, and an ordinary HTTP client whose keep-alive connections are served by several hosts.
+/// `baton demo`: a whole cluster on this machine, real router and back-end processes, and an
+/// ordinary HTTP client whose keep-alive connections are served by several back-ends. In handoff
+/// mode (root) the hosts are network namespaces and the connection itself moves between them; in
+/// local mode worker processes on this host take turns holding the client's socket; in relay mode
+/// the router proxies to origin servers.
 /// </summary>
 internal static class DemoCommand
 {
     private static readonly string[] Paths =
         ["/be1/hello", "/be2/hello", "/router/hello", "/be3/bytes/65536", "/any/page", "/be2/bytes/1048576", "/be1/bytes/300", "/shop/cart"];
 
+    private const string RouterName = "router";
+
     public static Command Create()
     {
+        var mode = new Option<string?>("--mode") { Description = "handoff (namespace hosts, moves the TCP connection; root), local (worker processes on this host; no root) or relay (reverse proxy to origin servers; no root). Default: handoff as root, local otherwise" };
+        mode.AcceptOnlyFromAmong("handoff", "local", "relay");
         var hold = new Option<bool>("--hold") { Description = "Keep the cluster up after building it, until Ctrl-C or SIGTERM" };
         var requests = new Option<int>("--requests") { Description = "Requests per connection", DefaultValueFactory = _ => 8 };
         var connections = new Option<int>("--connections") { Description = "Keep-alive client connections", DefaultValueFactory = _ => 3 };
-        var verbose = new Option<bool>("--verbose") { Description = "Show router and agent logs" };
-        var cmd = new Command("demo", "Build a namespace cluster on this machine and show connections handed between hosts.") { hold, requests, connections, verbose };
+        var verbose = new Option<bool>("--verbose") { Description = "Show router and back-end logs" };
+        var cmd = new Command("demo", "Build a cluster on this machine and show keep-alive connections served by several back-ends.") { mode, hold, requests, connections, verbose };
         cmd.SetAction(async parse =>
         {
-            if (!Netns.IsRoot)
+            bool root = Netns.IsRoot;
+            var chosen = parse.GetValue(mode);
+            if (chosen == "handoff" && !root)
             {
-                Console.Error.WriteLine("baton demo needs root: it builds network namespaces and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN). Run it as root: ./baton.sh demo");
+                Console.Error.WriteLine("baton demo --mode handoff needs root: it builds network namespaces and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN). Run it as root (./baton.sh demo), or use --mode local or --mode relay.");
                 return 2;
             }
+            var demo = (chosen ?? (root ? "handoff" : "local")) switch
+            {
+                "handoff" => Demo.Handoff,
+                "relay" => Demo.Relay,
+                _ => chosen is null ? Demo.LocalWithoutRoot : Demo.Local,
+            };
             using var stop = CliSupport.StopSignal(out var signals);
             using (signals)
             {
                 try
                 {
-                    return await RunAsync(parse.GetValue(hold), parse.GetValue(requests), parse.GetValue(connections), parse.GetValue(verbose), stop.Token);
+                    return await RunAsync(demo, parse.GetValue(hold), parse.GetValue(requests), parse.GetValue(connections), parse.GetValue(verbose), stop.Token);
                 }
                 catch (OperationCanceledException)
                 {
@@ -50,29 +65,86 @@ internal static class DemoCommand
         return cmd;
     }
 
-    private static async Task<int> RunAsync(bool hold, int requests, int connections, bool verbose, CancellationToken ct)
+    /// <summary>What differs between the demo's modes: the words, and the lab that runs it.</summary>
+    private sealed record Demo(string Title, string Backends, string TransferNote, Func<Action<string>?, Task<IBatonLab>> Start)
     {
-        Console.WriteLine("Baton demo: building hosts baton-client, baton-router, baton-be1..3 (network namespaces on a bridge, 10.77.0.0/24)");
+        public static readonly Demo Handoff = new(
+            "Baton demo: building hosts baton-client, baton-router, baton-be1..3 (network namespaces on a bridge, 10.77.0.0/24)",
+            "agents on be1..be3",
+            "hand-offs: {0}, router time median {1:F0} µs, p99 {2:F0} µs (block, dump, agent restore round trip, steer, close)",
+            async echo => await BatonLab.StartAsync("baton", 0, TimeSpan.FromSeconds(60), echo).ConfigureAwait(false));
+
+        public static readonly Demo Local = new(
+            "Baton demo (local mode: the router passes each client socket to worker processes be1..be3 on this host and takes it back)",
+            "workers be1..be3",
+            "passes: {0}, time from the router's pass to the worker holding the socket median {1:F0} µs, p99 {2:F0} µs",
+            async echo => await LoopbackLab.StartAsync(LoopbackMode.Local, echo: echo).ConfigureAwait(false));
+
+        public static readonly Demo LocalWithoutRoot = Local with
+        {
+            Title = "Baton demo (local mode: worker processes on this host, no root needed; run as root for the cross-host hand-off demo)",
+        };
+
+        public static readonly Demo Relay = new(
+            "Baton demo (relay mode: the router proxies each request to origin servers be1..be3 on this host; the client's connection stays at the router)",
+            "origins be1..be3",
+            "",
+            async echo => await LoopbackLab.StartAsync(LoopbackMode.Relay, echo: echo).ConfigureAwait(false));
+
+        public bool IsRelay => ReferenceEquals(this, Relay);
+    }
+
+    private static async Task<int> RunAsync(Demo demo, bool hold, int requests, int connections, bool verbose, CancellationToken ct)
+    {
+        Console.WriteLine(demo.Title);
         Action<string>? echo = verbose ? Console.WriteLine : null;
-        await using var lab = await BatonLab.StartAsync("baton", 0, TimeSpan.FromSeconds(60), echo);
-        Console.WriteLine($"router on VIP {lab.Net.Service} (pid {lab.Router.Pid}); agents on be1..be3 (pids {string.Join(", ", lab.Agents.Values.Select(a => a.Pid))})");
+        await using var lab = await demo.Start(echo);
+        Console.WriteLine($"router on {lab.Service} (pid {lab.Router.Pid}); {demo.Backends} (pids {string.Join(", ", lab.Backends.Values.Select(a => a.Pid))})");
         if (hold)
         {
-            Console.WriteLine($"ready http://{lab.Net.Service}/");
-            Console.WriteLine($"  try: ip netns exec {lab.Net.Ns("client")} curl -sv http://{lab.Net.Service}/be1/hello http://{lab.Net.Service}/be2/hello");
+            Console.WriteLine($"ready http://{lab.Service}/");
+            string curl = $"curl -sv http://{lab.Service}/be1/hello http://{lab.Service}/be2/hello";
+            Console.WriteLine(lab is BatonLab ns ? $"  try: ip netns exec {ns.Net.Ns("client")} {curl}" : $"  try: {curl}");
             try { await Task.Delay(Timeout.Infinite, ct); } catch (OperationCanceledException) { }
             Console.WriteLine("tearing down.");
             return 0;
         }
 
-        long resetsBefore = Netns.SnmpCounter(lab.Net.Ns("client"), "Tcp", "EstabResets");
-        long retransBefore = Netns.SnmpCounter(lab.Net.Ns("client"), "Tcp", "RetransSegs");
+        long? resetsBefore = lab.ClientTcpCounter("EstabResets");
+        long? retransBefore = lab.ClientTcpCounter("RetransSegs");
+        var run = await RunRequestsAsync(demo, lab, requests, connections, ct);
+        // Where the client has a network stack of its own, its counters see every reset; on a
+        // shared host stack they would count other connections too, so the client's errors count.
+        long resets = lab.ClientTcpCounter("EstabResets") - resetsBefore ?? run.ResetErrors;
+        long? retrans = lab.ClientTcpCounter("RetransSegs") - retransBefore;
+
+        Console.WriteLine();
+        Console.WriteLine("Summary");
+        foreach (var (c, hosts) in run.ServedBy)
+            Console.WriteLine($"  connection {c}: {requests} requests on {(run.Ports[c].Count == 1 ? "one TCP connection" : $"{run.Ports[c].Count} TCP connections")} (client port {string.Join(",", run.Ports[c])}), served by {string.Join(", ", hosts.Order())}");
+        if (run.TransferTimes.Count > 0 && demo.TransferNote.Length > 0)
+        {
+            run.TransferTimes.Sort();
+            Console.WriteLine("  " + string.Format(System.Globalization.CultureInfo.InvariantCulture, demo.TransferNote,
+                run.TransferTimes.Count, Percentile(run.TransferTimes, 0.5), Percentile(run.TransferTimes, 0.99)));
+        }
+        Console.WriteLine(retrans is { } r
+            ? $"  client saw {resets} connection resets and {r} retransmitted segments; {run.Failures} bad responses"
+            : $"  client saw {resets} connection resets; {run.Failures} bad responses");
+        return run.Failures == 0 && resets == 0 ? 0 : 1;
+    }
+
+    private sealed record RequestRun(Dictionary<int, HashSet<string>> ServedBy, Dictionary<int, List<int>> Ports, List<double> TransferTimes, int Failures, int ResetErrors);
+
+    /// <summary>The client's part, the same for every lab: sequential requests on keep-alive connections, one line each.</summary>
+    private static async Task<RequestRun> RunRequestsAsync(Demo demo, IBatonLab lab, int requests, int connections, CancellationToken ct)
+    {
         Console.WriteLine();
         Console.WriteLine($"{"conn",-5}{"client port",-13}{"request",-28}{"served by",-11}{"hand-off",-12}{"status",-8}bytes");
-        var handoffs = new List<double>();
+        var times = new List<double>();
         var servedBy = new Dictionary<int, HashSet<string>>();
         var ports = new Dictionary<int, List<int>>();
-        int failures = 0;
+        int failures = 0, resetErrors = 0;
         for (int c = 1; c <= connections; c++)
         {
             var localPorts = new List<int>();
@@ -82,35 +154,47 @@ internal static class DemoCommand
             for (int i = 0; i < requests; i++)
             {
                 string path = Paths[(i + c - 1) % Paths.Length];
-                using var resp = await http.GetAsync(path, ct);
-                var body = await resp.Content.ReadAsByteArrayAsync(ct);
-                string host = resp.Headers.TryGetValues("Baton-Host", out var h) ? h.First() : "?";
-                string hand = "-";
-                if (resp.Headers.TryGetValues("Baton-Handoff-Us", out var us) && double.TryParse(us.First(), out var v))
+                string host, hand, status;
+                int length;
+                try
                 {
-                    handoffs.Add(v);
-                    hand = $"{v:F0} µs";
+                    using var resp = await http.GetAsync(path, ct);
+                    var body = await resp.Content.ReadAsByteArrayAsync(ct);
+                    host = resp.Headers.TryGetValues("Baton-Host", out var h) ? h.First() : "?";
+                    hand = "-";
+                    if (resp.Headers.TryGetValues("Baton-Handoff-Us", out var us) && double.TryParse(us.First(), out var v))
+                    {
+                        times.Add(v);
+                        hand = $"{v:F0} µs";
+                    }
+                    else if (demo.IsRelay && host != RouterName) hand = "relay";
+                    bool ok = resp.IsSuccessStatusCode && BodyIsRight(path, body);
+                    if (!ok) failures++;
+                    servedBy[c].Add(host);
+                    status = (int)resp.StatusCode + (ok ? "" : " BAD");
+                    length = body.Length;
                 }
-                bool ok = resp.IsSuccessStatusCode && BodyIsRight(path, body);
-                if (!ok) failures++;
-                servedBy[c].Add(host);
-                Console.WriteLine($"{c,-5}{string.Join(",", localPorts),-13}{"GET " + path,-28}{host,-11}{hand,-12}{(int)resp.StatusCode + (ok ? "" : " BAD"),-8}{body.Length}");
+                catch (Exception e) when (e is HttpRequestException or IOException
+                                              || e is TaskCanceledException && !ct.IsCancellationRequested)
+                {
+                    // The next request opens a new connection, which the port column then shows.
+                    failures++;
+                    bool reset = IsReset(e);
+                    if (reset) resetErrors++;
+                    (host, hand, status, length) = ("?", "-", reset ? "RESET" : "ERROR", 0);
+                    if (!reset) Console.Error.WriteLine($"  GET {path}: {e.Message}");
+                }
+                Console.WriteLine($"{c,-5}{string.Join(",", localPorts),-13}{"GET " + path,-28}{host,-11}{hand,-12}{status,-8}{length}");
             }
         }
-        long resets = Netns.SnmpCounter(lab.Net.Ns("client"), "Tcp", "EstabResets") - resetsBefore;
-        long retrans = Netns.SnmpCounter(lab.Net.Ns("client"), "Tcp", "RetransSegs") - retransBefore;
+        return new RequestRun(servedBy, ports, times, failures, resetErrors);
+    }
 
-        Console.WriteLine();
-        Console.WriteLine("Summary");
-        foreach (var (c, hosts) in servedBy)
-            Console.WriteLine($"  connection {c}: {requests} requests on {(ports[c].Count == 1 ? "one TCP connection" : $"{ports[c].Count} TCP connections")} (client port {string.Join(",", ports[c])}), served by {string.Join(", ", hosts.Order())}");
-        if (handoffs.Count > 0)
-        {
-            handoffs.Sort();
-            Console.WriteLine($"  hand-offs: {handoffs.Count}, router time median {Percentile(handoffs, 0.5):F0} µs, p99 {Percentile(handoffs, 0.99):F0} µs (block, dump, agent restore round trip, steer, close)");
-        }
-        Console.WriteLine($"  client saw {resets} connection resets and {retrans} retransmitted segments; {failures} bad responses");
-        return failures == 0 && resets == 0 ? 0 : 1;
+    private static bool IsReset(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x.InnerException)
+            if (x is SocketException { SocketErrorCode: SocketError.ConnectionReset }) return true;
+        return false;
     }
 
     private static bool BodyIsRight(string path, byte[] body)

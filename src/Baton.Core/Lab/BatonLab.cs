@@ -12,7 +12,7 @@ namespace Baton.Lab;
 /// Used by <c>baton demo</c> and the cluster tests. Dispose stops the processes it started (by id)
 /// and deletes the namespaces.
 /// </summary>
-public sealed class BatonLab : IAsyncDisposable
+public sealed class BatonLab : IBatonLab
 {
     private readonly Dictionary<string, BatonProcess> _agents = new();
     private readonly Action<string>? _echo;
@@ -35,6 +35,14 @@ public sealed class BatonLab : IAsyncDisposable
 
     /// <summary>Agent processes by back-end name.</summary>
     public IReadOnlyDictionary<string, BatonProcess> Agents => _agents;
+
+    /// <summary>The service on the VIP, reached from the client namespace.</summary>
+    public IPEndPoint Service => Net.Service;
+
+    IReadOnlyDictionary<string, BatonProcess> IBatonLab.Backends => _agents;
+
+    /// <summary>The counter in the client namespace: its stack carries only the lab's connections.</summary>
+    public long? ClientTcpCounter(string counter) => Netns.SnmpCounter(Net.Ns("client"), "Tcp", counter);
 
     /// <summary>Path of the cluster key file.</summary>
     public string KeyFile => Path.Combine(Directory, "cluster.key");
