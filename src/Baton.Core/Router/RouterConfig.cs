@@ -2,6 +2,7 @@ using System.Net;
 using Baton.Control;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
+using Baton.Transfer.Relay;
 using Microsoft.Extensions.Configuration;
 
 namespace Baton.Router;
@@ -30,19 +31,36 @@ public static class RouterConfig
         }
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var b = c.GetSection("Baton");
-        var keyFile = Required(b, "KeyFile");
-        ClusterKey key;
-        try { key = ClusterKey.FromFile(Path.Combine(dir, keyFile)); }
-        catch (ArgumentException e) { throw new ConfigException($"Baton:KeyFile: {e.Message}"); }
+        var routes = LoadRoutes(c.GetSection("ReverseProxy"));
+        bool handoff = routes.Clusters.Values.Any(x => x.Transfer == TransferMode.Handoff);
+        bool local = routes.Clusters.Values.Any(x => x.Transfer == TransferMode.Local);
+        // What each mechanism needs is asked for only when a cluster uses it: a local-only router
+        // needs neither a key nor an interface, nor root.
+        ClusterKey? key = null;
+        if (handoff || b["KeyFile"] is not null)
+        {
+            var keyFile = Required(b, "KeyFile", handoff ? "handoff clusters need the cluster key shared with the agents" : null);
+            try { key = ClusterKey.FromFile(Path.Combine(dir, keyFile)); }
+            catch (ArgumentException e) { throw new ConfigException($"Baton:KeyFile: {e.Message}"); }
+        }
+        string? workerSocket = null;
+        if (local || b["WorkerSocket"] is not null)
+            workerSocket = Path.Combine(dir, Required(b, "WorkerSocket", local ? "local clusters need the Unix socket path workers register on" : null));
+        uint? workerUid = null;
+        if (b["WorkerUid"] is { } uidText)
+            workerUid = uint.TryParse(uidText, out var uid) ? uid : throw new ConfigException($"Baton:WorkerUid: '{uidText}' is not a numeric user id");
         return new RouterOptions
         {
             Listen = Endpoint(b, "Listen"),
-            Interface = Required(b, "Interface"),
+            Interface = handoff ? Required(b, "Interface", "handoff clusters steer packets on the router's client-facing interface") : b["Interface"],
             Key = key,
-            Routes = LoadRoutes(c.GetSection("ReverseProxy")),
+            WorkerSocket = workerSocket,
+            WorkerUid = workerUid,
+            Routes = routes,
             IdleTimeout = Duration(b, "IdleTimeout", TimeSpan.FromSeconds(60)),
             HandoffTimeout = Duration(b, "HandoffTimeout", TimeSpan.FromSeconds(2)),
             CloseGrace = Duration(b, "CloseGrace", TimeSpan.FromSeconds(3)),
+            Relay = RelayFrom(b.GetSection("Relay")),
             Name = b["Name"] ?? "router",
             ConfigFile = Path.GetFullPath(path),
         };
@@ -59,16 +77,23 @@ public static class RouterConfig
             TransferMode? parsed = modeText.ToLowerInvariant() switch
             {
                 "handoff" => TransferMode.Handoff,
+                "local" => TransferMode.Local,
+                "relay" => TransferMode.Relay,
                 "router" => TransferMode.Router,
                 _ => null,
             };
             if (parsed is not { } mode)
-                throw new ConfigException($"{at}:Transfer: '{modeText}' is not a transfer mode (handoff, router)");
+                throw new ConfigException($"{at}:Transfer: '{modeText}' is not a transfer mode (handoff, local, relay, router)");
             var dests = new List<Destination>();
             foreach (var ds in cs.GetSection("Destinations").GetChildren())
-                dests.Add(new Destination(ds.Key, Endpoint(ds, "Address")));
-            if (mode == TransferMode.Handoff && dests.Count == 0)
-                throw new ConfigException($"{at}:Destinations: a handoff cluster needs at least one destination");
+                dests.Add(mode switch
+                {
+                    TransferMode.Handoff => new Destination(ds.Key, ControlEndpoint: Endpoint(ds, "Address")),
+                    TransferMode.Relay => new Destination(ds.Key, Url: HttpUrl(ds, "Address")),
+                    _ => new Destination(ds.Key),
+                });
+            if (mode != TransferMode.Router && dests.Count == 0)
+                throw new ConfigException($"{at}:Destinations: a {modeText.ToLowerInvariant()} cluster needs at least one destination");
             var policy = cs["LoadBalancingPolicy"];
             var lb = LoadBalancingFrom(cs.GetSection("LoadBalancing"));
             try
@@ -81,11 +106,13 @@ public static class RouterConfig
             }
             clusters.Add(new Cluster(cs.Key, mode, dests, policy, lb));
         }
-        var byName = new Dictionary<string, IPEndPoint>(StringComparer.Ordinal);
-        foreach (var d in clusters.SelectMany(x => x.Destinations))
-            if (byName.TryGetValue(d.Name, out var ep) && !ep.Equals(d.ControlEndpoint))
-                throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' has two addresses ({ep}, {d.ControlEndpoint})");
-            else byName[d.Name] = d.ControlEndpoint;
+        // A name is one back-end: every cluster that lists it must reach it the same way.
+        var byName = new Dictionary<string, (TransferMode Mode, Destination D)>(StringComparer.Ordinal);
+        foreach (var cl in clusters)
+            foreach (var d in cl.Destinations)
+                if (!byName.TryGetValue(d.Name, out var seen)) byName[d.Name] = (cl.Transfer, d);
+                else if (seen.Mode != cl.Transfer || seen.D != d)
+                    throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' is given twice differently ({seen.Mode.ToString().ToLowerInvariant()} {seen.D.Address}, {cl.Transfer.ToString().ToLowerInvariant()} {d.Address})");
 
         var routes = new List<Route>();
         foreach (var rs in proxy.GetSection("Routes").GetChildren())
@@ -119,6 +146,22 @@ public static class RouterConfig
         }
         if (routes.Count == 0) throw new ConfigException("ReverseProxy:Routes: no routes are defined");
         return new RouteTable(routes, clusters);
+    }
+
+    // Relay settings for every relay destination (YARP keeps these per cluster in HttpClient/HttpRequest).
+    private static RelayOptions RelayFrom(IConfigurationSection s)
+    {
+        var d = new RelayOptions();
+        return d with
+        {
+            ConnectTimeout = Duration(s, "ConnectTimeout", d.ConnectTimeout),
+            ResponseHeadTimeout = Duration(s, "ResponseHeadTimeout", d.ResponseHeadTimeout),
+            ActivityTimeout = Duration(s, "ActivityTimeout", d.ActivityTimeout),
+            IdleUpstreamTimeout = Duration(s, "IdleUpstreamTimeout", d.IdleUpstreamTimeout),
+            UnhealthyCooldown = Duration(s, "UnhealthyCooldown", d.UnhealthyCooldown),
+            MaxIdlePerTarget = s["MaxIdlePerTarget"] is { } m ? (int)Number(s, "MaxIdlePerTarget", m) : d.MaxIdlePerTarget,
+            FailuresBeforeUnhealthy = s["FailuresBeforeUnhealthy"] is { } f ? (int)Number(s, "FailuresBeforeUnhealthy", f) : d.FailuresBeforeUnhealthy,
+        };
     }
 
     // Baton's own per-cluster balancing settings (YARP has no place for them).
@@ -160,8 +203,16 @@ public static class RouterConfig
         throw new ConfigException($"{s.Path}:{key}: '{v}' is not one of {string.Join(", ", Enum.GetNames<T>())}");
     }
 
-    private static string Required(IConfigurationSection s, string key) =>
-        s[key] is { Length: > 0 } v ? v : throw new ConfigException($"{s.Path}:{key}: missing");
+    private static string Required(IConfigurationSection s, string key, string? why = null) =>
+        s[key] is { Length: > 0 } v ? v : throw new ConfigException($"{s.Path}:{key}: missing" + (why is null ? "" : $" ({why})"));
+
+    private static Uri HttpUrl(IConfigurationSection s, string key)
+    {
+        var v = Required(s, key);
+        if (!Uri.TryCreate(v, UriKind.Absolute, out var u) || u.Scheme != Uri.UriSchemeHttp)
+            throw new ConfigException($"{s.Path}:{key}: '{v}' is not an http:// URL (relay destinations are HTTP/1.1 servers; https is not supported)");
+        return u;
+    }
 
     private static IPEndPoint Endpoint(IConfigurationSection s, string key)
     {

@@ -19,23 +19,22 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
     public async Task RunAsync(CancellationToken ct)
     {
         var o = host.Options;
-        var s = socket;
-        var input = new HttpInput(s);
+        using var conn = new ClientConnection(socket);
         try
         {
             while (true)
             {
-                var r = await input.ReadHeadAsync(o.HeadLimit, o.IdleTimeout, ct).ConfigureAwait(false);
+                var r = await conn.Input.ReadHeadAsync(o.HeadLimit, o.IdleTimeout, ct).ConfigureAwait(false);
                 switch (r.Status)
                 {
                     case HeadReadStatus.Closed:
                     case HeadReadStatus.IdleTimeout:
-                        await GracefulClose.CloseAsync(s).ConfigureAwait(false);
+                        await GracefulClose.CloseAsync(conn.Socket).ConfigureAwait(false);
                         return;
                     case HeadReadStatus.Invalid:
                         BatonMetrics.Requests.Add(1, new KeyValuePair<string, object?>("outcome", r.ErrorStatus.ToString()));
-                        RouterLog.RequestRefused(host.Log, s.RemoteEndPoint, r.ErrorStatus, r.ErrorReason);
-                        await SimpleResponse.SendErrorAndCloseAsync(s, r.ErrorStatus, r.ErrorReason!, o.Name).ConfigureAwait(false);
+                        RouterLog.RequestRefused(host.Log, conn.Client, r.ErrorStatus, r.ErrorReason);
+                        await SimpleResponse.SendErrorAndCloseAsync(conn.Socket, r.ErrorStatus, r.ErrorReason!, o.Name).ConfigureAwait(false);
                         return;
                 }
                 var head = r.Head!;
@@ -43,64 +42,65 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                 if (match is null)
                 {
                     Count(null, "404");
-                    if (!await AnswerAsync(s, input, head, 404, $"no route for {head.Host}{head.Path}").ConfigureAwait(false)) return;
+                    if (!await AnswerAsync(conn, head, 404, $"no route for {head.Host}{head.Path}").ConfigureAwait(false)) return;
                     continue;
                 }
                 var cluster = match.Value.Cluster;
                 if (cluster.Transfer == TransferMode.Router)
                 {
                     Count(cluster.Id, "router");
-                    if (!await ServeHereAsync(s, input, head, ct).ConfigureAwait(false)) return;
+                    if (!await ServeHereAsync(conn, head, ct).ConfigureAwait(false)) return;
                     continue;
                 }
-                var pick = host.PickDestination(cluster, head, (System.Net.IPEndPoint)s.RemoteEndPoint!);
-                if (pick is not { Link: var agent, Lease: var lease })
+                var pick = host.PickDestination(cluster, head, conn.Client);
+                if (pick is not { Target: var target, Lease: var lease })
                 {
                     Count(cluster.Id, "503");
-                    if (!await AnswerAsync(s, input, head, 503, $"no healthy destination in cluster '{cluster.Id}'").ConfigureAwait(false)) return;
+                    if (!await AnswerAsync(conn, head, 503, $"no healthy destination in cluster '{cluster.Id}'").ConfigureAwait(false)) return;
                     continue;
                 }
 
-                input.PutBack(head.Length); // the request travels whole, in the moved socket's receive queue
-                var unread = input.Unread.ToArray();
-                TransferOutcome outcome;
-                using (lease) // the destination's load counts this connection while it is away there
-                    outcome = await host.Handoff.TransferAsync(s, unread, agent, ct).ConfigureAwait(false);
-                Count(cluster.Id, outcome is TransferOutcome.NotMoved ? "502" : "handoff");
+                TransactionOutcome outcome;
+                using (lease) // the destination's load counts this transaction while it runs there
+                    outcome = await target.ServeAsync(conn, head, ct).ConfigureAwait(false);
                 switch (outcome)
                 {
-                    case TransferOutcome.Returned back:
-                        input.Dispose();
-                        s = back.Socket;
-                        input = new HttpInput(s);
+                    case TransactionOutcome.Back:
+                        Count(cluster.Id, ModeLabel(cluster.Transfer));
                         break;
-                    case TransferOutcome.Ended:
-                        input.Dispose();
+                    case TransactionOutcome.Ended:
+                        Count(cluster.Id, ModeLabel(cluster.Transfer));
                         return;
-                    case TransferOutcome.NotMoved notMoved:
-                        await SimpleResponse.SendErrorAndCloseAsync(s, 502, $"destination {agent.Name} failed: {notMoved.Reason}", o.Name).ConfigureAwait(false);
-                        return;
+                    case TransactionOutcome.NotServed notServed:
+                        Count(cluster.Id, notServed.Status.ToString());
+                        RouterLog.DestinationFailed(host.Log, conn.Client, target.Name, notServed.Reason);
+                        if (!await AnswerAsync(conn, head, notServed.Status, notServed.Reason).ConfigureAwait(false)) return;
+                        break;
                 }
             }
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             RouterLog.ConnectionEnded(host.Log, e.Message);
-            s.Dispose();
-        }
-        finally
-        {
-            input.Dispose();
         }
     }
+
+    private static string ModeLabel(TransferMode mode) => mode switch
+    {
+        TransferMode.Handoff => "handoff",
+        TransferMode.Local => "local",
+        TransferMode.Relay => "relay",
+        _ => "router",
+    };
 
     private static void Count(string? cluster, string outcome) =>
         BatonMetrics.Requests.Add(1, new("cluster", cluster), new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>Serves a request with the router's built-in application; false when the connection ended.</summary>
-    private async Task<bool> ServeHereAsync(Socket s, HttpInput input, RequestHead head, CancellationToken ct)
+    private async Task<bool> ServeHereAsync(ClientConnection conn, RequestHead head, CancellationToken ct)
     {
-        var body = input.OpenBody(head);
+        var s = conn.Socket;
+        var body = conn.Input.OpenBody(head);
         bool keep = head.KeepAlive;
         var tx = new BatonTransaction(head, body, s, host.Options.Name, TimeSpan.Zero, async keepAlive =>
         {
@@ -114,12 +114,13 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
     }
 
     /// <summary>Answers an error the router decides itself, keeping the connection when the request allows it.</summary>
-    private async Task<bool> AnswerAsync(Socket s, HttpInput input, RequestHead head, int status, string detail)
+    private async Task<bool> AnswerAsync(ClientConnection conn, RequestHead head, int status, string detail)
     {
+        var s = conn.Socket;
         bool keep = head.KeepAlive;
         try
         {
-            await input.OpenBody(head).CopyToAsync(Stream.Null).ConfigureAwait(false);
+            await conn.Input.OpenBody(head).CopyToAsync(Stream.Null).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or InvalidDataException)
         {

@@ -7,6 +7,8 @@ using Baton.Routing.LoadBalancing;
 using Baton.Steering;
 using Baton.Transfer;
 using Baton.Transfer.Handoff;
+using Baton.Transfer.Local;
+using Baton.Transfer.Relay;
 using Microsoft.Extensions.Logging;
 
 namespace Baton.Router;
@@ -18,12 +20,15 @@ namespace Baton.Router;
 public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
 {
     private readonly ILogger _log = loggers.CreateLogger("Baton.Router");
-    private readonly ConcurrentDictionary<string, AgentLink> _links = new(StringComparer.Ordinal);
+    // One target per destination name, whatever its mechanism; made when a configuration first names it.
+    private readonly ConcurrentDictionary<string, ITransferTarget> _targets = new(StringComparer.Ordinal);
     // Load belongs to the back-end, not the cluster: one state per destination, shared by clusters.
     private readonly ConcurrentDictionary<string, DestinationState> _load = new(StringComparer.Ordinal);
     private readonly object _reloadGate = new();
     private volatile RoutingState _routing = null!;
-    private IFlowSteering _steering = null!;
+    private IFlowSteering? _steering;
+    private WorkerRegistry? _workers;
+    private readonly LocalTransfer _local = new();
     private readonly ConcurrentQueue<HandoffTimings> _timings = new();
 
     internal RouterOptions Options => options;
@@ -34,18 +39,16 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     /// <summary>Routes with a balancing policy instance per cluster: swapped whole, never edited.</summary>
     private sealed record RoutingState(RouteTable Table, IReadOnlyDictionary<string, ILoadBalancingPolicy> Policies);
     internal ILogger Log => _log;
-    internal HandoffTransfer Handoff { get; private set; } = null!;
+    private HandoffTransfer? _handoff;
 
 
     /// <summary>Runs until <paramref name="ct"/> is cancelled; removes its steering table on the way out.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        if (HandoffDestinations(options.Routes).Any()) TcpRepair.EnsurePrivilege();
-
-        using var steering = new NftFlowSteering(options.Interface, options.Listen, InterfaceMac(options.Interface));
-        _steering = steering;
-        Handoff = new HandoffTransfer(steering, options.HandoffTimeout, _log);
-        if (options.TimingsFile is not null) Handoff.OnCycle = _timings.Enqueue;
+        // Each mechanism's machinery starts only when a cluster uses it: a router with local and
+        // relay clusters only needs no privilege, no steering table and no key.
+        using var steering = Uses(options.Routes, TransferMode.Handoff) ? StartSteering() : null;
+        await using var workers = Uses(options.Routes, TransferMode.Local) ? StartWorkers() : null;
         Apply(options.Routes);
         using var watcher = WatchConfig();
 
@@ -53,7 +56,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         listener.Bind(options.Listen);
         listener.Listen(1024);
-        RouterLog.Listening(_log, options.Listen, options.Routes.Routes.Count, _links.Count);
+        RouterLog.Listening(_log, options.Listen, options.Routes.Routes.Count, _targets.Count);
         var connections = new ConcurrentDictionary<Task, byte>();
         try
         {
@@ -73,7 +76,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
             listener.Dispose();
             try { await Task.WhenAll(connections.Keys).WaitAsync(TimeSpan.FromSeconds(3)).ConfigureAwait(false); }
             catch (Exception) { }
-            foreach (var l in _links.Values) await l.DisposeAsync().ConfigureAwait(false);
+            foreach (var t in _targets.Values)
+                if (t is IAsyncDisposable d) await d.DisposeAsync().ConfigureAwait(false);
             WriteTimings();
         }
     }
@@ -82,44 +86,100 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     /// Picks a healthy destination of <paramref name="cluster"/> with the cluster's policy, or null
     /// (503). The caller holds the returned lease while the connection is away at that destination.
     /// </summary>
-    internal (AgentLink Link, DestinationLease Lease)? PickDestination(Cluster cluster, RequestHead request, System.Net.IPEndPoint client)
+    internal (ITransferTarget Target, DestinationLease Lease)? PickDestination(Cluster cluster, RequestHead request, System.Net.IPEndPoint client)
     {
         var routing = _routing;
         var healthy = new List<DestinationState>(cluster.Destinations.Count);
         foreach (var d in cluster.Destinations)
-            if (_links[d.Name].IsHealthy) healthy.Add(_load[d.Name]);
+            if (_targets[d.Name].IsHealthy) healthy.Add(_load[d.Name]);
         if (!routing.Policies.TryGetValue(cluster.Id, out var policy)) return null; // cluster removed by a reload meanwhile
         var picked = policy.Pick(new BalancingContext(request, client), healthy);
-        return picked is null ? null : (_links[picked.Name], picked.Acquire());
+        return picked is null ? null : (_targets[picked.Name], picked.Acquire());
     }
 
     /// <summary>
-    /// Puts <paramref name="table"/> in force: links to destinations it adds are started, a policy is
-    /// made per cluster, and the whole snapshot is swapped at once. Connections mid-request keep the
-    /// cluster they were given. Links to destinations a reload removes stay until stop.
+    /// Puts <paramref name="table"/> in force: targets for destinations it adds are made (agent
+    /// links start connecting), a policy is made per cluster, and the whole snapshot is swapped at
+    /// once. Connections mid-request keep the cluster they were given. Targets of destinations a
+    /// reload removes stay until stop.
     /// </summary>
     private void Apply(RouteTable table)
     {
         lock (_reloadGate)
         {
-            foreach (var d in HandoffDestinations(table))
+            // Check everything before changing anything: a rejected reload leaves no trace.
+            var added = new List<(Cluster Cluster, Destination Destination)>();
+            foreach (var c in table.Clusters.Values.Where(c => c.Transfer != TransferMode.Router))
             {
-                if (_links.TryGetValue(d.Name, out var existing))
+                if (c.Transfer == TransferMode.Handoff && _handoff is null)
+                    throw new ConfigException($"ReverseProxy:Clusters:{c.Id}: handoff clusters added by a reload need a restart (the router started without steering)");
+                if (c.Transfer == TransferMode.Local && _workers is null)
+                    throw new ConfigException($"ReverseProxy:Clusters:{c.Id}: local clusters added by a reload need a restart (the router started without a worker socket)");
+                foreach (var d in c.Destinations)
                 {
-                    if (!existing.Endpoint.Equals(d.ControlEndpoint))
-                        throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' moved from {existing.Endpoint} to {d.ControlEndpoint}; restart the router to move it");
-                    continue;
+                    if (_targets.TryGetValue(d.Name, out var existing))
+                    {
+                        if (Describe(existing) != (c.Transfer, d.Address))
+                            throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' changed to {c.Transfer.ToString().ToLowerInvariant()} {d.Address}; restart the router to change it");
+                    }
+                    else if (!added.Any(a => a.Destination.Name == d.Name)) added.Add((c, d));
                 }
-                var link = new AgentLink(d.Name, d.ControlEndpoint, options.Key, _steering, _log, options.CloseGrace);
-                _links[d.Name] = link;
+            }
+            foreach (var (c, d) in added)
+            {
+                _targets[d.Name] = MakeTarget(c.Transfer, d);
                 _load[d.Name] = new DestinationState(d.Name);
-                link.Start();
             }
             var policies = table.Clusters.Values
-                .Where(c => c.Transfer == TransferMode.Handoff)
+                .Where(c => c.Transfer != TransferMode.Router)
                 .ToDictionary(c => c.Id, c => LoadBalancingPolicies.Create(c.LoadBalancingPolicy, c.LoadBalancing ?? LoadBalancingOptions.Default), StringComparer.OrdinalIgnoreCase);
             _routing = new RoutingState(table, policies);
         }
+    }
+
+    private ITransferTarget MakeTarget(TransferMode mode, Destination d)
+    {
+        switch (mode)
+        {
+            case TransferMode.Handoff:
+                var link = new AgentLink(d.Name, d.ControlEndpoint!, options.Key!, _steering!, _log, options.CloseGrace);
+                link.Start();
+                return new HandoffTarget(link, _handoff!);
+            case TransferMode.Local:
+                return new LocalTarget(d.Name, _workers!, _local);
+            case TransferMode.Relay:
+                return new RelayTarget(d.Name, d.Url!, options.Relay, loggers.CreateLogger("Baton.Relay"));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(mode), mode, "the router serves these itself");
+        }
+    }
+
+    private static (TransferMode, string) Describe(ITransferTarget t) => t switch
+    {
+        HandoffTarget h => (TransferMode.Handoff, h.Link.Endpoint.ToString()),
+        LocalTarget => (TransferMode.Local, new Destination(t.Name).Address),
+        RelayTarget r => (TransferMode.Relay, r.Origin.ToString()),
+        _ => throw new InvalidOperationException(t.GetType().Name),
+    };
+
+    private NftFlowSteering StartSteering()
+    {
+        TcpRepair.EnsurePrivilege();
+        var iface = options.Interface ?? throw new ConfigException("Baton:Interface: missing (handoff clusters steer packets on the router's client-facing interface)");
+        var steering = new NftFlowSteering(iface, options.Listen, InterfaceMac(iface));
+        _steering = steering;
+        _handoff = new HandoffTransfer(steering, options.HandoffTimeout, _log);
+        if (options.TimingsFile is not null) _handoff.OnCycle = _timings.Enqueue;
+        return steering;
+    }
+
+    private WorkerRegistry StartWorkers()
+    {
+        var path = options.WorkerSocket ?? throw new ConfigException("Baton:WorkerSocket: missing (local clusters need the Unix socket path workers register on)");
+        var registry = new WorkerRegistry(path, loggers.CreateLogger("Baton.Local"), options.WorkerUid);
+        registry.Start();
+        _workers = registry;
+        return registry;
     }
 
     /// <summary>Watches the configuration file; a valid new version is applied whole, an invalid one is logged and ignored.</summary>
@@ -150,8 +210,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         try
         {
             var loaded = RouterConfig.Load(file);
-            if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface)
-                RouterLog.ReloadPartial(_log, "Baton:Listen and Baton:Interface changes need a restart");
+            if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface || loaded.WorkerSocket != options.WorkerSocket)
+                RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface and Baton:WorkerSocket changes need a restart");
             Apply(loaded.Routes);
             RouterLog.Reloaded(_log, file, loaded.Routes.Routes.Count);
         }
@@ -161,8 +221,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         }
     }
 
-    private static IEnumerable<Destination> HandoffDestinations(RouteTable table) =>
-        table.Clusters.Values.Where(c => c.Transfer == TransferMode.Handoff).SelectMany(c => c.Destinations).DistinctBy(d => d.Name);
+    private static bool Uses(RouteTable table, TransferMode mode) => table.Clusters.Values.Any(c => c.Transfer == mode);
 
     private void WriteTimings()
     {

@@ -11,11 +11,17 @@ public sealed record RouterOptions
     /// <summary>The VIP and port clients connect to.</summary>
     public required IPEndPoint Listen { get; init; }
 
-    /// <summary>The interface that carries client traffic (steering hooks its ingress).</summary>
-    public required string Interface { get; init; }
+    /// <summary>The interface that carries client traffic (steering hooks its ingress); needed by handoff clusters.</summary>
+    public string? Interface { get; init; }
 
-    /// <summary>The cluster key shared with the agents.</summary>
-    public required ClusterKey Key { get; init; }
+    /// <summary>The cluster key shared with the agents; needed by handoff clusters.</summary>
+    public ClusterKey? Key { get; init; }
+
+    /// <summary>The Unix socket path local workers register on; needed by local clusters.</summary>
+    public string? WorkerSocket { get; init; }
+
+    /// <summary>The uid local workers must run as (SO_PEERCRED); default: the router's own.</summary>
+    public uint? WorkerUid { get; init; }
 
     /// <summary>Routes and clusters.</summary>
     public required RouteTable Routes { get; init; }
@@ -31,6 +37,9 @@ public sealed record RouterOptions
 
     /// <summary>How long a forward entry stays after the connection closed at an agent (its close handshake).</summary>
     public TimeSpan CloseGrace { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Timeouts, pooling and passive health of relay destinations.</summary>
+    public Baton.Transfer.Relay.RelayOptions Relay { get; init; } = new();
 
     /// <summary>Limit on a request head (431 above).</summary>
     public int HeadLimit { get; init; } = RequestHeadParser.DefaultHeadLimit;

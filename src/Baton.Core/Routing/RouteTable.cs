@@ -9,10 +9,22 @@ public enum TransferMode
     Handoff,
     /// <summary>The router answers itself with its built-in application.</summary>
     Router,
+    /// <summary>The socket's descriptor moves to a worker process on the router's host (SCM_RIGHTS).</summary>
+    Local,
+    /// <summary>The router proxies the request to an ordinary HTTP/1.1 server and relays the response.</summary>
+    Relay,
 }
 
-/// <summary>A back-end destination: an agent by name and control address.</summary>
-public sealed record Destination(string Name, System.Net.IPEndPoint ControlEndpoint);
+/// <summary>
+/// A back-end destination by name. A handoff destination is an agent at <paramref name="ControlEndpoint"/>;
+/// a relay destination an HTTP server at <paramref name="Url"/>; a local one a worker process that
+/// registers under the name, so it needs neither.
+/// </summary>
+public sealed record Destination(string Name, System.Net.IPEndPoint? ControlEndpoint = null, Uri? Url = null)
+{
+    /// <summary>The address as configured, for messages.</summary>
+    public string Address => ControlEndpoint?.ToString() ?? Url?.ToString() ?? "(worker)";
+}
 
 /// <summary>
 /// A set of destinations that serve the same content, how requests reach them, and how one is

@@ -242,6 +242,76 @@ public sealed class RouterConfigTests : IDisposable
         Assert.Contains("be1", m);
     }
 
+    private static JsonObject LocalAndRelayConfig() => JsonNode.Parse("""
+        {
+          "Baton": { "Listen": "127.0.0.1:8080", "WorkerSocket": "workers.sock", "Relay": { "ConnectTimeout": "00:00:02", "MaxIdlePerTarget": "8" } },
+          "ReverseProxy": {
+            "Routes": {
+              "w": { "ClusterId": "workers", "Match": { "Path": "/w/{**rest}" } },
+              "o": { "ClusterId": "origins", "Match": { "Path": "/{**rest}" } }
+            },
+            "Clusters": {
+              "workers": { "Transfer": "local", "Destinations": { "w1": {}, "w2": {} } },
+              "origins": { "Transfer": "Relay", "Destinations": { "o1": { "Address": "http://127.0.0.1:9001/" } } }
+            }
+          }
+        }
+        """)!.AsObject();
+
+    [Fact]
+    public void Local_and_relay_clusters_need_no_key_interface_or_privilege()
+    {
+        var o = RouterConfig.Load(Write(LocalAndRelayConfig()));
+        Assert.Null(o.Key);
+        Assert.Null(o.Interface);
+        Assert.Equal(Path.Combine(_dir, "workers.sock"), o.WorkerSocket);
+        Assert.Equal(TransferMode.Local, o.Routes.Clusters["workers"].Transfer);
+        Assert.Equal(["w1", "w2"], o.Routes.Clusters["workers"].Destinations.Select(d => d.Name).Order());
+        var origin = Assert.Single(o.Routes.Clusters["origins"].Destinations);
+        Assert.Equal(TransferMode.Relay, o.Routes.Clusters["origins"].Transfer);
+        Assert.Equal(new Uri("http://127.0.0.1:9001/"), origin.Url);
+        Assert.Equal(TimeSpan.FromSeconds(2), o.Relay.ConnectTimeout);
+        Assert.Equal(8, o.Relay.MaxIdlePerTarget);
+    }
+
+    [Fact]
+    public void Local_cluster_without_worker_socket_names_Baton_WorkerSocket()
+    {
+        var c = LocalAndRelayConfig();
+        c["Baton"]!.AsObject().Remove("WorkerSocket");
+        var m = Assert.Throws<ConfigException>(() => RouterConfig.Load(Write(c))).Message;
+        Assert.Contains("Baton:WorkerSocket", m);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:9001")]
+    [InlineData("https://127.0.0.1:9001/")]
+    [InlineData("ftp://127.0.0.1/")]
+    public void Relay_destination_that_is_not_an_http_url_names_its_key_path(string value)
+    {
+        var c = LocalAndRelayConfig();
+        c["ReverseProxy"]!["Clusters"]!["origins"]!["Destinations"]!["o1"]!["Address"] = value;
+        var m = Assert.Throws<ConfigException>(() => RouterConfig.Load(Write(c))).Message;
+        Assert.Contains("ReverseProxy:Clusters:origins:Destinations:o1:Address", m);
+    }
+
+    [Fact]
+    public void Handoff_cluster_without_key_file_says_why_it_is_needed()
+    {
+        var m = LoadError(c => c["Baton"]!.AsObject().Remove("KeyFile"));
+        Assert.Contains("Baton:KeyFile", m);
+        Assert.Contains("handoff", m);
+    }
+
+    [Fact]
+    public void Same_destination_name_in_two_modes_is_refused()
+    {
+        var c = LocalAndRelayConfig();
+        c["ReverseProxy"]!["Clusters"]!["origins"]!["Destinations"]!["w1"] = new JsonObject { ["Address"] = "http://127.0.0.1:9002/" };
+        var m = Assert.Throws<ConfigException>(() => RouterConfig.Load(Write(c))).Message;
+        Assert.Contains("'w1'", m);
+    }
+
     [Fact]
     public void LoadRoutes_reads_a_reverse_proxy_section_on_its_own()
     {

@@ -1,0 +1,35 @@
+using Baton.Http;
+
+namespace Baton.Transfer.Handoff;
+
+/// <summary>
+/// A destination reached by moving the live TCP connection to an agent's host (TCP_REPAIR and
+/// steering) for the transaction; it comes back as a new socket.
+/// </summary>
+internal sealed class HandoffTarget(AgentLink link, HandoffTransfer transfer) : ITransferTarget
+{
+    public string Name => link.Name;
+
+    public bool IsHealthy => link.IsHealthy;
+
+    internal AgentLink Link => link;
+
+    public async Task<TransactionOutcome> ServeAsync(ClientConnection connection, RequestHead head, CancellationToken ct)
+    {
+        var input = connection.Input;
+        input.PutBack(head.Length); // the request travels whole, in the moved socket's receive queue
+        var outcome = await transfer.TransferAsync(connection.Socket, input.Unread.ToArray(), link, ct).ConfigureAwait(false);
+        switch (outcome)
+        {
+            case TransferOutcome.Returned back:
+                // Whatever the client sent meanwhile is in the restored socket's receive queue.
+                connection.Replace(back.Socket);
+                return new TransactionOutcome.Back();
+            case TransferOutcome.NotMoved notMoved:
+                input.Consume(head.Length);
+                return new TransactionOutcome.NotServed(502, $"destination {link.Name} failed: {notMoved.Reason}");
+            default:
+                return new TransactionOutcome.Ended();
+        }
+    }
+}
