@@ -18,6 +18,9 @@ public interface IBatonLab : IAsyncDisposable
     /// <summary>Back-end processes (agents, workers or origins) by name.</summary>
     IReadOnlyDictionary<string, BatonProcess> Backends { get; }
 
+    /// <summary>A new client socket (in the client's network stack) connected to <see cref="Service"/>.</summary>
+    Task<System.Net.Sockets.Socket> ConnectClientAsync(CancellationToken ct = default);
+
     /// <summary>
     /// An ordinary HttpClient with at most one connection open at a time, so sequential requests
     /// share one keep-alive connection. Every connection's local port is added to <paramref name="localPorts"/>.
