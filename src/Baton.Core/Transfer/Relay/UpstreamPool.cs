@@ -14,15 +14,18 @@ internal sealed class UpstreamPool : IDisposable
     private readonly EndPoint _origin;
     private readonly RelayOptions _options;
     private readonly List<UpstreamConnection> _idle = []; // oldest first
-    private readonly ITimer _sweep;
+    private readonly ITimer? _sweep;
     private bool _disposed;
 
     public UpstreamPool(EndPoint origin, RelayOptions options)
     {
         _origin = origin;
         _options = options;
-        var period = options.IdleUpstreamTimeout / 2;
-        _sweep = options.Time.CreateTimer(_ => Sweep(), null, period, period);
+        if (options.IdleUpstreamTimeout > TimeSpan.Zero && options.IdleUpstreamTimeout != Timeout.InfiniteTimeSpan)
+        {
+            var period = options.IdleUpstreamTimeout / 2;
+            _sweep = options.Time.CreateTimer(_ => Sweep(), null, period, period);
+        }
     }
 
     /// <summary>Idle connections held right now.</summary>
@@ -93,7 +96,7 @@ internal sealed class UpstreamPool : IDisposable
     }
 
     private bool Expired(UpstreamConnection c) =>
-        _options.Time.GetElapsedTime(c.IdleSince) >= _options.IdleUpstreamTimeout;
+        _options.IdleUpstreamTimeout != Timeout.InfiniteTimeSpan && _options.Time.GetElapsedTime(c.IdleSince) >= _options.IdleUpstreamTimeout;
 
     /// <summary>Closes the idle connections that expired or that the origin closed.</summary>
     internal void Sweep()
@@ -116,7 +119,7 @@ internal sealed class UpstreamPool : IDisposable
 
     public void Dispose()
     {
-        _sweep.Dispose();
+        _sweep?.Dispose();
         List<UpstreamConnection> all;
         lock (_idle)
         {
