@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Baton's one entry point on a fresh machine: installs what is missing, builds, runs.
-#   ./baton.sh demo [--hold]        the cluster demo (namespace hosts, real hand-offs)
+#   ./baton.sh demo [--hold]        the cluster demo (as root: namespace hosts, real hand-offs;
+#                                   otherwise local mode; --mode handoff|local|relay)
 #   ./baton.sh test                 every test: unit and cluster (cluster tests need root)
 #   ./baton.sh bench                the hand-off benchmark (bench/run.sh)
 #   ./baton.sh <baton command...>   any other baton command (router, agent, --help)
@@ -52,7 +53,9 @@ baton() {
 cmd="${1:-help}"
 case "$cmd" in
   demo)
-    ensure_packages; build; shift; baton demo "$@" ;;
+    # Without root the demo runs in local mode, which needs none of the packages.
+    [ "$(id -u)" -ne 0 ] || ensure_packages
+    build; shift; baton demo "$@" ;;
   test)
     ensure_packages; build
     log=$(mktemp)
@@ -68,7 +71,7 @@ case "$cmd" in
   bench)
     ensure_packages; shift; exec bench/run.sh "$@" ;;
   help|-h|--help)
-    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     ensure_packages; build; baton "$@" ;;
 esac
