@@ -4,18 +4,18 @@ using Microsoft.Extensions.Logging;
 
 namespace Baton.Origin;
 
-/// <summary>The origin's log events (ids 700–799 are stable).</summary>
+/// <summary>The origin's log events (ids 800–899 are stable).</summary>
 internal static partial class OriginLog
 {
-    [LoggerMessage(700, LogLevel.Information, "origin {Name} listening on {Endpoint}")]
+    [LoggerMessage(800, LogLevel.Information, "origin {Name} listening on {Endpoint}")]
     public static partial void Listening(ILogger log, string name, IPEndPoint endpoint);
 
-    [LoggerMessage(701, LogLevel.Debug, "connection {Id} from {Remote} ended: {Status}")]
+    [LoggerMessage(801, LogLevel.Debug, "connection {Id} from {Remote} ended: {Status}")]
     public static partial void ConnectionEnded(ILogger log, ulong id, EndPoint? remote, HeadReadStatus status);
 
-    [LoggerMessage(702, LogLevel.Information, "connection {Id} from {Remote}: invalid request, answered {Status} and closed: {Reason}")]
+    [LoggerMessage(802, LogLevel.Information, "connection {Id} from {Remote}: invalid request, answered {Status} and closed: {Reason}")]
     public static partial void InvalidRequest(ILogger log, ulong id, EndPoint? remote, int status, string? reason);
 
-    [LoggerMessage(703, LogLevel.Error, "connection {Id} failed")]
+    [LoggerMessage(803, LogLevel.Error, "connection {Id} failed")]
     public static partial void ConnectionFailed(ILogger log, Exception e, ulong id);
 }

@@ -46,9 +46,8 @@ public static class RouterConfig
         string? workerSocket = null;
         if (local || b["WorkerSocket"] is not null)
             workerSocket = Path.Combine(dir, Required(b, "WorkerSocket", local ? "local clusters need the Unix socket path workers register on" : null));
-        uint? workerUid = null;
-        if (b["WorkerUid"] is { } uidText)
-            workerUid = uint.TryParse(uidText, out var uid) ? uid : throw new ConfigException($"Baton:WorkerUid: '{uidText}' is not a numeric user id");
+        uint? workerUid = b["WorkerUser"] is { } user ? AccountId(b, "WorkerUser", user, "/etc/passwd") : null;
+        uint? workerGid = b["WorkerGroup"] is { } group ? AccountId(b, "WorkerGroup", group, "/etc/group") : null;
         return new RouterOptions
         {
             Listen = Endpoint(b, "Listen"),
@@ -56,6 +55,7 @@ public static class RouterConfig
             Key = key,
             WorkerSocket = workerSocket,
             WorkerUid = workerUid,
+            WorkerGid = workerGid,
             Routes = routes,
             IdleTimeout = Duration(b, "IdleTimeout", TimeSpan.FromSeconds(60)),
             HandoffTimeout = Duration(b, "HandoffTimeout", TimeSpan.FromSeconds(2)),
@@ -205,6 +205,19 @@ public static class RouterConfig
 
     private static string Required(IConfigurationSection s, string key, string? why = null) =>
         s[key] is { Length: > 0 } v ? v : throw new ConfigException($"{s.Path}:{key}: missing" + (why is null ? "" : $" ({why})"));
+
+    /// <summary>A numeric id, or a name looked up in <paramref name="database"/> (name:x:id:... lines).</summary>
+    private static uint AccountId(IConfigurationSection s, string key, string value, string database)
+    {
+        if (uint.TryParse(value, out var id)) return id;
+        if (File.Exists(database))
+            foreach (var line in File.ReadLines(database))
+            {
+                var f = line.Split(':');
+                if (f.Length > 2 && f[0] == value && uint.TryParse(f[2], out id)) return id;
+            }
+        throw new ConfigException($"{s.Path}:{key}: '{value}' is neither a number nor a name in {database}");
+    }
 
     private static Uri HttpUrl(IConfigurationSection s, string key)
     {

@@ -176,7 +176,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     private WorkerRegistry StartWorkers()
     {
         var path = options.WorkerSocket ?? throw new ConfigException("Baton:WorkerSocket: missing (local clusters need the Unix socket path workers register on)");
-        var registry = new WorkerRegistry(path, loggers.CreateLogger("Baton.Local"), options.WorkerUid);
+        var registry = new WorkerRegistry(path, loggers.CreateLogger("Baton.Local"), options.WorkerUid, options.WorkerGid);
         registry.Start();
         _workers = registry;
         return registry;

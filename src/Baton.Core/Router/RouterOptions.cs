@@ -23,6 +23,9 @@ public sealed record RouterOptions
     /// <summary>The uid local workers must run as (SO_PEERCRED); default: the router's own.</summary>
     public uint? WorkerUid { get; init; }
 
+    /// <summary>A group whose members may also register as local workers.</summary>
+    public uint? WorkerGid { get; init; }
+
     /// <summary>Routes and clusters.</summary>
     public required RouteTable Routes { get; init; }
 

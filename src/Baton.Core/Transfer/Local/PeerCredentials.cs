@@ -24,7 +24,16 @@ public readonly record struct PeerCredentials(int Pid, uint Uid, uint Gid)
             BinaryPrimitives.ReadUInt32LittleEndian(b[8..]));
     }
 
-    /// <summary>Null when a peer with these credentials may register as a worker; otherwise why not.</summary>
-    public string? RefusalFor(uint allowedUid) =>
-        Uid == allowedUid ? null : $"peer pid {Pid} runs as uid {Uid}, workers must run as uid {allowedUid}";
+    /// <summary>
+    /// Null when a peer with these credentials may register as a worker: it runs as
+    /// <paramref name="allowedUid"/>, or its primary group is <paramref name="allowedGid"/> when one
+    /// is set (workers deployed under their own user in the router's group). Otherwise why not.
+    /// </summary>
+    public string? RefusalFor(uint allowedUid, uint? allowedGid = null)
+    {
+        if (Uid == allowedUid || (allowedGid is { } g && Gid == g)) return null;
+        return allowedGid is { } gid
+            ? $"peer pid {Pid} runs as uid {Uid} gid {Gid}, workers must run as uid {allowedUid} or gid {gid}"
+            : $"peer pid {Pid} runs as uid {Uid}, workers must run as uid {allowedUid}";
+    }
 }

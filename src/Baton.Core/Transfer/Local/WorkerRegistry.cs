@@ -25,19 +25,26 @@ public sealed class WorkerRegistry : IAsyncDisposable
     private Socket? _listener;
     private Task? _accept;
 
-    /// <summary>A registry on <paramref name="socketPath"/>; workers must run as <paramref name="allowedUid"/> (default: this process's uid).</summary>
-    public WorkerRegistry(string socketPath, ILogger log, uint? allowedUid = null)
+    /// <summary>
+    /// A registry on <paramref name="socketPath"/>; workers must run as <paramref name="allowedUid"/>
+    /// (default: this process's uid) or, when set, with <paramref name="allowedGid"/> as their group.
+    /// </summary>
+    public WorkerRegistry(string socketPath, ILogger log, uint? allowedUid = null, uint? allowedGid = null)
     {
         SocketPath = socketPath;
         _log = log;
         AllowedUid = allowedUid ?? PeerCredentials.CurrentUid;
+        AllowedGid = allowedGid;
     }
 
     /// <summary>The Unix socket path workers connect to.</summary>
     public string SocketPath { get; }
 
-    /// <summary>The uid a worker process must run as.</summary>
+    /// <summary>The uid a worker process must run as (unless its group is <see cref="AllowedGid"/>).</summary>
     public uint AllowedUid { get; }
+
+    /// <summary>A group whose members may register as workers too; null: only <see cref="AllowedUid"/>.</summary>
+    public uint? AllowedGid { get; }
 
     /// <summary>Registered workers (healthy or not yet noticed gone).</summary>
     public IReadOnlyCollection<WorkerLink> Workers => [.. _workers.Values];
@@ -50,6 +57,12 @@ public sealed class WorkerRegistry : IAsyncDisposable
         try
         {
             listener.Bind(new UnixDomainSocketEndPoint(SocketPath));
+            if (AllowedGid is { } gid && !OperatingSystem.IsWindows())
+            {
+                // connect(2) needs write permission on the socket file: open it to the group only.
+                Libc.Check(Libc.Chown(SocketPath, uint.MaxValue, gid), $"chown({SocketPath}, group {gid})");
+                File.SetUnixFileMode(SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+            }
             listener.Listen(64);
         }
         catch
@@ -122,7 +135,7 @@ public sealed class WorkerRegistry : IAsyncDisposable
                 if (m?.Fd >= 0) Libc.Close(m.Fd);
                 throw new ControlProtocolException("peer did not register");
             }
-            if (cred.RefusalFor(AllowedUid) is { } refusal)
+            if (cred.RefusalFor(AllowedUid, AllowedGid) is { } refusal)
             {
                 Refuse(channel, refusal);
                 return;

@@ -21,10 +21,10 @@ internal sealed class LocalFixture : IAsyncDisposable
     private readonly List<Socket> _sockets = [];
     private readonly Socket _listener;
 
-    public LocalFixture(uint? allowedUid = null)
+    public LocalFixture(uint? allowedUid = null, uint? allowedGid = null)
     {
         SocketPath = Path.Combine(Path.GetTempPath(), $"baton-{Guid.NewGuid():N}.sock");
-        Registry = new WorkerRegistry(SocketPath, NullLogger.Instance, allowedUid);
+        Registry = new WorkerRegistry(SocketPath, NullLogger.Instance, allowedUid, allowedGid);
         Registry.Start();
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));

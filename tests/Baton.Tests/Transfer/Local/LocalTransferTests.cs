@@ -165,6 +165,28 @@ public sealed class LocalTransferTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_group_check_admits_members_of_the_configured_group_only()
+    {
+        var me = PeerCredentials.CurrentUid;
+        Assert.Null(new PeerCredentials(1234, me + 7, 50).RefusalFor(me, 50));
+        var refusal = new PeerCredentials(1234, me + 7, 51).RefusalFor(me, 50);
+        Assert.NotNull(refusal);
+        Assert.Contains("gid 50", refusal);
+    }
+
+    [Fact]
+    public async Task A_peer_of_another_uid_in_the_allowed_group_is_admitted_and_the_socket_is_group_writable()
+    {
+        uint gid = uint.Parse(File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Gid:")).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);
+        await using var f = new LocalFixture(allowedUid: PeerCredentials.CurrentUid + 1, allowedGid: gid);
+        var worker = await f.WorkerAsync("member");
+        Assert.True(worker.IsHealthy);
+        if (!OperatingSystem.IsLinux()) throw new PlatformNotSupportedException("Unix sockets with SO_PEERCRED");
+        var mode = File.GetUnixFileMode(f.SocketPath);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite, mode);
+    }
+
+    [Fact]
     public async Task A_second_worker_under_a_taken_name_is_refused()
     {
         await using var f = new LocalFixture();
