@@ -1,5 +1,6 @@
 using System.Net;
 using Baton.Control;
+using Baton.Health;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Baton.Transfer.Relay;
@@ -31,7 +32,8 @@ public static class RouterConfig
         }
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         var b = c.GetSection("Baton");
-        var routes = LoadRoutes(c.GetSection("ReverseProxy"));
+        var warnings = new List<string>();
+        var routes = LoadRoutes(c.GetSection("ReverseProxy"), warnings);
         bool handoff = routes.Clusters.Values.Any(x => x.Transfer == TransferMode.Handoff);
         bool local = routes.Clusters.Values.Any(x => x.Transfer == TransferMode.Local);
         // What each mechanism needs is asked for only when a cluster uses it: a local-only router
@@ -63,12 +65,18 @@ public static class RouterConfig
             Relay = RelayFrom(b.GetSection("Relay")),
             Name = b["Name"] ?? "router",
             ConfigFile = Path.GetFullPath(path),
+            Warnings = warnings,
         };
     }
 
-    /// <summary>Reads routes and clusters from a YARP-shaped <c>ReverseProxy</c> section.</summary>
-    public static RouteTable LoadRoutes(IConfigurationSection proxy)
+    /// <summary>
+    /// Reads routes and clusters from a YARP-shaped <c>ReverseProxy</c> section. What Baton does not
+    /// implement, and settings that cannot take effect, are added to <paramref name="warnings"/>.
+    /// </summary>
+    public static RouteTable LoadRoutes(IConfigurationSection proxy, ICollection<string>? warnings = null)
     {
+        warnings ??= new List<string>();
+        foreach (var w in ProxySchema.Unsupported(proxy)) warnings.Add(w);
         var clusters = new List<Cluster>();
         foreach (var cs in proxy.GetSection("Clusters").GetChildren())
         {
@@ -86,12 +94,19 @@ public static class RouterConfig
                 throw new ConfigException($"{at}:Transfer: '{modeText}' is not a transfer mode (handoff, local, relay, router)");
             var dests = new List<Destination>();
             foreach (var ds in cs.GetSection("Destinations").GetChildren())
-                dests.Add(mode switch
+            {
+                var d = mode switch
                 {
                     TransferMode.Handoff => new Destination(ds.Key, ControlEndpoint: Endpoint(ds, "Address")),
-                    TransferMode.Relay => new Destination(ds.Key, Url: HttpUrl(ds, "Address")),
+                    TransferMode.Relay => new Destination(ds.Key, Url: HttpUrl(ds, "Address", "relay destinations are HTTP/1.1 servers")),
                     _ => new Destination(ds.Key),
+                };
+                dests.Add(d with
+                {
+                    Health = ds["Health"] is null ? null : HttpUrl(ds, "Health", "health probes speak plain HTTP/1.1"),
+                    Metadata = MetadataOf(ds),
                 });
+            }
             if (mode != TransferMode.Router && dests.Count == 0)
                 throw new ConfigException($"{at}:Destinations: a {modeText.ToLowerInvariant()} cluster needs at least one destination");
             var policy = cs["LoadBalancingPolicy"];
@@ -104,14 +119,16 @@ public static class RouterConfig
             {
                 throw new ConfigException($"{at}:LoadBalancingPolicy: {e.Message}");
             }
-            clusters.Add(new Cluster(cs.Key, mode, dests, policy, lb));
+            var metadata = MetadataOf(cs);
+            var health = HealthCheckFrom(cs, mode, dests, metadata, warnings);
+            clusters.Add(new Cluster(cs.Key, mode, dests, policy, lb, health, metadata));
         }
         // A name is one back-end: every cluster that lists it must reach it the same way.
         var byName = new Dictionary<string, (TransferMode Mode, Destination D)>(StringComparer.Ordinal);
         foreach (var cl in clusters)
             foreach (var d in cl.Destinations)
                 if (!byName.TryGetValue(d.Name, out var seen)) byName[d.Name] = (cl.Transfer, d);
-                else if (seen.Mode != cl.Transfer || seen.D != d)
+                else if (seen.Mode != cl.Transfer || !seen.D.SameBackend(d))
                     throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' is given twice differently ({seen.Mode.ToString().ToLowerInvariant()} {seen.D.Address}, {cl.Transfer.ToString().ToLowerInvariant()} {d.Address})");
 
         var routes = new List<Route>();
@@ -142,11 +159,86 @@ public static class RouterConfig
             // As YARP: Methods, Headers and QueryParameters narrow a route, they cannot make one alone.
             if (pathTemplate is null && hosts.Count == 0)
                 throw new ConfigException($"{match.Path}: a route needs a Path or Hosts (use Path '/{{**catch-all}}' to match every path)");
-            routes.Add(new Route(rs.Key, clusterId, order, hosts, pathTemplate, methods, headers, query));
+            routes.Add(new Route(rs.Key, clusterId, order, hosts, pathTemplate, methods, headers, query, MetadataOf(rs)));
         }
         if (routes.Count == 0) throw new ConfigException("ReverseProxy:Routes: no routes are defined");
         return new RouteTable(routes, clusters);
     }
+
+    // YARP's HealthCheck section, with Baton's Rise/Fall; YARP's threshold metadata key is read as Fall.
+    private static HealthCheckOptions HealthCheckFrom(IConfigurationSection cluster, TransferMode mode, IReadOnlyList<Destination> destinations,
+        IReadOnlyDictionary<string, string>? metadata, ICollection<string> warnings)
+    {
+        var hc = cluster.GetSection("HealthCheck");
+        var a = hc.GetSection("Active");
+        var defaults = new ActiveHealthCheckOptions();
+        int fall = defaults.Fall;
+        string thresholdKey = $"{cluster.Path}:Metadata:{ActiveHealthCheckOptions.ThresholdMetadataKey}";
+        bool thresholdGiven = metadata?.TryGetValue(ActiveHealthCheckOptions.ThresholdMetadataKey, out _) == true;
+        if (thresholdGiven) fall = PositiveInt(cluster.GetSection("Metadata"), ActiveHealthCheckOptions.ThresholdMetadataKey);
+        if (a["Fall"] is not null)
+        {
+            int f = PositiveInt(a, "Fall");
+            if (thresholdGiven && f != fall)
+                throw new ConfigException($"{a.Path}:Fall: {f} contradicts {thresholdKey} ({fall}); give one of them");
+            fall = f;
+        }
+        if (a["Policy"] is { } activePolicy && !activePolicy.Equals(ActiveHealthCheckOptions.ConsecutiveFailures, StringComparison.OrdinalIgnoreCase))
+            throw new ConfigException($"{a.Path}:Policy: '{activePolicy}' is not an active health policy (ConsecutiveFailures)");
+        var probePath = a["Path"] ?? "";
+        if (probePath.Length > 0 && !probePath.StartsWith('/'))
+            throw new ConfigException($"{a.Path}:Path: '{probePath}' must start with '/'");
+        var active = defaults with
+        {
+            Enabled = Flag(a, "Enabled"),
+            Interval = Duration(a, "Interval", defaults.Interval),
+            Timeout = Duration(a, "Timeout", defaults.Timeout),
+            Path = probePath,
+            Query = a["Query"] ?? "",
+            Fall = fall,
+            Rise = a["Rise"] is null ? defaults.Rise : PositiveInt(a, "Rise"),
+        };
+
+        var p = hc.GetSection("Passive");
+        var passiveDefaults = new PassiveHealthCheckOptions();
+        var passivePolicy = p["Policy"] ?? PassiveHealthCheckOptions.ConsecutiveFailures;
+        if (passivePolicy.Equals(PassiveHealthCheckOptions.TransportFailureRate, StringComparison.OrdinalIgnoreCase))
+            warnings.Add($"{p.Path}:Policy: YARP's TransportFailureRate is not implemented by Baton; it counts consecutive failed transactions (ConsecutiveFailures, Passive:Fall) instead");
+        else if (!passivePolicy.Equals(PassiveHealthCheckOptions.ConsecutiveFailures, StringComparison.OrdinalIgnoreCase))
+            throw new ConfigException($"{p.Path}:Policy: '{passivePolicy}' is not a passive health policy (ConsecutiveFailures, TransportFailureRate)");
+        var passive = passiveDefaults with
+        {
+            Enabled = Flag(p, "Enabled"),
+            Policy = passivePolicy,
+            ReactivationPeriod = p["ReactivationPeriod"] is null ? null : Duration(p, "ReactivationPeriod", TimeSpan.Zero),
+            Fall = p["Fall"] is null ? passiveDefaults.Fall : PositiveInt(p, "Fall"),
+        };
+
+        var available = AvailableDestinations.Canonical(hc["AvailableDestinationsPolicy"])
+            ?? throw new ConfigException($"{hc.Path}:AvailableDestinationsPolicy: '{hc["AvailableDestinationsPolicy"]}' is not one of {AvailableDestinations.HealthyAndUnknown}, {AvailableDestinations.HealthyOrPanic}");
+
+        if (active.Enabled)
+        {
+            if (mode == TransferMode.Router)
+                warnings.Add($"{a.Path}:Enabled: a router cluster has no destinations to probe");
+            foreach (var d in destinations.Where(d => d.Health is null && mode != TransferMode.Relay))
+                warnings.Add($"{cluster.Path}:Destinations:{d.Name}:Health: missing, so active checks cannot probe this {mode.ToString().ToLowerInvariant()} destination " +
+                    $"(give its HTTP health URL); its {(mode == TransferMode.Handoff ? "agent control link" : "worker registration")} is its only health");
+        }
+        return new HealthCheckOptions { Active = active, Passive = passive, AvailableDestinationsPolicy = available };
+    }
+
+    private static IReadOnlyDictionary<string, string>? MetadataOf(IConfigurationSection owner)
+    {
+        var m = owner.GetSection("Metadata");
+        if (!m.Exists()) return null;
+        return m.GetChildren().Where(c => c.Value is not null).ToDictionary(c => c.Key, c => c.Value!, StringComparer.OrdinalIgnoreCase);
+    }
+
+    private static int PositiveInt(IConfigurationSection s, string key) =>
+        int.TryParse(s[key], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n
+            : throw new ConfigException($"{s.Path}:{key}: '{s[key]}' is not a positive integer");
 
     // Relay settings for every relay destination (YARP keeps these per cluster in HttpClient/HttpRequest).
     private static RelayOptions RelayFrom(IConfigurationSection s)
@@ -219,11 +311,11 @@ public static class RouterConfig
         throw new ConfigException($"{s.Path}:{key}: '{value}' is neither a number nor a name in {database}");
     }
 
-    private static Uri HttpUrl(IConfigurationSection s, string key)
+    private static Uri HttpUrl(IConfigurationSection s, string key, string why)
     {
         var v = Required(s, key);
         if (!Uri.TryCreate(v, UriKind.Absolute, out var u) || u.Scheme != Uri.UriSchemeHttp)
-            throw new ConfigException($"{s.Path}:{key}: '{v}' is not an http:// URL (relay destinations are HTTP/1.1 servers; https is not supported)");
+            throw new ConfigException($"{s.Path}:{key}: '{v}' is not an http:// URL ({why}; https is not supported)");
         return u;
     }
 

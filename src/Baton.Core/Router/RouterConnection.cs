@@ -63,6 +63,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                 TransactionOutcome outcome;
                 using (lease) // the destination's load counts this transaction while it runs there
                     outcome = await target.ServeAsync(conn, head, ct).ConfigureAwait(false);
+                host.Report(cluster, target.Name, served: outcome is not TransactionOutcome.NotServed { Status: >= 500 });
                 switch (outcome)
                 {
                     case TransactionOutcome.Back:

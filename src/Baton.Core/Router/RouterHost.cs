@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
+using Baton.Health;
 using Baton.Http;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
@@ -30,14 +31,16 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     private WorkerRegistry? _workers;
     private readonly LocalTransfer _local = new();
     private readonly ConcurrentQueue<HandoffTimings> _timings = new();
+    private ActiveHealthProber? _prober;
 
     internal RouterOptions Options => options;
 
     /// <summary>The routes in force; a reload swaps the whole snapshot at once.</summary>
     internal RouteTable Routes => _routing.Table;
 
-    /// <summary>Routes with a balancing policy instance per cluster: swapped whole, never edited.</summary>
-    private sealed record RoutingState(RouteTable Table, IReadOnlyDictionary<string, ILoadBalancingPolicy> Policies);
+    /// <summary>Routes with a balancing policy instance and the health per cluster: swapped whole, never edited.</summary>
+    private sealed record RoutingState(RouteTable Table, IReadOnlyDictionary<string, ILoadBalancingPolicy> Policies,
+        IReadOnlyDictionary<string, ClusterHealth> Health);
     internal ILogger Log => _log;
     private HandoffTransfer? _handoff;
 
@@ -49,6 +52,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         // relay clusters only needs no privilege, no steering table and no key.
         using var steering = Uses(options.Routes, TransferMode.Handoff) ? StartSteering() : null;
         await using var workers = Uses(options.Routes, TransferMode.Local) ? StartWorkers() : null;
+        await using var prober = _prober = new ActiveHealthProber(TimeProvider.System, loggers.CreateLogger("Baton.Health"));
+        foreach (var w in options.Warnings) RouterLog.ConfigWarning(_log, w);
         Apply(options.Routes);
         using var watcher = WatchConfig();
 
@@ -89,12 +94,23 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     internal (ITransferTarget Target, DestinationLease Lease)? PickDestination(Cluster cluster, RequestHead request, System.Net.IPEndPoint client)
     {
         var routing = _routing;
-        var healthy = new List<DestinationState>(cluster.Destinations.Count);
-        foreach (var d in cluster.Destinations)
-            if (_targets[d.Name].IsHealthy) healthy.Add(_load[d.Name]);
-        if (!routing.Policies.TryGetValue(cluster.Id, out var policy)) return null; // cluster removed by a reload meanwhile
-        var picked = policy.Pick(new BalancingContext(request, client), healthy);
+        // The cluster may have been removed by a reload meanwhile.
+        if (!routing.Policies.TryGetValue(cluster.Id, out var policy) || !routing.Health.TryGetValue(cluster.Id, out var health)) return null;
+        var picked = policy.Pick(new BalancingContext(request, client), health.Available(_targets, _load));
         return picked is null ? null : (_targets[picked.Name], picked.Acquire());
+    }
+
+    /// <summary>
+    /// Counts a transaction's result towards the passive health of <paramref name="destination"/> in
+    /// <paramref name="cluster"/>: <paramref name="served"/> false (the router answered 5xx for it) is a failure.
+    /// </summary>
+    internal void Report(Cluster cluster, string destination, bool served)
+    {
+        if (_routing.Health.GetValueOrDefault(cluster.Id)?[destination] is not { } health) return;
+        if (served) health.RecordSuccess();
+        else if (health.RecordFailure())
+            HealthLog.Deactivated(_log, cluster.Id, destination,
+                health.PassiveOptions.ReactivationPeriod ?? PassiveHealthCheckOptions.DefaultReactivationPeriod, health.PassiveOptions.Fall);
     }
 
     /// <summary>
@@ -127,19 +143,25 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
             }
             foreach (var (c, d) in added)
             {
-                _targets[d.Name] = MakeTarget(c.Transfer, d);
+                _targets[d.Name] = MakeTarget(c, d);
                 _load[d.Name] = new DestinationState(d.Name);
             }
             var policies = table.Clusters.Values
                 .Where(c => c.Transfer != TransferMode.Router)
                 .ToDictionary(c => c.Id, c => LoadBalancingPolicies.Create(c.LoadBalancingPolicy, c.LoadBalancing ?? LoadBalancingOptions.Default), StringComparer.OrdinalIgnoreCase);
-            _routing = new RoutingState(table, policies);
+            // A destination keeps its health across a reload unless its probe address or thresholds changed.
+            var previous = ((RoutingState?)_routing)?.Health;
+            var health = table.Clusters.Values
+                .Where(c => c.Transfer != TransferMode.Router)
+                .ToDictionary(c => c.Id, c => ClusterHealth.For(c, previous?.GetValueOrDefault(c.Id), TimeProvider.System), StringComparer.OrdinalIgnoreCase);
+            _routing = new RoutingState(table, policies, health);
+            _prober?.Apply(health.Values);
         }
     }
 
-    private ITransferTarget MakeTarget(TransferMode mode, Destination d)
+    private ITransferTarget MakeTarget(Cluster c, Destination d)
     {
-        switch (mode)
+        switch (c.Transfer)
         {
             case TransferMode.Handoff:
                 var link = new AgentLink(d.Name, d.ControlEndpoint!, options.Key!, _steering!, _log, options.CloseGrace);
@@ -148,9 +170,14 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
             case TransferMode.Local:
                 return new LocalTarget(d.Name, _workers!, _local);
             case TransferMode.Relay:
-                return new RelayTarget(d.Name, d.Url!, options.Relay, loggers.CreateLogger("Baton.Relay"));
+                // YARP's ReactivationPeriod, when the cluster gives one, is also how long relay's own
+                // connect-failure health keeps the origin out.
+                var relay = c.HealthCheck?.Passive is { Enabled: true, ReactivationPeriod: { } period }
+                    ? options.Relay with { UnhealthyCooldown = period }
+                    : options.Relay;
+                return new RelayTarget(d.Name, d.Url!, relay, loggers.CreateLogger("Baton.Relay"));
             default:
-                throw new ArgumentOutOfRangeException(nameof(mode), mode, "the router serves these itself");
+                throw new ArgumentOutOfRangeException(nameof(c), c.Transfer, "the router serves these itself");
         }
     }
 
@@ -214,6 +241,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
                 RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface and Baton:WorkerSocket changes need a restart");
             Apply(loaded.Routes);
             RouterLog.Reloaded(_log, file, loaded.Routes.Routes.Count);
+            foreach (var w in loaded.Warnings) RouterLog.ConfigWarning(_log, w);
         }
         catch (Exception e) when (e is ConfigException or IOException or ArgumentException)
         {

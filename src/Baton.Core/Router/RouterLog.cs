@@ -26,4 +26,7 @@ internal static partial class RouterLog
 
     [LoggerMessage(112, LogLevel.Warning, "configuration reloaded in part: {Reason}")]
     public static partial void ReloadPartial(ILogger log, string reason);
+
+    [LoggerMessage(113, LogLevel.Warning, "configuration: {Warning}")]
+    public static partial void ConfigWarning(ILogger log, string warning);
 }

@@ -50,6 +50,12 @@ public sealed record RouterOptions
     /// <summary>The file these options came from; when set, the router reloads its routes when it changes.</summary>
     public string? ConfigFile { get; init; }
 
+    /// <summary>
+    /// What the configuration asks for that Baton does not do (YARP features it lacks, unknown keys,
+    /// health checks that cannot probe); logged at start and on every reload.
+    /// </summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>When set, per-cycle hand-off timings are written there as CSV at stop.</summary>
     public string? TimingsFile { get; init; }
 }

@@ -18,27 +18,37 @@ public enum TransferMode
 /// <summary>
 /// A back-end destination by name. A handoff destination is an agent at <paramref name="ControlEndpoint"/>;
 /// a relay destination an HTTP server at <paramref name="Url"/>; a local one a worker process that
-/// registers under the name, so it needs neither.
+/// registers under the name, so it needs neither. <paramref name="Health"/> is YARP's separate health
+/// address, where active probes go; <paramref name="Metadata"/> is kept as configured.
 /// </summary>
-public sealed record Destination(string Name, System.Net.IPEndPoint? ControlEndpoint = null, Uri? Url = null)
+public sealed record Destination(string Name, System.Net.IPEndPoint? ControlEndpoint = null, Uri? Url = null,
+    Uri? Health = null, IReadOnlyDictionary<string, string>? Metadata = null)
 {
     /// <summary>The address as configured, for messages.</summary>
     public string Address => ControlEndpoint?.ToString() ?? Url?.ToString() ?? "(worker)";
+
+    /// <summary>Whether <paramref name="other"/> reaches the same back-end the same way (metadata aside).</summary>
+    public bool SameBackend(Destination other) =>
+        Name == other.Name && Equals(ControlEndpoint, other.ControlEndpoint) && Url == other.Url && Health == other.Health;
 }
 
 /// <summary>
-/// A set of destinations that serve the same content, how requests reach them, and how one is
-/// chosen (a <see cref="LoadBalancing.LoadBalancingPolicies"/> name; null means the default).
+/// A set of destinations that serve the same content, how requests reach them, how one is chosen
+/// (a <see cref="LoadBalancing.LoadBalancingPolicies"/> name; null means the default), and how their
+/// health is watched (null means no active or passive checks).
 /// </summary>
 public sealed record Cluster(string Id, TransferMode Transfer, IReadOnlyList<Destination> Destinations,
-    string? LoadBalancingPolicy = null, LoadBalancing.LoadBalancingOptions? LoadBalancing = null);
+    string? LoadBalancingPolicy = null, LoadBalancing.LoadBalancingOptions? LoadBalancing = null,
+    Health.HealthCheckOptions? HealthCheck = null, IReadOnlyDictionary<string, string>? Metadata = null);
 
 /// <summary>
 /// A route: which requests (host and path) go to which cluster. Path templates follow YARP's form;
 /// a trailing <c>{**catch-all}</c> makes the literal part a prefix, otherwise the path must match exactly.
+/// <paramref name="Metadata"/> is kept as configured.
 /// </summary>
 public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnlyList<string> Hosts, string? Path,
-    IReadOnlyList<string>? Methods = null, IReadOnlyList<HeaderCondition>? Headers = null, IReadOnlyList<QueryCondition>? QueryParameters = null)
+    IReadOnlyList<string>? Methods = null, IReadOnlyList<HeaderCondition>? Headers = null, IReadOnlyList<QueryCondition>? QueryParameters = null,
+    IReadOnlyDictionary<string, string>? Metadata = null)
 {
 
     internal string PathLiteral => Path is null ? "/" : CatchAllIndex(Path) is var i and >= 0 ? Path[..i] : Path;
