@@ -27,8 +27,13 @@ public sealed class ActiveHealthProberTests : IAsyncDisposable
     {
         var active = new ActiveHealthCheckOptions
         {
-            Enabled = true, Path = "/healthz", Query = "?deep=1", Fall = fall, Rise = rise,
-            Timeout = timeout ?? TimeSpan.FromSeconds(10), Interval = interval ?? TimeSpan.FromSeconds(15),
+            Enabled = true,
+            Path = "/healthz",
+            Query = "?deep=1",
+            Fall = fall,
+            Rise = rise,
+            Timeout = timeout ?? TimeSpan.FromSeconds(10),
+            Interval = interval ?? TimeSpan.FromSeconds(15),
         };
         var cluster = new Cluster("origins", TransferMode.Relay,
             [new Destination("o1", Url: new Uri($"http://127.0.0.1:{_server.Port}/"))],

@@ -71,8 +71,13 @@ public sealed class HealthConfigTests : IDisposable
         Assert.Equal(AvailableDestinations.HealthyOrPanic, h.AvailableDestinationsPolicy);
         Assert.Equal(new ActiveHealthCheckOptions
         {
-            Enabled = true, Interval = TimeSpan.FromSeconds(5), Timeout = TimeSpan.FromSeconds(1),
-            Path = "/healthz", Query = "?deep=1", Fall = 4, Rise = 2,
+            Enabled = true,
+            Interval = TimeSpan.FromSeconds(5),
+            Timeout = TimeSpan.FromSeconds(1),
+            Path = "/healthz",
+            Query = "?deep=1",
+            Fall = 4,
+            Rise = 2,
         }, h.Active);
         Assert.True(h.Passive.Enabled);
         Assert.Equal(TimeSpan.FromSeconds(20), h.Passive.ReactivationPeriod);
