@@ -41,8 +41,9 @@ public sealed class RequestHead
     {
         get
         {
-            foreach (var h in Headers)
-                if (h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)) return h.Value;
+            if (Headers is HeaderFields fields) return fields.First(name); // without making the other fields strings
+            for (int i = 0; i < Headers.Count; i++) // not foreach: no enumerator to allocate
+                if (Headers[i].Key.Equals(name, StringComparison.OrdinalIgnoreCase)) return Headers[i].Value;
             return null;
         }
     }

@@ -92,13 +92,13 @@ public static class RequestHeadParser
         if (target[0] != '/' && !(target.Length == 1 && target[0] == '*'))
             return RequestParseResult.Fail(400, "only origin-form request targets are routed");
 
-        var headers = new List<KeyValuePair<string, string>>();
-        string host = "";
+        string? host = null;
         bool sawHost = false;
         long contentLength = -1;
         bool chunked = false, sawTransferEncoding = false;
         bool? connectionKeepAlive = null;
-        var rest = head[(lineEnd + 2)..];
+        var fieldLines = head[(lineEnd + 2)..];
+        var rest = fieldLines;
         while (!rest.IsEmpty)
         {
             int e = rest.IndexOf("\r\n"u8);
@@ -111,47 +111,48 @@ public static class RequestHeadParser
             rest = rest[(e + 2)..];
             string? bad = HttpSyntax.CheckFieldLine(field, out var name, out var value);
             if (bad != null) return RequestParseResult.Fail(400, bad);
-            string n = Encoding.ASCII.GetString(name);
-            string v = Encoding.Latin1.GetString(value);
-            headers.Add(new(n, v));
-            if (n.Equals("Host", StringComparison.OrdinalIgnoreCase))
+            // Names are tokens (ASCII), so a byte comparison ignoring ASCII case is OrdinalIgnoreCase.
+            if (Ascii.EqualsIgnoreCase(name, "Host"u8))
             {
                 if (sawHost) return RequestParseResult.Fail(400, "more than one Host header");
                 sawHost = true;
-                host = StripPort(v).ToLowerInvariant();
+                // Only complete heads need the string; ToLowerInvariant returns it as is when already lower case.
+                if (complete) host = Encoding.Latin1.GetString(StripPort(value)).ToLowerInvariant();
             }
-            else if (n.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+            else if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
             {
-                if (v.Length == 0 || !long.TryParse(v, System.Globalization.NumberStyles.None, null, out long cl))
+                if (value.Length == 0 || !long.TryParse(value, System.Globalization.NumberStyles.None, null, out long cl))
                     return RequestParseResult.Fail(400, "invalid Content-Length");
                 if (contentLength >= 0 && contentLength != cl) return RequestParseResult.Fail(400, "conflicting Content-Length values");
                 contentLength = cl;
             }
-            else if (n.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+            else if (Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
             {
                 sawTransferEncoding = true;
                 if (contentLength >= 0) return RequestParseResult.Fail(400, "both Transfer-Encoding and Content-Length");
                 bool any = false;
-                foreach (var c in HttpSyntax.SplitList(v))
+                foreach (var range in value.Split((byte)','))
                 {
+                    var c = HttpSyntax.TrimOws(value[range]);
                     if (c.Length == 0) continue; // empty list elements are ignored (RFC 9110 §5.6.1)
                     any = true;
-                    if (!HttpSyntax.IsToken(Encoding.Latin1.GetBytes(c)))
+                    if (!HttpSyntax.IsToken(c))
                         return RequestParseResult.Fail(400, "invalid Transfer-Encoding value");
                     // RFC 9112 §6.1: chunked is the final coding and applied once; Baton implements chunked only.
                     if (chunked) return RequestParseResult.Fail(400, "chunked is not the final transfer coding");
-                    if (!c.Equals("chunked", StringComparison.OrdinalIgnoreCase))
-                        return RequestParseResult.Fail(501, $"transfer coding '{c}' is not supported");
+                    if (!Ascii.EqualsIgnoreCase(c, "chunked"u8))
+                        return RequestParseResult.Fail(501, $"transfer coding '{Encoding.Latin1.GetString(c)}' is not supported");
                     chunked = true;
                 }
                 if (!any) return RequestParseResult.Fail(400, "empty Transfer-Encoding");
             }
-            else if (n.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            else if (Ascii.EqualsIgnoreCase(name, "Connection"u8))
             {
-                foreach (var opt in v.Split(',', StringSplitOptions.TrimEntries))
+                foreach (var range in value.Split((byte)','))
                 {
-                    if (opt.Equals("close", StringComparison.OrdinalIgnoreCase)) connectionKeepAlive = false;
-                    else if (opt.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)) connectionKeepAlive ??= true;
+                    var opt = TrimWhiteSpace(value[range]);
+                    if (Ascii.EqualsIgnoreCase(opt, "close"u8)) connectionKeepAlive = false;
+                    else if (Ascii.EqualsIgnoreCase(opt, "keep-alive"u8)) connectionKeepAlive ??= true;
                 }
             }
             // RFC 9112 §6.1 / §6.3: Transfer-Encoding with Content-Length is a smuggling vector; TE in HTTP/1.0 is faulty framing.
@@ -161,22 +162,53 @@ public static class RequestHeadParser
         if (!complete) return RequestParseResult.Incomplete;
         if (requireHost && minor == 1 && !sawHost) return RequestParseResult.Fail(400, "HTTP/1.1 request without Host");
 
+        // What a complete head still allocates, and why (issue 3): the RequestHead; the target string, and the
+        // path and query substrings when there is a query (callers take them as strings); the host string (the
+        // lower-cased name routes are matched against); and the field lines as one byte copy with an index
+        // (HeaderFields: names and values become strings only when read). The method is a constant for the
+        // standard methods. No allocation is sensible to remove without a view over the receive buffer, which
+        // would outlive the buffer's reuse in HttpInput and change every RequestHead caller.
         int q = target.IndexOf((byte)'?');
         string targetText = Encoding.ASCII.GetString(target);
         return new RequestParseResult(ParseStatus.Complete, new RequestHead
         {
-            Method = Encoding.ASCII.GetString(method),
+            Method = KnownMethod(method) ?? Encoding.ASCII.GetString(method),
             Target = targetText,
             Path = q < 0 ? targetText : targetText[..q],
             Query = q < 0 ? "" : targetText[(q + 1)..],
             VersionMinor = minor,
-            Headers = headers,
-            Host = host,
+            Headers = HeaderFields.Of(fieldLines),
+            Host = host ?? "",
             ContentLength = contentLength,
             Chunked = chunked,
             KeepAlive = connectionKeepAlive ?? (minor == 1),
             Length = skipped + length,
         }, 0, null);
+    }
+
+    // The standard methods (RFC 9110 §9, RFC 5789) as constants; methods are case-sensitive, so only exact bytes match.
+    private static string? KnownMethod(ReadOnlySpan<byte> method) => method.Length switch
+    {
+        3 when method.SequenceEqual("GET"u8) => "GET",
+        3 when method.SequenceEqual("PUT"u8) => "PUT",
+        4 when method.SequenceEqual("POST"u8) => "POST",
+        4 when method.SequenceEqual("HEAD"u8) => "HEAD",
+        5 when method.SequenceEqual("PATCH"u8) => "PATCH",
+        5 when method.SequenceEqual("TRACE"u8) => "TRACE",
+        6 when method.SequenceEqual("DELETE"u8) => "DELETE",
+        7 when method.SequenceEqual("OPTIONS"u8) => "OPTIONS",
+        7 when method.SequenceEqual("CONNECT"u8) => "CONNECT",
+        _ => null,
+    };
+
+    // Trims what char.IsWhiteSpace calls white space; bytes are Latin-1, so that includes 0x85 and 0xA0
+    // (as string.Split's TrimEntries did on the decoded value).
+    private static ReadOnlySpan<byte> TrimWhiteSpace(ReadOnlySpan<byte> s)
+    {
+        int a = 0, b = s.Length;
+        while (a < b && char.IsWhiteSpace((char)s[a])) a++;
+        while (b > a && char.IsWhiteSpace((char)s[b - 1])) b--;
+        return s[a..b];
     }
 
     // A request line still missing its CRLF: refuse it once it cannot become valid.
@@ -226,10 +258,10 @@ public static class RequestHeadParser
         return null;
     }
 
-    private static string StripPort(string host)
+    private static ReadOnlySpan<byte> StripPort(ReadOnlySpan<byte> host)
     {
-        if (host.StartsWith('[')) { int rb = host.IndexOf(']'); return rb > 0 ? host[..(rb + 1)] : host; }
-        int c = host.LastIndexOf(':');
+        if (host.StartsWith("["u8)) { int rb = host.IndexOf((byte)']'); return rb > 0 ? host[..(rb + 1)] : host; }
+        int c = host.LastIndexOf((byte)':');
         return c >= 0 ? host[..c] : host;
     }
 }

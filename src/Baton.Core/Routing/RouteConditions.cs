@@ -11,21 +11,39 @@ public enum QueryParameterMatchMode { Exact, Contains, NotContains, Prefix, Exis
 /// <summary>A route condition on a request header, as YARP's <c>RouteHeader</c>.</summary>
 public sealed record HeaderCondition(string Name, IReadOnlyList<string> Values, HeaderMatchMode Mode, bool IsCaseSensitive)
 {
+    // Runs per request for routes that have it: no LINQ, and only the values of fields with this name become strings.
     internal bool Matches(RequestHead head)
     {
-        var present = head.Headers.Where(h => h.Key.Equals(Name, StringComparison.OrdinalIgnoreCase)).Select(h => h.Value).ToList();
         var cmp = IsCaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
-        return Mode switch
+        var headers = head.Headers;
+        var fields = headers as HeaderFields;
+        for (int i = 0; i < headers.Count; i++)
         {
-            HeaderMatchMode.Exists => present.Count > 0,
-            HeaderMatchMode.NotExists => present.Count == 0,
-            HeaderMatchMode.ExactHeader => present.Any(v => Values.Any(x => v.Equals(x, cmp))),
-            HeaderMatchMode.HeaderPrefix => present.Any(v => Values.Any(x => v.StartsWith(x, cmp))),
-            HeaderMatchMode.Contains => present.Any(v => Values.Any(x => v.Contains(x, cmp))),
-            // YARP: NotContains also matches when the header is absent.
-            HeaderMatchMode.NotContains => present.All(v => !Values.Any(x => v.Contains(x, cmp))),
-            _ => false,
-        };
+            bool named = fields is not null ? fields.NameIs(i, Name) : headers[i].Key.Equals(Name, StringComparison.OrdinalIgnoreCase);
+            if (!named) continue;
+            string v = fields is not null ? fields.Value(i) : headers[i].Value;
+            switch (Mode)
+            {
+                case HeaderMatchMode.Exists: return true;
+                case HeaderMatchMode.NotExists: return false;
+                case HeaderMatchMode.ExactHeader when AnyValue(v, static (v, x, c) => v.Equals(x, c), cmp):
+                case HeaderMatchMode.HeaderPrefix when AnyValue(v, static (v, x, c) => v.StartsWith(x, c), cmp):
+                case HeaderMatchMode.Contains when AnyValue(v, static (v, x, c) => v.Contains(x, c), cmp):
+                    return true;
+                // YARP: NotContains also matches when the header is absent.
+                case HeaderMatchMode.NotContains when AnyValue(v, static (v, x, c) => v.Contains(x, c), cmp):
+                    return false;
+            }
+        }
+        // No field decided it: absent, or present without a matching value.
+        return Mode is HeaderMatchMode.NotExists or HeaderMatchMode.NotContains;
+    }
+
+    private bool AnyValue(string value, Func<string, string, StringComparison, bool> test, StringComparison cmp)
+    {
+        for (int i = 0; i < Values.Count; i++)
+            if (test(value, Values[i], cmp)) return true;
+        return false;
     }
 }
 

@@ -56,25 +56,48 @@ public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnl
 
     private static int CatchAllIndex(string p) => p.IndexOf("{**", StringComparison.Ordinal);
 
+    // Runs per request: loops and spans rather than LINQ and substrings, so matching allocates nothing.
     internal bool Matches(RequestHead head)
     {
-        if (Hosts.Count > 0 && !Hosts.Any(h => HostMatches(h, head.Host))) return false;
-        if (Methods is { Count: > 0 } && !Methods.Any(m => m.Equals(head.Method, StringComparison.OrdinalIgnoreCase))) return false;
-        if (Headers is not null && !Headers.All(h => h.Matches(head))) return false;
-        if (QueryParameters is not null && !QueryParameters.All(q => q.Matches(head))) return false;
-        return IsPrefix
-            ? head.Path.StartsWith(PathLiteral, StringComparison.OrdinalIgnoreCase)
-              || (PathLiteral.EndsWith('/') && head.Path.Equals(PathLiteral[..^1], StringComparison.OrdinalIgnoreCase))
-            : head.Path.Equals(PathLiteral, StringComparison.OrdinalIgnoreCase);
+        if (Hosts.Count > 0 && !AnyHostMatches(head.Host)) return false;
+        if (Methods is { Count: > 0 } && !AnyMethodMatches(head.Method)) return false;
+        if (Headers is not null)
+            for (int i = 0; i < Headers.Count; i++)
+                if (!Headers[i].Matches(head)) return false;
+        if (QueryParameters is not null)
+            for (int i = 0; i < QueryParameters.Count; i++)
+                if (!QueryParameters[i].Matches(head)) return false;
+        // PathLiteral and IsPrefix, without the substring.
+        int catchAll = Path is null ? 0 : CatchAllIndex(Path);
+        var literal = Path is null ? "/" : catchAll >= 0 ? Path.AsSpan(0, catchAll) : Path;
+        var path = head.Path.AsSpan();
+        if (catchAll < 0) return path.Equals(literal, StringComparison.OrdinalIgnoreCase);
+        return path.StartsWith(literal, StringComparison.OrdinalIgnoreCase)
+            || (literal.EndsWith('/') && path.Equals(literal[..^1], StringComparison.OrdinalIgnoreCase));
     }
 
-    private static bool HostMatches(string pattern, string host)
+    private bool AnyHostMatches(string host)
     {
+        for (int i = 0; i < Hosts.Count; i++)
+            if (HostMatches(Hosts[i], host)) return true;
+        return false;
+    }
+
+    private bool AnyMethodMatches(string method)
+    {
+        for (int i = 0; i < Methods!.Count; i++)
+            if (Methods[i].Equals(method, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
+
+    private static bool HostMatches(string configured, string host)
+    {
+        var pattern = configured.AsSpan();
         int colon = pattern.LastIndexOf(':');
-        if (colon > 0 && !pattern.EndsWith(']')) pattern = pattern[..colon];
-        return pattern.StartsWith("*.", StringComparison.Ordinal)
-            ? host.EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase) && host.Length > pattern.Length - 1
-            : host.Equals(pattern, StringComparison.OrdinalIgnoreCase);
+        if (colon > 0 && !pattern.EndsWith("]")) pattern = pattern[..colon];
+        return pattern.StartsWith("*.")
+            ? host.AsSpan().EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase) && host.Length > pattern.Length - 1
+            : host.AsSpan().Equals(pattern, StringComparison.OrdinalIgnoreCase);
     }
 }
 

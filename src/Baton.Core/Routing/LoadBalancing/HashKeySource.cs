@@ -63,12 +63,14 @@ public readonly record struct HashKeySource(HashKeyKind Kind, string? Name)
     /// <summary>The value of cookie <paramref name="name"/> (case-sensitive, RFC 6265) in any Cookie header.</summary>
     internal static string? FindCookie(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
     {
-        foreach (var h in headers)
+        var fields = headers as Http.HeaderFields; // names compared as bytes: other fields stay unread
+        for (int i = 0; i < headers.Count; i++)
         {
-            if (!h.Key.Equals("Cookie", StringComparison.OrdinalIgnoreCase)) continue;
-            foreach (var range in h.Value.AsSpan().Split(';'))
+            if (!(fields?.NameIs(i, "Cookie") ?? headers[i].Key.Equals("Cookie", StringComparison.OrdinalIgnoreCase))) continue;
+            string cookies = fields?.Value(i) ?? headers[i].Value;
+            foreach (var range in cookies.AsSpan().Split(';'))
             {
-                var pair = h.Value.AsSpan()[range].Trim();
+                var pair = cookies.AsSpan()[range].Trim();
                 int eq = pair.IndexOf('=');
                 if (eq <= 0 || !pair[..eq].Trim().SequenceEqual(name)) continue;
                 var value = pair[(eq + 1)..].Trim();
