@@ -81,8 +81,7 @@ public static class RequestHeadParser
         if (!HttpSyntax.IsToken(method)) return RequestParseResult.Fail(400, "invalid method");
         if (target.Length == 0) return RequestParseResult.Fail(400, "empty request target");
         if (target.Length > TargetLimit) return RequestParseResult.Fail(414, "request target too long");
-        foreach (byte b in target)
-            if (b <= 0x20 || b >= 0x7F) return RequestParseResult.Fail(400, "invalid character in request target");
+        if (target.ContainsAnyExceptInRange((byte)0x21, (byte)0x7E)) return RequestParseResult.Fail(400, "invalid character in request target");
         int minor;
         if (version.SequenceEqual("HTTP/1.1"u8)) minor = 1;
         else if (version.SequenceEqual("HTTP/1.0"u8)) minor = 0;
