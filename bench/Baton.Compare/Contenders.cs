@@ -1,0 +1,318 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Baton.Control;
+using Baton.Lab;
+
+namespace Baton.Compare;
+
+/// <summary>A contender while it runs: where wrk goes, and whose CPU counts as router and as back-end.</summary>
+internal sealed class Running(string name, string url, int? routerPid, Func<IEnumerable<int>> backendPids, Action stop)
+{
+    public string Name { get; } = name;
+
+    /// <summary>Base URL without the path, e.g. http://10.77.11.100:80.</summary>
+    public string Url { get; } = url;
+
+    /// <summary>Root of the router's process tree (null for the direct reference).</summary>
+    public int? RouterPid { get; } = routerPid;
+
+    /// <summary>The processes that serve the responses (agents, workers or origins).</summary>
+    public Func<IEnumerable<int>> BackendPids { get; } = backendPids;
+
+    public void Stop() => stop();
+}
+
+/// <summary>
+/// The namespace cluster (client, router, be1..be3) with a <c>baton origin</c> on every back-end
+/// (port 8080 on its own address): the one HTTP origin all proxies use. Starts each contender in
+/// turn on the VIP, port 80, in the router namespace.
+/// </summary>
+internal sealed class Arena : IDisposable
+{
+    public const int OriginPort = 8080;
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly Dictionary<string, BatonProcess> _origins = new();
+
+    public Arena(NetnsCluster net, string dir, string yarpDll)
+    {
+        Net = net;
+        Dir = dir;
+        YarpDll = yarpDll;
+    }
+
+    public NetnsCluster Net { get; }
+
+    public string Dir { get; }
+
+    public string YarpDll { get; }
+
+    public string RouterNs => Net.Ns("router");
+
+    public string ClientNs => Net.Ns("client");
+
+    public IEnumerable<int> OriginPids => _origins.Values.Select(o => o.Pid);
+
+    private string VipUrl => $"http://{Net.Vip}:{NetnsCluster.ServicePort}";
+
+    private string OriginUrl(string be) => $"http://{Net.AddressOf(be)}:{OriginPort}/";
+
+    public async Task StartOriginsAsync()
+    {
+        foreach (var be in Net.Backends)
+            _origins[be] = BatonProcess.Start(Net.Ns(be), $"origin-{be}", ["origin", "--name", be, "--listen", $"{Net.AddressOf(be)}:{OriginPort}"]);
+        foreach (var (be, p) in _origins)
+            if (!await p.WaitForOutputAsync($"origin {be} listening on", StartTimeout).ConfigureAwait(false))
+                throw new InvalidOperationException($"origin {be} did not start:\n{p.Output}");
+    }
+
+    public Task<Running> StartAsync(string contender) => contender switch
+    {
+        "direct" => Task.FromResult(new Running("direct", $"http://{Net.AddressOf("be1")}:{OriginPort}", null, () => OriginPids, () => { })),
+        "handoff" => StartHandoffAsync(),
+        "local" => StartLocalAsync(),
+        "relay" => StartRelayAsync(),
+        "yarp" => StartYarpAsync(),
+        "haproxy" => StartHaproxyAsync(),
+        "nginx" => StartNginxAsync(),
+        _ => throw new ArgumentException($"unknown contender '{contender}'"),
+    };
+
+    private string Folder(string name)
+    {
+        var d = Path.Combine(Dir, name);
+        Directory.CreateDirectory(d);
+        return d;
+    }
+
+    private static void WriteJson(string path, JsonObject json) =>
+        File.WriteAllText(path, json.ToJsonString(new() { WriteIndented = true }));
+
+    /// <summary>Router config with one route, everything to cluster "all", round robin over be1..be3.</summary>
+    private JsonObject BatonConfig(string transfer, Func<string, JsonObject> destination, JsonObject? extra = null)
+    {
+        var dests = new JsonObject();
+        foreach (var be in Net.Backends) dests[be] = destination(be);
+        var baton = new JsonObject { ["Listen"] = Net.Service.ToString(), ["Name"] = "router", ["IdleTimeout"] = "00:02:00" };
+        if (extra is not null) foreach (var (k, v) in extra) baton[k] = v?.DeepClone();
+        return new JsonObject
+        {
+            ["Baton"] = baton,
+            ["ReverseProxy"] = new JsonObject
+            {
+                ["Routes"] = new JsonObject { ["all"] = new JsonObject { ["ClusterId"] = "all", ["Match"] = new JsonObject { ["Path"] = "/{**rest}" } } },
+                ["Clusters"] = new JsonObject
+                {
+                    ["all"] = new JsonObject { ["Transfer"] = transfer, ["LoadBalancingPolicy"] = "RoundRobin", ["Destinations"] = dests },
+                },
+            },
+        };
+    }
+
+    private static void StopAll(IEnumerable<IDisposable> items)
+    {
+        foreach (var i in items.Reverse()) i.Dispose();
+    }
+
+    private async Task<Running> StartHandoffAsync()
+    {
+        var dir = Folder("handoff");
+        var key = Path.Combine(dir, "cluster.key");
+        ClusterKey.CreateFile(key);
+        var config = Path.Combine(dir, "router.json");
+        WriteJson(config, BatonConfig("handoff", be => new JsonObject { ["Address"] = Net.ControlEndpointOf(be).ToString() },
+            new JsonObject { ["Interface"] = "eth0", ["KeyFile"] = "cluster.key" }));
+        var started = new List<BatonProcess>();
+        try
+        {
+            var agents = Net.Backends.Select(be =>
+            {
+                var a = BatonProcess.Start(Net.Ns(be), $"agent-{be}", ["agent", "--name", be, "--listen", Net.ControlEndpointOf(be).ToString(), "--key-file", key]);
+                started.Add(a);
+                return (be, a);
+            }).ToList();
+            foreach (var (be, a) in agents)
+                if (!await a.WaitForOutputAsync("listening for the router", StartTimeout).ConfigureAwait(false))
+                    throw new InvalidOperationException($"agent {be} did not start:\n{a.Output}");
+            var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config]);
+            started.Add(router);
+            foreach (var be in Net.Backends)
+                if (!await router.WaitForOutputAsync($"agent {be} connected", StartTimeout).ConfigureAwait(false))
+                    throw new InvalidOperationException($"router did not connect to agent {be}:\n{router.Output}");
+            return new Running("handoff", VipUrl, router.Pid, () => agents.Select(a => a.a.Pid), () => StopAll(started));
+        }
+        catch
+        {
+            StopAll(started);
+            throw;
+        }
+    }
+
+    private async Task<Running> StartLocalAsync()
+    {
+        var dir = Folder("local");
+        var config = Path.Combine(dir, "router.json");
+        WriteJson(config, BatonConfig("local", _ => new JsonObject(), new JsonObject { ["WorkerSocket"] = "workers.sock" }));
+        var started = new List<BatonProcess>();
+        try
+        {
+            var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config]);
+            started.Add(router);
+            if (!await router.WaitForOutputAsync("router listening on", StartTimeout).ConfigureAwait(false))
+                throw new InvalidOperationException($"router did not start:\n{router.Output}");
+            var workers = new List<BatonProcess>();
+            foreach (var be in Net.Backends)
+            {
+                var w = BatonProcess.Start(RouterNs, $"worker-{be}", ["worker", "--name", be, "--socket", Path.Combine(dir, "workers.sock")]);
+                started.Add(w);
+                workers.Add(w);
+            }
+            foreach (var w in workers)
+            {
+                string be = w.Name["worker-".Length..];
+                if (!await router.WaitForOutputAsync($"worker {be} registered (pid {w.Pid}", StartTimeout).ConfigureAwait(false))
+                    throw new InvalidOperationException($"router did not register worker {be}:\n{w.Output}\n{router.Output}");
+            }
+            return new Running("local", VipUrl, router.Pid, () => workers.Select(w => w.Pid), () => StopAll(started));
+        }
+        catch
+        {
+            StopAll(started);
+            throw;
+        }
+    }
+
+    private async Task<Running> StartRelayAsync()
+    {
+        var dir = Folder("relay");
+        var config = Path.Combine(dir, "router.json");
+        WriteJson(config, BatonConfig("relay", be => new JsonObject { ["Address"] = OriginUrl(be) }));
+        var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config]);
+        if (!await router.WaitForOutputAsync("router listening on", StartTimeout).ConfigureAwait(false))
+        {
+            router.Dispose();
+            throw new InvalidOperationException($"router did not start:\n{router.Output}");
+        }
+        return new Running("relay", VipUrl, router.Pid, () => OriginPids, router.Dispose);
+    }
+
+    private async Task<Running> StartYarpAsync()
+    {
+        var dir = Folder("yarp");
+        var config = Path.Combine(dir, "yarp.json");
+        var dests = new JsonObject();
+        foreach (var be in Net.Backends) dests[be] = new JsonObject { ["Address"] = OriginUrl(be) };
+        WriteJson(config, new JsonObject
+        {
+            ["Urls"] = VipUrl,
+            ["ReverseProxy"] = new JsonObject
+            {
+                ["Routes"] = new JsonObject { ["all"] = new JsonObject { ["ClusterId"] = "all", ["Match"] = new JsonObject { ["Path"] = "{**catch-all}" } } },
+                ["Clusters"] = new JsonObject { ["all"] = new JsonObject { ["LoadBalancingPolicy"] = "RoundRobin", ["Destinations"] = dests } },
+            },
+        });
+        string dotnet = Environment.ProcessPath is { } pp && Path.GetFileNameWithoutExtension(pp) == "dotnet" ? pp : "/usr/share/dotnet/dotnet";
+        var p = Proc.Start(RouterNs, "yarp", dotnet, YarpDll, "--config", config);
+        if (!await p.WaitForOutputAsync("yarp listening on", StartTimeout).ConfigureAwait(false))
+        {
+            p.Dispose();
+            throw new InvalidOperationException($"YARP did not start:\n{p.Output}");
+        }
+        return new Running("yarp", VipUrl, p.Pid, () => OriginPids, p.Dispose);
+    }
+
+    private async Task<Running> StartHaproxyAsync()
+    {
+        var dir = Folder("haproxy");
+        var config = Path.Combine(dir, "haproxy.cfg");
+        var servers = string.Join('\n', Net.Backends.Select(be => $"    server {be} {Net.AddressOf(be)}:{OriginPort}"));
+        File.WriteAllText(config, $"""
+            global
+                maxconn 4096
+            defaults
+                mode http
+                option http-keep-alive
+                http-reuse always
+                timeout connect 5s
+                timeout client 60s
+                timeout server 60s
+            frontend vip
+                bind {Net.Vip}:{NetnsCluster.ServicePort}
+                default_backend origins
+            backend origins
+                balance roundrobin
+            {servers}
+
+            """);
+        var p = Proc.Start(RouterNs, "haproxy", "haproxy", "-db", "-f", config);
+        return await ReadyAsync("haproxy", p).ConfigureAwait(false);
+    }
+
+    private async Task<Running> StartNginxAsync()
+    {
+        var dir = Folder("nginx");
+        var config = Path.Combine(dir, "nginx.conf");
+        var servers = string.Join('\n', Net.Backends.Select(be => $"        server {Net.AddressOf(be)}:{OriginPort};"));
+        File.WriteAllText(config, $$"""
+            worker_processes auto;
+            pid {{dir}}/nginx.pid;
+            error_log {{dir}}/error.log warn;
+            events { worker_connections 4096; }
+            http {
+                access_log off;
+                client_body_temp_path {{dir}}/body;
+                proxy_temp_path {{dir}}/proxy;
+                fastcgi_temp_path {{dir}}/fastcgi;
+                uwsgi_temp_path {{dir}}/uwsgi;
+                scgi_temp_path {{dir}}/scgi;
+                keepalive_requests 1000000;
+                upstream origins {
+            {{servers}}
+                    keepalive 64;
+                    keepalive_requests 1000000;
+                }
+                server {
+                    listen {{Net.Vip}}:{{NetnsCluster.ServicePort}};
+                    location / {
+                        proxy_pass http://origins;
+                        proxy_http_version 1.1;
+                        proxy_set_header Connection "";
+                        proxy_buffers 16 64k;
+                        proxy_max_temp_file_size 0;
+                    }
+                }
+            }
+
+            """);
+        var p = Proc.Start(RouterNs, "nginx", "/usr/sbin/nginx", "-p", dir, "-c", config, "-e", Path.Combine(dir, "error.log"), "-g", "daemon off;");
+        return await ReadyAsync("nginx", p).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits until the VIP accepts connections from the client namespace (or the process exits).</summary>
+    private async Task<Running> ReadyAsync(string name, Proc p)
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (DateTime.UtcNow < deadline && !p.HasExited)
+        {
+            using var s = Netns.CreateTcpSocket(ClientNs);
+            try
+            {
+                await s.ConnectAsync(Net.Service).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                return new Running(name, VipUrl, p.Pid, () => OriginPids, p.Dispose);
+            }
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or TimeoutException)
+            {
+                await Task.Delay(100).ConfigureAwait(false);
+            }
+        }
+        string output = p.Output;
+        p.Dispose();
+        throw new InvalidOperationException($"{name} did not start listening on {Net.Service}:\n{output}");
+    }
+
+    public void Dispose()
+    {
+        foreach (var o in _origins.Values) o.Dispose();
+        _origins.Clear();
+    }
+}

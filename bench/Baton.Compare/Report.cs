@@ -1,0 +1,232 @@
+using System.Globalization;
+using System.Text;
+using Baton.Lab;
+
+namespace Baton.Compare;
+
+/// <summary>Medians per cell, the markdown report (compare.md) and the plot (cpu-per-request.png).</summary>
+internal static class Report
+{
+    private sealed record Cell(double Rps, double P50Us, double P99Us, double RouterCpu, double BackendCpu, double Tx, double RssMiB, long Errors, int Runs);
+
+    private static readonly Dictionary<string, string> Labels = new()
+    {
+        ["direct"] = "direct (one origin, no router)",
+        ["handoff"] = "Baton handoff",
+        ["local"] = "Baton local",
+        ["relay"] = "Baton relay",
+        ["yarp"] = "YARP 2.3.0",
+        ["haproxy"] = "HAProxy",
+        ["nginx"] = "nginx",
+    };
+
+    public static string SizeLabel(long size) =>
+        size >= 1 << 20 && size % (1 << 20) == 0 ? $"{size >> 20} MiB"
+        : size >= 1024 && size % 1024 == 0 ? $"{size >> 10} KiB" : $"{size} B";
+
+    public static Dictionary<string, string> Environment(SweepOptions o)
+    {
+        string Try(Func<string> f)
+        {
+            try { return f().Trim(); } catch (Exception e) when (e is InvalidOperationException or IOException or System.ComponentModel.Win32Exception) { return "?"; }
+        }
+        string FirstLine(string s) => s.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? "?";
+        return new Dictionary<string, string>
+        {
+            ["date"] = DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
+            ["commit"] = o.Commit ?? "?",
+            ["kernel"] = Try(() => File.ReadAllText("/proc/sys/kernel/osrelease")),
+            ["cores"] = System.Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture),
+            ["dotnet"] = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
+            ["haproxy"] = Try(() => FirstLine(Netns.Exec("haproxy", "-v"))),
+            ["nginx"] = Try(() => FirstLine(ExecBoth("/usr/sbin/nginx", "-v"))),
+            ["wrk"] = Try(() => FirstLine(ExecBoth("wrk", "-v"))),
+            ["duration_s"] = o.Duration.TotalSeconds.ToString(CultureInfo.InvariantCulture),
+            ["runs"] = o.Runs.ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <summary>stdout and stderr of a command whatever its exit code (nginx -v and wrk -v print on stderr, wrk exits 1).</summary>
+    private static string ExecBoth(string file, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException(file);
+        var err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd() + err.Result;
+        p.WaitForExit();
+        return output;
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var v = values.Where(x => !double.IsNaN(x)).OrderBy(x => x).ToArray();
+        if (v.Length == 0) return double.NaN;
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
+
+    private static Dictionary<(string, long, int), Cell> Cells(IEnumerable<RunRow> rows) =>
+        rows.GroupBy(r => (r.Contender, r.Size, r.Connections)).ToDictionary(g => g.Key, g => new Cell(
+            Median(g.Select(r => r.Rps)), Median(g.Select(r => r.P50Us)), Median(g.Select(r => r.P99Us)),
+            Median(g.Select(r => r.RouterCpuPerReq)), Median(g.Select(r => r.BackendCpuPerReq)), Median(g.Select(r => r.TxPerReq)),
+            Median(g.Select(r => r.RssKiB / 1024.0)), g.Sum(r => r.Errors), g.Count()));
+
+    private static string N(double v, int digits = 1) =>
+        double.IsNaN(v) ? "—" : Math.Abs(v) >= 100 ? v.ToString("F0", CultureInfo.InvariantCulture) : v.ToString("F" + digits, CultureInfo.InvariantCulture);
+
+    private static string Ratio(double a, double b) => double.IsNaN(a) || double.IsNaN(b) || b == 0 ? "—" : (a / b).ToString(a / b < 0.1 ? "F3" : "F2", CultureInfo.InvariantCulture);
+
+    public static void Write(SweepOptions o, List<RunRow> rows, IReadOnlyDictionary<string, string> failures, IReadOnlyDictionary<string, string> meta)
+    {
+        var cells = Cells(rows);
+        var contenders = SweepOptions.AllContenders.Where(c => rows.Any(r => r.Contender == c) || failures.ContainsKey(c)).ToList();
+        var sizes = rows.Select(r => r.Size).Distinct().OrderBy(s => s).ToList();
+        var conns = rows.Select(r => r.Connections).Distinct().OrderBy(c => c).ToList();
+        string M(string k) => meta.TryGetValue(k, out var v) ? v : "?";
+        Cell? Get(string c, long s, int n) => cells.TryGetValue((c, s, n), out var cell) ? cell : null;
+
+        var md = new StringBuilder();
+        md.AppendLine("# Baton against YARP, HAProxy and nginx: router CPU, bytes and latency by response size");
+        md.AppendLine();
+        md.AppendLine($"{M("date")} · commit {M("commit")} · kernel {M("kernel")} · {M("cores")} cores · {M("dotnet")} · {M("haproxy")} · {M("nginx")} · {M("wrk")} · Yarp.ReverseProxy 2.3.0");
+        md.AppendLine();
+        md.AppendLine($"Made by `bench/compare.sh` (`./baton.sh bench compare`). Namespace cluster `{SweepOptions.Prefix}-*` on 10.77.{SweepOptions.Subnet}.0/24: client, router and three back-end hosts on one bridge. " +
+            $"Every back-end runs `baton origin` on its own address, port {Arena.OriginPort}: the origin for every proxy (HTTP/1.1 keep-alive, `/bytes/N` from the built-in application). " +
+            "Baton `handoff` runs `baton agent` on the back-ends instead, serving the same application on the handed-off connection; Baton `local` runs three `baton worker` processes in the router namespace. " +
+            "Every router listens on the VIP, port 80, in the router namespace, and balances round robin over the three back-ends; `direct` is wrk straight at be1's origin (no router). " +
+            $"Load: `wrk --latency` in the client namespace, 2 threads, keep-alive connections, {M("duration_s")} s per run, {M("runs")} runs per cell, median shown; every request is a routing decision.");
+        md.AppendLine();
+        md.AppendLine("- **router CPU/request**: utime+stime of the router's process tree (nginx: master and workers) over the run, divided by the requests wrk completed (10 ms ticks).");
+        md.AppendLine("- **back-end CPU/request**: the same for the processes that produce the responses: the agents (handoff; on the back-end hosts), the workers (local; *on the router host*), the origins (everything else).");
+        md.AppendLine("- **router tx/request**: bytes the router namespace's `eth0` transmitted, divided by requests (response bodies the router relays show up here; hand-off sends only control messages and TCP hand-over traffic).");
+        md.AppendLine("- The machine has 2 cores shared by wrk, the router and all back-ends: absolute figures are indicative only. Compare contenders by ratios within this run.");
+        md.AppendLine("- Configurations: HAProxy `mode http`, `http-reuse always`, `balance roundrobin`; nginx upstream `keepalive 64`, `proxy_http_version 1.1`, `proxy_buffers 16 64k`, `proxy_max_temp_file_size 0` (no temp files), `worker_processes auto`, access log off; YARP: `bench/YarpHost` (stock `AddReverseProxy().LoadFromConfig`, RoundRobin, logging at Warning); Baton: one route, one cluster, `RoundRobin`.");
+        if (failures.Count > 0)
+        {
+            md.AppendLine();
+            foreach (var (c, why) in failures) md.AppendLine($"- **{Labels[c]} failed**: {why}");
+        }
+
+        md.AppendLine();
+        md.AppendLine("## Router CPU per request (µs)");
+        foreach (int n in conns)
+        {
+            md.AppendLine();
+            md.AppendLine($"{n} connections:");
+            md.AppendLine();
+            md.AppendLine("| contender | " + string.Join(" | ", sizes.Select(SizeLabel)) + " |");
+            md.AppendLine("|---|" + string.Concat(sizes.Select(_ => "---:|")));
+            foreach (var c in contenders.Where(c => c != "direct"))
+                md.AppendLine($"| {Labels[c]} | " + string.Join(" | ", sizes.Select(s => N(Get(c, s, n)?.RouterCpu ?? double.NaN))) + " |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("## Targets (ratios within this run)");
+        md.AppendLine();
+        long mib = 1 << 20;
+        md.AppendLine("| target | " + string.Join(" | ", conns.Select(n => $"{n} connections")) + " |");
+        md.AppendLine("|---|" + string.Concat(conns.Select(_ => "---:|")));
+        double CpuOf(string c, long s, int n) => Get(c, s, n)?.RouterCpu ?? double.NaN;
+        md.AppendLine("| handoff ÷ HAProxy router CPU/request at 1 MiB (target ≤ 0.10) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("handoff", mib, n), CpuOf("haproxy", mib, n)))) + " |");
+        md.AppendLine("| handoff ÷ YARP router CPU/request at 1 MiB (target ≤ 0.05) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("handoff", mib, n), CpuOf("yarp", mib, n)))) + " |");
+        md.AppendLine("| handoff router tx/request ÷ response size at 1 MiB (target ≤ 2%) | " + string.Join(" | ", conns.Select(n =>
+            Get("handoff", mib, n) is { } h ? (100 * h.Tx / mib).ToString("F2", CultureInfo.InvariantCulture) + "%" : "—")) + " |");
+        md.AppendLine("| relay ÷ HAProxy router CPU/request, worst size (target ≤ 1.5) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "haproxy", n))) + " |");
+        md.AppendLine("| relay ÷ YARP router CPU/request, worst size (target ≤ 1.0) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "yarp", n))) + " |");
+        md.AppendLine();
+        md.AppendLine("Per size (router CPU/request ratios):");
+        md.AppendLine();
+        md.AppendLine("| ratio | connections | " + string.Join(" | ", sizes.Select(SizeLabel)) + " |");
+        md.AppendLine("|---|---:|" + string.Concat(sizes.Select(_ => "---:|")));
+        foreach (var (a, b) in new[] { ("handoff", "relay"), ("handoff", "haproxy"), ("handoff", "yarp"), ("local", "relay"), ("relay", "haproxy"), ("relay", "yarp"), ("relay", "nginx") })
+            foreach (int n in conns)
+                md.AppendLine($"| {a} ÷ {b} | {n} | " + string.Join(" | ", sizes.Select(s => Ratio(CpuOf(a, s, n), CpuOf(b, s, n)))) + " |");
+
+        md.AppendLine();
+        md.AppendLine("## Where hand-off overtakes relay");
+        md.AppendLine();
+        foreach (int n in conns)
+        {
+            var below = sizes.Where(s => CpuOf("handoff", s, n) < CpuOf("relay", s, n)).ToList();
+            if (!sizes.Any(s => !double.IsNaN(CpuOf("handoff", s, n)) && !double.IsNaN(CpuOf("relay", s, n))))
+            {
+                md.AppendLine($"- {n} connections: no data for both.");
+                continue;
+            }
+            var first = sizes.FirstOrDefault(s => below.Contains(s) && sizes.Where(t => t >= s).All(below.Contains));
+            string detail = string.Join(", ", sizes.Select(s => $"{SizeLabel(s)} {Ratio(CpuOf("handoff", s, n), CpuOf("relay", s, n))}×"));
+            md.AppendLine(first == 0
+                ? $"- {n} connections: hand-off costs the router more CPU per request than relay at every size measured up to the largest (handoff ÷ relay: {detail})."
+                : $"- {n} connections: from **{SizeLabel(first)}** on, hand-off costs the router less CPU per request than relay; at {SizeLabel(sizes[^1])} it is {Ratio(CpuOf("handoff", sizes[^1], n), CpuOf("relay", sizes[^1], n))}× relay's (handoff ÷ relay by size: {detail}). Requests/s at {SizeLabel(sizes[^1])}: handoff {N(Get("handoff", sizes[^1], n)?.Rps ?? double.NaN)}, relay {N(Get("relay", sizes[^1], n)?.Rps ?? double.NaN)}.");
+        }
+
+        md.AppendLine();
+        md.AppendLine("## All figures (medians)");
+        foreach (int n in conns)
+        {
+            md.AppendLine();
+            md.AppendLine($"### {n} connections");
+            md.AppendLine();
+            md.AppendLine("| size | contender | req/s | p50 ms | p99 ms | router CPU µs/req | back-end CPU µs/req | router tx B/req | tx ÷ size | router RSS MiB | errors | runs |");
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            foreach (long s in sizes)
+                foreach (var c in contenders)
+                {
+                    if (Get(c, s, n) is not { } cell) continue;
+                    md.AppendLine($"| {SizeLabel(s)} | {Labels[c]} | {N(cell.Rps)} | {N(cell.P50Us / 1000, 2)} | {N(cell.P99Us / 1000, 2)} | {N(cell.RouterCpu)} | {N(cell.BackendCpu)} | {N(cell.Tx)} | " +
+                        $"{(c == "direct" ? "—" : (100 * cell.Tx / s).ToString("F1", CultureInfo.InvariantCulture) + "%")} | {(c == "direct" ? "—" : N(cell.RssMiB))} | {cell.Errors} | {cell.Runs} |");
+                }
+        }
+        md.AppendLine();
+        md.AppendLine("Errors are wrk's socket errors (connect, read, write, timeout) plus non-2xx responses, summed over the runs. Raw runs: `compare-runs.csv` (rewrite this report and the plot from it: `bench/compare.sh --from-csv docs/benchmarks/compare-runs.csv`).");
+        md.AppendLine();
+        md.AppendLine("![router CPU per request](cpu-per-request.png)");
+
+        File.WriteAllText(Path.Combine(o.OutDir, "compare.md"), md.ToString());
+        Plot(Path.Combine(o.OutDir, "cpu-per-request.png"), cells, contenders.Where(c => c != "direct").ToList(), sizes, conns);
+        Console.WriteLine($"report: {Path.Combine(o.OutDir, "compare.md")}");
+
+        string WorstRatio(string a, string b, int n)
+        {
+            var ratios = sizes.Select(s => (s, r: CpuOf(a, s, n) / CpuOf(b, s, n))).Where(x => !double.IsNaN(x.r) && !double.IsInfinity(x.r)).ToList();
+            if (ratios.Count == 0) return "—";
+            var worst = ratios.MaxBy(x => x.r);
+            return $"{worst.r.ToString("F2", CultureInfo.InvariantCulture)} ({SizeLabel(worst.s)})";
+        }
+    }
+
+    private static void Plot(string path, Dictionary<(string, long, int), Cell> cells, List<string> contenders, List<long> sizes, List<int> conns)
+    {
+        var plot = new ScottPlot.Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int i = 0; i < contenders.Count; i++)
+        {
+            var color = palette.GetColor(i);
+            for (int k = 0; k < conns.Count; k++)
+            {
+                int n = conns[k];
+                var pts = sizes.Select(s => (s, cpu: cells.TryGetValue((contenders[i], s, n), out var c) ? c.RouterCpu : double.NaN))
+                    .Where(p => p.cpu > 0).ToList();
+                if (pts.Count == 0) continue;
+                var sc = plot.Add.Scatter(pts.Select(p => Math.Log10(p.s)).ToArray(), pts.Select(p => Math.Log10(p.cpu)).ToArray());
+                sc.Color = color;
+                sc.LineWidth = 2;
+                sc.MarkerSize = 7;
+                sc.LinePattern = k == conns.Count - 1 ? ScottPlot.LinePattern.Solid : ScottPlot.LinePattern.Dashed;
+                sc.LegendText = $"{Labels[contenders[i]]}, {n} conn";
+            }
+        }
+        plot.Axes.Bottom.SetTicks(sizes.Select(s => Math.Log10(s)).ToArray(), sizes.Select(SizeLabel).ToArray());
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        {
+            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+            IntegerTicksOnly = true,
+            LabelFormatter = y => Math.Pow(10, y).ToString("G4", CultureInfo.InvariantCulture),
+        };
+        plot.Title("Router CPU per request vs response size (log-log; 2 shared cores, compare ratios)");
+        plot.XLabel("response size");
+        plot.YLabel("router CPU per request (µs, utime+stime)");
+        plot.ShowLegend(ScottPlot.Edge.Right);
+        plot.SavePng(path, 1300, 700);
+    }
+}
