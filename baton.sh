@@ -3,7 +3,8 @@
 #   ./baton.sh demo [--hold]        the cluster demo (as root: namespace hosts, real hand-offs;
 #                                   otherwise local mode; --mode handoff|local|relay)
 #   ./baton.sh test                 every test: unit and cluster (cluster tests need root)
-#   ./baton.sh bench                the hand-off benchmark (bench/run.sh)
+#   ./baton.sh bench [compare]      the hand-off benchmark (bench/run.sh); with compare: against
+#                                   YARP, HAProxy and nginx (bench/compare.sh)
 #   ./baton.sh <baton command...>   any other baton command (router, agent, --help)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -71,7 +72,7 @@ case "$cmd" in
   bench)
     ensure_packages; shift; exec bench/run.sh "$@" ;;
   help|-h|--help)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     ensure_packages; build; baton "$@" ;;
 esac

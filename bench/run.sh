@@ -2,9 +2,11 @@
 # One command for the hand-off benchmark (as root): bench/run.sh [--cycles N] [--connections N] [--warmup N (500)] [--local N]
 # Builds Release, builds a btbench-* namespace cluster, runs the router and agents as real processes,
 # drives hand-off+return cycles, and prints a markdown report (also written to bench/results/handoff.md).
+# bench/run.sh compare [options]: Baton against YARP, HAProxy and nginx instead (bench/compare.sh).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [ "${1:-}" = "compare" ]; then shift; exec "$here/compare.sh" "$@"; fi
 repo="$(dirname "$here")"
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -94,7 +94,7 @@ internal static class Report
             $"Every back-end runs `baton origin` on its own address, port {Arena.OriginPort}: the origin for every proxy (HTTP/1.1 keep-alive, `/bytes/N` from the built-in application). " +
             "Baton `handoff` runs `baton agent` on the back-ends instead, serving the same application on the handed-off connection; Baton `local` runs three `baton worker` processes in the router namespace. " +
             "Every router listens on the VIP, port 80, in the router namespace, and balances round robin over the three back-ends; `direct` is wrk straight at be1's origin (no router). " +
-            $"Load: `wrk --latency` in the client namespace, 2 threads, keep-alive connections, {M("duration_s")} s per run, {M("runs")} runs per cell, median shown; every request is a routing decision.");
+            $"Load: `wrk --latency` in the client namespace, 2 threads, keep-alive connections, {M("duration_s")} s per run, median of {M("runs")} runs per cell; every request is a routing decision.");
         md.AppendLine();
         md.AppendLine("- **router CPU/request**: utime+stime of the router's process tree (nginx: master and workers) over the run, divided by the requests wrk completed (10 ms ticks).");
         md.AppendLine("- **back-end CPU/request**: the same for the processes that produce the responses: the agents (handoff; on the back-end hosts), the workers (local; *on the router host*), the origins (everything else).");
@@ -217,12 +217,14 @@ internal static class Report
             }
         }
         plot.Axes.Bottom.SetTicks(sizes.Select(s => Math.Log10(s)).ToArray(), sizes.Select(SizeLabel).ToArray());
-        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+        // Log scale: values are plotted as log10; ticks at 1, 2 and 5 of every decade in range.
+        var ys = cells.Values.Select(c => c.RouterCpu).Where(v => v > 0).ToList();
+        if (ys.Count > 0)
         {
-            MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-            IntegerTicksOnly = true,
-            LabelFormatter = y => Math.Pow(10, y).ToString("G4", CultureInfo.InvariantCulture),
-        };
+            int lo = (int)Math.Floor(Math.Log10(ys.Min())), hi = (int)Math.Ceiling(Math.Log10(ys.Max()));
+            var ticks = Enumerable.Range(lo, hi - lo + 1).SelectMany(d => new[] { 1.0, 2, 5 }.Select(m => m * Math.Pow(10, d))).ToArray();
+            plot.Axes.Left.SetTicks(ticks.Select(Math.Log10).ToArray(), ticks.Select(t => t.ToString("G4", CultureInfo.InvariantCulture)).ToArray());
+        }
         plot.Title("Router CPU per request vs response size (log-log; 2 shared cores, compare ratios)");
         plot.XLabel("response size");
         plot.YLabel("router CPU per request (µs, utime+stime)");
