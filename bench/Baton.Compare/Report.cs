@@ -107,6 +107,14 @@ internal static class Report
             foreach (var (c, why) in failures) md.AppendLine($"- **{Labels[c]} failed**: {why}");
         }
 
+        // Hand-written reading of a run, kept across regenerations (--from-csv).
+        string notes = Path.Combine(o.OutDir, "compare-notes.md");
+        if (File.Exists(notes))
+        {
+            md.AppendLine();
+            md.AppendLine(File.ReadAllText(notes).TrimEnd());
+        }
+
         md.AppendLine();
         md.AppendLine("## Router CPU per request (µs)");
         foreach (int n in conns)
