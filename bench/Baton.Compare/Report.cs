@@ -231,7 +231,7 @@ internal static class Report
         {
             int lo = (int)Math.Floor(Math.Log10(ys.Min())), hi = (int)Math.Ceiling(Math.Log10(ys.Max()));
             var ticks = Enumerable.Range(lo, hi - lo + 1).SelectMany(d => new[] { 1.0, 2, 5 }.Select(m => m * Math.Pow(10, d))).ToArray();
-            plot.Axes.Left.SetTicks(ticks.Select(Math.Log10).ToArray(), ticks.Select(t => t.ToString("G4", CultureInfo.InvariantCulture)).ToArray());
+            plot.Axes.Left.SetTicks(ticks.Select(Math.Log10).ToArray(), ticks.Select(t => t.ToString("0.###", CultureInfo.InvariantCulture)).ToArray());
         }
         plot.Title("Router CPU per request vs response size (log-log; 2 shared cores, compare ratios)");
         plot.XLabel("response size");
