@@ -69,6 +69,23 @@ public sealed class RawHttp(Socket socket)
         return new RawResponse(status, headers, body);
     }
 
+    /// <summary>Reads exactly <paramref name="count"/> raw bytes (after an upgrade, say).</summary>
+    public async Task<byte[]> ReadExactlyAsync(int count, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
+        var result = new byte[count];
+        int got = 0;
+        while (got < count)
+        {
+            if (_end == _start) await FillAsync(cts.Token);
+            int n = Math.Min(count - got, _end - _start);
+            Buffer.BlockCopy(_buffer, _start, result, got, n);
+            _start += n;
+            got += n;
+        }
+        return result;
+    }
+
     /// <summary>True when the peer closed the connection (FIN) within <paramref name="timeout"/>.</summary>
     public async Task<bool> WaitForCloseAsync(TimeSpan timeout)
     {

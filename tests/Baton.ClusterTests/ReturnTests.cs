@@ -47,13 +47,15 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
         Assert.Equal(body, r.Body);
         // A clean end of stream (read returns 0), not a reset (which would throw here).
         Assert.True(await http.WaitForCloseAsync(TimeSpan.FromSeconds(10)), "the connection did not end after the failed return");
+        // The client's packets were steered to be1 again, so the occupier never saw any: drop it
+        // (silently, still in repair mode), and close our side at once: the router keeps steering
+        // to be1 for its close grace (3 s) after be1's FIN, and a FIN later than that would meet
+        // the router's kernel, which has no socket for it (a reset).
+        occupier.Dispose();
+        socket.Shutdown(SocketShutdown.Send);
         Assert.True(await Lab.Router.WaitForOutputAsync("could not be restored on its return", TimeSpan.FromSeconds(5)), Lab.Router.Output);
         Assert.True(await Lab.Agents["be1"].WaitForOutputAsync("could not restore its return, closing it here", TimeSpan.FromSeconds(5)), Lab.Agents["be1"].Output);
 
-        // The client's packets were steered to be1 again, so the occupier never saw any: drop it
-        // (silently, still in repair mode) before the steering entry expires.
-        occupier.Dispose();
-        socket.Shutdown(SocketShutdown.Send);
         Assert.True(await WaitUntilAsync(() => !SteeringHas(client.Port), TimeSpan.FromSeconds(15)), $"steering still has {client.Port}:\n{SteeringMap()}");
         await Task.Delay(500); // anything late would meet a kernel without the connection now
 

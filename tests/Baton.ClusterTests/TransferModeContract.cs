@@ -119,6 +119,54 @@ public abstract class TransferModeContract
         Assert.True(await http.WaitForCloseAsync(TimeSpan.FromSeconds(5)), "the connection was not closed after Connection: close");
     }
 
+    [Fact]
+    public async Task Upgraded_connection_stays_with_its_destination_for_good()
+    {
+        using var socket = await Lab.ConnectClientAsync();
+        var http = new RawHttp(socket);
+        Assert.Equal("be1", (await http.RequestAsync("/be1/before")).Header("Baton-Host"));
+        // Bytes sent right behind the upgrade request belong to the new protocol already.
+        await http.SendAsync($"GET /be2/chat HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: {BuiltInApplication.EchoProtocol}\r\n\r\nearly;");
+        var switched = await http.ReadResponseAsync();
+        Assert.Equal(101, switched.Status);
+        Assert.Equal("be2", switched.Header("Baton-Host"));
+        Assert.Equal(BuiltInApplication.EchoProtocol, switched.Header("Upgrade"));
+        Assert.Equal("early;", System.Text.Encoding.ASCII.GetString(await http.ReadExactlyAsync(6)));
+        // What looks like HTTP is now just bytes for the echo: nothing is routed any more.
+        string asIfHttp = RawHttp.Get("/router/not-routed");
+        await http.SendAsync(asIfHttp);
+        Assert.Equal(asIfHttp, System.Text.Encoding.ASCII.GetString(await http.ReadExactlyAsync(asIfHttp.Length)));
+        var big = RandomNumberGenerator.GetBytes(1 << 20);
+        var send = http.SendAsync(big);
+        var echoed = await http.ReadExactlyAsync(big.Length);
+        Assert.True(big.AsSpan().SequenceEqual(echoed), "echoed bytes differ");
+        await send;
+        // The client's close ends the connection at the destination, with a FIN back.
+        socket.Shutdown(SocketShutdown.Send);
+        Assert.True(await http.WaitForCloseAsync(TimeSpan.FromSeconds(10)), "the upgraded connection was not closed after the client's FIN");
+        // And the destination serves new connections as before.
+        using var next = await Lab.ConnectClientAsync();
+        Assert.Equal("be2", (await new RawHttp(next).RequestAsync("/be2/after")).Header("Baton-Host"));
+    }
+
+    [Fact]
+    public async Task Expect_100_continue_is_answered_before_the_body_is_sent()
+    {
+        using var socket = await Lab.ConnectClientAsync();
+        var http = new RawHttp(socket);
+        var body = RandomNumberGenerator.GetBytes(200_000);
+        await http.SendAsync($"POST /be3/upload HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: {body.Length}\r\n\r\n");
+        // The client holds its body back until told to go on.
+        var interim = await http.ReadResponseAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(100, interim.Status);
+        await http.SendAsync(body);
+        var r = await http.ReadResponseAsync();
+        Assert.Equal(200, r.Status);
+        Assert.Equal("be3", r.Header("Baton-Host"));
+        Assert.Equal(body, r.Body);
+        Assert.Equal("be1", (await http.RequestAsync("/be1/after")).Header("Baton-Host"));
+    }
+
     internal static void AssertPattern(byte[] body, int size)
     {
         Assert.Equal(size, body.Length);

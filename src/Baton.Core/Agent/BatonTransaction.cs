@@ -10,10 +10,13 @@ namespace Baton.Agent;
 public sealed class BatonTransaction
 {
     private readonly Func<bool, Task> _complete;
+    private readonly HttpInput _input;
     private Task? _completion;
+    private bool _upgraded;
 
-    internal BatonTransaction(RequestHead request, Stream requestBody, Socket socket, string hostName, TimeSpan handoffTime, Func<bool, Task> complete)
+    internal BatonTransaction(RequestHead request, HttpInput input, Stream requestBody, Socket socket, string hostName, TimeSpan handoffTime, Func<bool, Task> complete)
     {
+        _input = input;
         Request = request;
         RequestBody = requestBody;
         Socket = socket;
@@ -41,6 +44,21 @@ public sealed class BatonTransaction
     /// <summary>The router's time to hand the connection here (zero when served where it was accepted).</summary>
     public TimeSpan HandoffTime { get; }
 
+    /// <summary>The protocol the client asks to switch to (its Upgrade field, e.g. "websocket"), or null.</summary>
+    public string? UpgradeRequested => HttpUpgrade.Requested(Request);
+
+    /// <summary>
+    /// After the application has written its 101 Switching Protocols response: the connection in the
+    /// new protocol, both ways (bytes the client sent right after the request come first). An
+    /// upgraded connection is never given back; <see cref="CompleteAsync"/> closes it.
+    /// </summary>
+    public Stream AcceptUpgrade()
+    {
+        if (UpgradeRequested is null) throw new InvalidOperationException("the request did not ask for an upgrade");
+        _upgraded = true;
+        return _input.OpenUpgraded();
+    }
+
     /// <summary>Whether <see cref="CompleteAsync"/> has been called.</summary>
     public bool IsCompleted => _completion is not null;
 
@@ -50,5 +68,5 @@ public sealed class BatonTransaction
     /// back to the router, or closes it when <paramref name="keepAlive"/> is false or the request asked
     /// for close. Calling it again returns the same task.
     /// </summary>
-    public Task CompleteAsync(bool keepAlive = true) => _completion ??= _complete(keepAlive);
+    public Task CompleteAsync(bool keepAlive = true) => _completion ??= _complete(keepAlive && !_upgraded);
 }

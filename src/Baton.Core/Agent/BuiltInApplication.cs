@@ -6,12 +6,16 @@ namespace Baton.Agent;
 /// <summary>
 /// The application Baton ships for demos and tests:
 /// <c>GET .../bytes/N</c> answers N bytes of a fixed pattern (<see cref="PatternByte"/>),
-/// POST and PUT echo the request body, anything else answers a short text naming the host.
+/// POST and PUT echo the request body, a request to upgrade to <c>baton-echo</c> switches protocols
+/// and echoes every byte until the client closes, anything else answers a short text naming the host.
 /// Every response carries <c>Baton-Host</c>, and <c>Baton-Handoff-Us</c> when the connection was
 /// handed to this host.
 /// </summary>
 public sealed class BuiltInApplication : IBatonApplication
 {
+    /// <summary>The protocol (Upgrade field) the built-in application switches to: an echo of raw bytes.</summary>
+    public const string EchoProtocol = "baton-echo";
+
     /// <summary>Largest N accepted by <c>/bytes/N</c>.</summary>
     public const long MaxBytes = 1L << 30;
 
@@ -28,6 +32,14 @@ public sealed class BuiltInApplication : IBatonApplication
         headers.Append("Baton-Host: ").Append(tx.HostName).Append("\r\n");
         if (tx.HandoffTime > TimeSpan.Zero)
             headers.Append("Baton-Handoff-Us: ").Append((long)tx.HandoffTime.TotalMicroseconds).Append("\r\n");
+        if (tx.UpgradeRequested is { } protocol && protocol.Equals(EchoProtocol, StringComparison.OrdinalIgnoreCase))
+        {
+            await tx.Response.WriteAsync(Encoding.ASCII.GetBytes($"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: {EchoProtocol}\r\n{headers}\r\n"), ct).ConfigureAwait(false);
+            var echo = tx.AcceptUpgrade();
+            await echo.CopyToAsync(echo, ct).ConfigureAwait(false);
+            await tx.CompleteAsync().ConfigureAwait(false); // an upgraded connection ends here
+            return;
+        }
         if (!req.KeepAlive) headers.Append("Connection: close\r\n");
 
         if (req.Method is "POST" or "PUT")

@@ -51,8 +51,8 @@ internal abstract class HeldConnection(ulong id, Socket socket, HttpInput input)
             return;
         }
         _head = r.Head!;
-        _body = input.OpenBody(_head);
-        var tx = new BatonTransaction(_head, _body, socket, HostName, TransferTime, FinishAsync);
+        _body = input.OpenBody(_head, continueOn: socket);
+        var tx = new BatonTransaction(_head, input, _body, socket, HostName, TransferTime, FinishAsync);
         try
         {
             await Application.ServeAsync(tx, Closing).ConfigureAwait(false);

@@ -86,11 +86,21 @@ public sealed class HttpInput : IDisposable
         }
     }
 
-    /// <summary>A stream over the body of <paramref name="head"/>'s request (empty when it has none).</summary>
-    public Stream OpenBody(RequestHead head) =>
-        head.Chunked ? new ChunkedBodyStream(this)
-        : head.ContentLength > 0 ? new ContentLengthBodyStream(this, head.ContentLength)
-        : Stream.Null;
+    /// <summary>
+    /// A stream over the body of <paramref name="head"/>'s request (empty when it has none). The
+    /// server that serves the request passes <paramref name="continueOn"/>: a client that sent
+    /// <c>Expect: 100-continue</c> is then told to go on at the first read (see <see cref="ExpectContinue"/>).
+    /// </summary>
+    public Stream OpenBody(RequestHead head, Socket? continueOn = null)
+    {
+        Stream body = head.Chunked ? new ChunkedBodyStream(this)
+            : head.ContentLength > 0 ? new ContentLengthBodyStream(this, head.ContentLength)
+            : Stream.Null;
+        return continueOn is not null && ExpectContinue.IsExpected(head) ? ExpectContinue.OnFirstRead(body, this, continueOn) : body;
+    }
+
+    /// <summary>The connection after 101 Switching Protocols, bytes already buffered first.</summary>
+    internal Stream OpenUpgraded() => new UpgradedStream(this, _socket);
 
     /// <summary>Reads more bytes from the socket into the buffer; 0 at end of stream.</summary>
     internal async ValueTask<int> FillAsync(CancellationToken ct)

@@ -14,6 +14,7 @@ public sealed class BatonProcess : IDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _lines = new();
     private readonly Action<string>? _echo;
+    private bool _disposed;
 
     private BatonProcess(Process process, string name, Action<string>? echo)
     {
@@ -112,6 +113,9 @@ public sealed class BatonProcess : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        // Tests dispose a back-end early to take it down, and the lab disposes it again at the end.
+        if (_disposed) return;
+        _disposed = true;
         Stop(TimeSpan.FromSeconds(5));
         _process.Dispose();
     }

@@ -101,9 +101,9 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
     private async Task<bool> ServeHereAsync(ClientConnection conn, RequestHead head, CancellationToken ct)
     {
         var s = conn.Socket;
-        var body = conn.Input.OpenBody(head);
+        var body = conn.Input.OpenBody(head, continueOn: s);
         bool keep = head.KeepAlive;
-        var tx = new BatonTransaction(head, body, s, host.Options.Name, TimeSpan.Zero, async keepAlive =>
+        var tx = new BatonTransaction(head, conn.Input, body, s, host.Options.Name, TimeSpan.Zero, async keepAlive =>
         {
             await body.CopyToAsync(Stream.Null, ct).ConfigureAwait(false);
             keep &= keepAlive;
@@ -119,13 +119,22 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
     {
         var s = conn.Socket;
         bool keep = head.KeepAlive;
-        try
+        if (ExpectContinue.IsExpected(head) && conn.Input.Unread.IsEmpty)
         {
-            await conn.Input.OpenBody(head).CopyToAsync(Stream.Null).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or InvalidDataException)
-        {
+            // The client holds its body until told to continue: answer now and close rather than
+            // wait for a body that may or may not come (RFC 9110 §10.1.1).
             keep = false;
+        }
+        else
+        {
+            try
+            {
+                await conn.Input.OpenBody(head).CopyToAsync(Stream.Null).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException)
+            {
+                keep = false;
+            }
         }
         var bytes = keep
             ? SimpleResponse.Build(status, $"{status} {SimpleResponse.Reason(status)}: {detail}\n", true, ("Baton-Host", host.Options.Name))

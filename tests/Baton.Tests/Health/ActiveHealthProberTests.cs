@@ -158,7 +158,8 @@ public sealed class ActiveHealthProberTests : IAsyncDisposable
                     _ = ServeAsync(client);
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
+            // InvalidOperationException: the listener was stopped between one accept and the next.
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException) { }
         }
 
         private async Task ServeAsync(Socket client)

@@ -11,8 +11,9 @@ namespace Baton.Transfer.Relay;
 /// <remarks>
 /// Interim responses (100 Continue, 103 Early Hints) are forwarded to HTTP/1.1 clients, so a client
 /// that sent <c>Expect: 100-continue</c> gets the origin's own answer to it, and swallowed for
-/// HTTP/1.0 clients, which cannot receive them. 101 is refused (502): the relay strips Upgrade, so
-/// an origin that switches protocols has broken the exchange.
+/// HTTP/1.0 clients, which cannot receive them. A 101 to a request that asked to upgrade turns the
+/// exchange into a tunnel (<see cref="Tunnel"/>) that ends with the connection; to any other request
+/// it is refused (502).
 /// </remarks>
 internal sealed class RelayExchange(RelayTarget target, ClientConnection connection, RequestHead head)
 {
@@ -79,7 +80,11 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
                 headWait.CancelAfter(_o.ResponseHeadTimeout);
                 while ((response = await ReadHeadAsync(up, headWait.Token).ConfigureAwait(false)).IsInterim)
                 {
-                    if (response.StatusCode == 101) throw new OriginProtocolException("101 Switching Protocols to a request that asked for no upgrade");
+                    if (response.StatusCode == 101)
+                    {
+                        if (HttpUpgrade.Requested(head) is null) throw new OriginProtocolException("101 Switching Protocols to a request that asked for no upgrade");
+                        return await TunnelAsync(up, response, abort.Token).ConfigureAwait(false);
+                    }
                     if (head.VersionMinor == 0) continue;
                     if (!await WriteHeadToClientAsync(response, chunked: false, close: false).ConfigureAwait(false))
                         return await ClientGoneAsync("client closed while an interim response was sent").ConfigureAwait(false);
@@ -215,6 +220,28 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
                     : new IOException("origin closed the connection");
             _responseStarted = true;
         }
+    }
+
+    /// <summary>The origin switched protocols: pass its 101 on, then carry bytes both ways until both sides close. Never back to the router.</summary>
+    private async Task<TransactionOutcome> TunnelAsync(UpstreamConnection up, ResponseHead response, CancellationToken ct)
+    {
+        using (var w = new HeadWriter())
+        {
+            response.WriteSwitchForClient(w);
+            _clientWritten = true;
+            try
+            {
+                await SendAsync(connection.Socket, w.Written, _o.ActivityTimeout, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or TimeoutException)
+            {
+                return await ClientGoneAsync("client closed before the 101 was sent").ConfigureAwait(false);
+            }
+        }
+        target.Upgraded(head);
+        await Tunnel.RunAsync(connection.Input, connection.Socket, up.Input, up.Socket, ct).ConfigureAwait(false);
+        connection.Socket.Dispose();
+        return new TransactionOutcome.Ended();
     }
 
     private async Task<bool> WriteHeadToClientAsync(ResponseHead response, bool chunked, bool close)

@@ -19,4 +19,7 @@ internal static partial class RelayLog
 
     [LoggerMessage(704, LogLevel.Debug, "relay {Name}: {Request}: client connection ended: {Reason}")]
     public static partial void ClientEnded(ILogger log, string name, string request, string reason);
+
+    [LoggerMessage(705, LogLevel.Debug, "relay {Name}: {Request}: switched protocols, tunnelling until the connection ends")]
+    public static partial void Upgraded(ILogger log, string name, string request);
 }

@@ -80,5 +80,7 @@ public sealed class RelayTarget : ITransferTarget, IAsyncDisposable
 
     internal void OriginFailed(RequestHead head, string reason) => RelayLog.OriginFailed(_log, Name, head.ToString(), reason);
 
+    internal void Upgraded(RequestHead head) => RelayLog.Upgraded(_log, Name, head.ToString());
+
     internal void ClientEnded(RequestHead head, string reason) => RelayLog.ClientEnded(_log, Name, head.ToString(), reason);
 }

@@ -77,6 +77,25 @@ internal sealed class ResponseHead
     }
 
     /// <summary>
+    /// Writes a 101 for the client: the origin's fields minus hop-by-hop ones, then the switch itself
+    /// (Connection: upgrade and the origin's Upgrade field).
+    /// </summary>
+    public void WriteSwitchForClient(HeadWriter w)
+    {
+        w.Append("HTTP/1.1 "u8).Append(Status).Append("\r\n"u8);
+        var named = HopByHop.NamedInConnection(Headers);
+        string? upgrade = null;
+        foreach (var (name, value) in Headers)
+        {
+            if (name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase)) upgrade ??= value;
+            if (!HopByHop.Is(name, named)) w.Header(name, value);
+        }
+        w.Header("Connection", "upgrade");
+        if (upgrade is not null) w.Header("Upgrade", upgrade);
+        w.EndHead();
+    }
+
+    /// <summary>
     /// Writes the head for the client: HTTP/1.1, hop-by-hop fields dropped, and the framing the
     /// relay will use (<paramref name="chunked"/>: the body is re-chunked; <paramref name="close"/>:
     /// the relay closes the client connection after it).

@@ -41,6 +41,12 @@ internal static class UpstreamRequest
         w.Header("X-Forwarded-For", forwardedFor is null ? self : forwardedFor + ", " + self);
         w.Header("X-Forwarded-Proto", "http");
         if (host is not null) w.Header("X-Forwarded-Host", host);
+        // Upgrade is hop-by-hop: the relay asks the origin for it itself, and tunnels after a 101.
+        if (HttpUpgrade.Requested(head) is { } protocol)
+        {
+            w.Header("Connection", "upgrade");
+            w.Header("Upgrade", protocol);
+        }
         if (head.Chunked) w.Header("Transfer-Encoding", "chunked");
         else if (head.ContentLength >= 0) w.Header("Content-Length", head.ContentLength);
         w.EndHead();

@@ -66,7 +66,8 @@ internal sealed class RelayHarness : IAsyncDisposable
                 _loops.Add(RouterLoopAsync(s));
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
+        // InvalidOperationException: the listener was stopped between one accept and the next.
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException) { }
     }
 
     private async Task RouterLoopAsync(Socket socket)

@@ -59,7 +59,8 @@ internal sealed class ScriptedOrigin : IAsyncDisposable
                 _ = ServeAsync(s, Interlocked.Increment(ref _connections));
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException) { }
+        // InvalidOperationException: the listener was stopped between one accept and the next.
+        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException) { }
     }
 
     private async Task ServeAsync(Socket s, int connection)

@@ -1,0 +1,36 @@
+using System.Net.Sockets;
+
+namespace Baton.Http;
+
+/// <summary>
+/// A connection after 101 Switching Protocols, as a two-way byte stream: reads return the bytes
+/// that followed the request head in the input buffer first, then the socket's; writes go to the
+/// socket. Reads return 0 when the client closes its side.
+/// </summary>
+internal sealed class UpgradedStream(HttpInput input, Socket socket) : BodyStream
+{
+    public override bool CanWrite => true;
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+    {
+        if (buffer.IsEmpty) return 0;
+        int n = input.Take(buffer.Span);
+        if (n > 0) return n;
+        if (await input.FillAsync(ct).ConfigureAwait(false) == 0) return 0;
+        return input.Take(buffer.Span);
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => socket.Send(buffer.AsSpan(offset, count));
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken ct = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            int n = await socket.SendAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
+            buffer = buffer[n..];
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+        WriteAsync(buffer.AsMemory(offset, count), ct).AsTask();
+}

@@ -1,0 +1,54 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Baton.Http;
+
+namespace Baton.Transfer.Relay;
+
+/// <summary>
+/// After a 101 Switching Protocols the relay no longer understands the bytes: it copies them both
+/// ways until both sides have closed (each close is passed on as a half-close), or one fails.
+/// </summary>
+internal static class Tunnel
+{
+    private const int BufferSize = 32 * 1024;
+
+    /// <summary>Runs until both directions end; bytes already read into either input go first.</summary>
+    public static async Task RunAsync(HttpInput clientInput, Socket client, HttpInput originInput, Socket origin, CancellationToken ct)
+    {
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var up = CopyAsync(clientInput, client, origin, failed);
+        var down = CopyAsync(originInput, origin, client, failed);
+        await Task.WhenAll(up, down).ConfigureAwait(false);
+    }
+
+    private static async Task CopyAsync(HttpInput input, Socket from, Socket to, CancellationTokenSource failed)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            int n = input.Take(buffer);
+            while (true)
+            {
+                if (n > 0)
+                {
+                    var data = buffer.AsMemory(0, n);
+                    while (!data.IsEmpty) data = data[await to.SendAsync(data, SocketFlags.None, failed.Token).ConfigureAwait(false)..];
+                }
+                n = await from.ReceiveAsync(buffer, SocketFlags.None, failed.Token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    to.Shutdown(SocketShutdown.Send); // the other side sees this side's close
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            failed.Cancel(); // a reset or failure on either side ends both directions
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}
