@@ -9,9 +9,17 @@ public static class SimpleResponse
     /// <summary>The standard reason phrase for the statuses Baton writes.</summary>
     public static string Reason(int status) => status switch
     {
-        200 => "OK", 400 => "Bad Request", 404 => "Not Found", 408 => "Request Timeout", 413 => "Content Too Large",
-        414 => "URI Too Long", 431 => "Request Header Fields Too Large", 501 => "Not Implemented",
-        502 => "Bad Gateway", 503 => "Service Unavailable", 505 => "HTTP Version Not Supported",
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
         _ => "Status " + status,
     };
 

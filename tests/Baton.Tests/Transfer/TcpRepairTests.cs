@@ -316,7 +316,7 @@ public sealed class TcpRepairTests : IDisposable
         new Random(11).NextBytes(upload);
         client.Blocking = false;
         int sent = 0;
-        for (int idle = 0; idle < 20 && sent < upload.Length; )
+        for (int idle = 0; idle < 20 && sent < upload.Length;)
         {
             int n = client.Send(upload, sent, upload.Length - sent, SocketFlags.None, out var err);
             if (err == SocketError.WouldBlock) { idle++; Thread.Sleep(10); continue; }

@@ -89,8 +89,15 @@ internal static class VectorCorpus
                     for (int n = 2; cases.ContainsKey(id); n++) id = $"{c.Id} #{n}";
                     cases[id] = id == c.Id ? c : new VectorCase
                     {
-                        Id = id, File = c.File, Title = c.Title, Type = c.Type, Raw = c.Raw, Expected = c.Expected,
-                        ExpectError = c.ExpectError, UpgradeStop = c.UpgradeStop, SkipBody = c.SkipBody,
+                        Id = id,
+                        File = c.File,
+                        Title = c.Title,
+                        Type = c.Type,
+                        Raw = c.Raw,
+                        Expected = c.Expected,
+                        ExpectError = c.ExpectError,
+                        UpgradeStop = c.UpgradeStop,
+                        SkipBody = c.SkipBody,
                     };
                 }
         }
@@ -119,8 +126,15 @@ internal static class VectorCorpus
             var (expected, error, upgrade) = ParseLog(lines[(g + 1)..gEnd], raw, $"{file}: {title}");
             yield return new VectorCase
             {
-                Id = $"{file}: {title}", File = file, Title = title, Type = type, Raw = raw, Expected = expected,
-                ExpectError = error, UpgradeStop = upgrade, SkipBody = skipBody,
+                Id = $"{file}: {title}",
+                File = file,
+                Title = title,
+                Type = type,
+                Raw = raw,
+                Expected = expected,
+                ExpectError = error,
+                UpgradeStop = upgrade,
+                SkipBody = skipBody,
             };
             i = gEnd;
         }
