@@ -8,7 +8,13 @@ namespace Baton.ClusterTests;
 /// </summary>
 public sealed class ClusterFixture : IAsyncLifetime
 {
-    public const string Prefix = "btct";
+    /// <summary>
+    /// Namespace prefix and 10.77.x subnet of the cluster; BATON_TEST_PREFIX and BATON_TEST_SUBNET
+    /// override them so that two checkouts can run the cluster tests at once without sharing hosts.
+    /// </summary>
+    public static readonly string Prefix = Environment.GetEnvironmentVariable("BATON_TEST_PREFIX") is { Length: > 0 } p ? p : "btct";
+
+    private static readonly int Subnet = int.TryParse(Environment.GetEnvironmentVariable("BATON_TEST_SUBNET"), out int s) ? s : 5;
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(4);
 
     public BatonLab Lab { get; private set; } = null!;
@@ -16,7 +22,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Assert.True(Netns.IsRoot, "cluster tests need root (network namespaces, TCP_REPAIR): run them as root, as CI does");
-        Lab = await BatonLab.StartAsync(Prefix, 5, IdleTimeout);
+        Lab = await BatonLab.StartAsync(Prefix, Subnet, IdleTimeout);
     }
 
     public async Task DisposeAsync()
