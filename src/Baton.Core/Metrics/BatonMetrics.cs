@@ -37,6 +37,9 @@ public static class BatonMetrics
     /// <summary>Requests the relay sent over a pooled keep-alive connection.</summary>
     public static readonly Counter<long> RelayConnectionsReused = Meter.CreateCounter<long>("baton.relay.connections.reused", description: "Upstream connections reused from the pool");
 
+    /// <summary>Requests of adaptive clusters, tagged with the way each went (relay or handoff).</summary>
+    public static readonly Counter<long> AdaptiveChoices = Meter.CreateCounter<long>("baton.adaptive.choices", description: "Adaptive cluster requests by transfer chosen");
+
     /// <summary>Requests the relay sent again on a fresh connection (connect failure, or a pooled connection found closed).</summary>
     public static readonly Counter<long> RelayRetries = Meter.CreateCounter<long>("baton.relay.retries", description: "Relay requests retried on a fresh connection");
 }

@@ -31,7 +31,7 @@ internal static class ProxySchema
             ("ClusterId", Value), ("Order", Value), ("Metadata", Metadata),
             ("Match", Map(("Path", Value), ("Hosts", Value), ("Methods", Value), ("Headers", Each(Condition)), ("QueryParameters", Each(Condition))))))),
         ("Clusters", Each(Map(
-            ("Transfer", Value), ("LoadBalancingPolicy", Value), ("Metadata", Metadata),
+            ("Transfer", Value), ("HandoffAbove", Value), ("LoadBalancingPolicy", Value), ("Metadata", Metadata),
             ("LoadBalancing", Map(("HashKey", Value), ("HashLoadFactor", Value), ("HashVirtualNodes", Value),
                 ("LardHigh", Value), ("LardLow", Value), ("LardPathDepth", Value))),
             ("HealthCheck", Map(
@@ -39,7 +39,7 @@ internal static class ProxySchema
                 ("Active", Map(("Enabled", Value), ("Interval", Value), ("Timeout", Value), ("Policy", Value), ("Path", Value),
                     ("Query", Value), ("Fall", Value), ("Rise", Value))),
                 ("Passive", Map(("Enabled", Value), ("Policy", Value), ("ReactivationPeriod", Value), ("Fall", Value))))),
-            ("Destinations", Each(Map(("Address", Value), ("Health", Value), ("Metadata", Metadata))))))));
+            ("Destinations", Each(Map(("Address", Value), ("Agent", Value), ("Health", Value), ("Metadata", Metadata))))))));
 
     // What the YARP features Baton lacks do there, so the warning says what is missing, not just "unknown".
     private static readonly Dictionary<string, string> YarpFeatures = new(StringComparer.OrdinalIgnoreCase)

@@ -3,6 +3,7 @@ using Baton.Control;
 using Baton.Health;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
+using Baton.Transfer.Adaptive;
 using Baton.Transfer.Relay;
 using Microsoft.Extensions.Configuration;
 
@@ -34,7 +35,7 @@ public static class RouterConfig
         var b = c.GetSection("Baton");
         var warnings = new List<string>();
         var routes = LoadRoutes(c.GetSection("ReverseProxy"), warnings);
-        bool handoff = routes.Clusters.Values.Any(x => x.Transfer == TransferMode.Handoff);
+        bool handoff = routes.Clusters.Values.Any(x => x.Transfer is TransferMode.Handoff or TransferMode.Adaptive);
         bool local = routes.Clusters.Values.Any(x => x.Transfer == TransferMode.Local);
         // What each mechanism needs is asked for only when a cluster uses it: a local-only router
         // needs neither a key nor an interface, nor root.
@@ -88,10 +89,11 @@ public static class RouterConfig
                 "local" => TransferMode.Local,
                 "relay" => TransferMode.Relay,
                 "router" => TransferMode.Router,
+                "adaptive" => TransferMode.Adaptive,
                 _ => null,
             };
             if (parsed is not { } mode)
-                throw new ConfigException($"{at}:Transfer: '{modeText}' is not a transfer mode (handoff, local, relay, router)");
+                throw new ConfigException($"{at}:Transfer: '{modeText}' is not a transfer mode (handoff, local, relay, adaptive, router)");
             var dests = new List<Destination>();
             foreach (var ds in cs.GetSection("Destinations").GetChildren())
             {
@@ -99,6 +101,8 @@ public static class RouterConfig
                 {
                     TransferMode.Handoff => new Destination(ds.Key, ControlEndpoint: Endpoint(ds, "Address")),
                     TransferMode.Relay => new Destination(ds.Key, Url: HttpUrl(ds, "Address", "relay destinations are HTTP/1.1 servers")),
+                    TransferMode.Adaptive => new Destination(ds.Key, Url: HttpUrl(ds, "Address", "an adaptive destination's Address is the HTTP/1.1 origin it relays to"),
+                        ControlEndpoint: Endpoint(ds, "Agent", "the agent on the same back-end that takes hand-offs")),
                     _ => new Destination(ds.Key),
                 };
                 dests.Add(d with
@@ -121,7 +125,7 @@ public static class RouterConfig
             }
             var metadata = MetadataOf(cs);
             var health = HealthCheckFrom(cs, mode, dests, metadata, warnings);
-            clusters.Add(new Cluster(cs.Key, mode, dests, policy, lb, health, metadata));
+            clusters.Add(new Cluster(cs.Key, mode, dests, policy, lb, health, metadata, AdaptiveFrom(cs, mode)));
         }
         // A name is one back-end: every cluster that lists it must reach it the same way.
         var byName = new Dictionary<string, (TransferMode Mode, Destination D)>(StringComparer.Ordinal);
@@ -221,7 +225,7 @@ public static class RouterConfig
         {
             if (mode == TransferMode.Router)
                 warnings.Add($"{a.Path}:Enabled: a router cluster has no destinations to probe");
-            foreach (var d in destinations.Where(d => d.Health is null && mode != TransferMode.Relay))
+            foreach (var d in destinations.Where(d => d.Health is null && mode is not (TransferMode.Relay or TransferMode.Adaptive)))
                 warnings.Add($"{cluster.Path}:Destinations:{d.Name}:Health: missing, so active checks cannot probe this {mode.ToString().ToLowerInvariant()} destination " +
                     $"(give its HTTP health URL); its {(mode == TransferMode.Handoff ? "agent control link" : "worker registration")} is its only health");
         }
@@ -239,6 +243,18 @@ public static class RouterConfig
         int.TryParse(s[key], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0
             ? n
             : throw new ConfigException($"{s.Path}:{key}: '{s[key]}' is not a positive integer");
+
+    // Baton's adaptive transfer: the response size from which a request is handed off rather than relayed.
+    private static AdaptiveOptions? AdaptiveFrom(IConfigurationSection cluster, TransferMode mode)
+    {
+        var text = cluster["HandoffAbove"];
+        if (mode != TransferMode.Adaptive)
+            return text is null ? null : throw new ConfigException($"{cluster.Path}:HandoffAbove: only an adaptive cluster (Transfer: adaptive) chooses by response size");
+        if (text is null) return AdaptiveOptions.Default;
+        return long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var bytes) && bytes >= 0
+            ? new AdaptiveOptions(bytes)
+            : throw new ConfigException($"{cluster.Path}:HandoffAbove: '{text}' is not a size in bytes (0 hands off every request whose size is known)");
+    }
 
     // Relay settings for every relay destination (YARP keeps these per cluster in HttpClient/HttpRequest).
     private static RelayOptions RelayFrom(IConfigurationSection s)
@@ -319,9 +335,9 @@ public static class RouterConfig
         return u;
     }
 
-    private static IPEndPoint Endpoint(IConfigurationSection s, string key)
+    private static IPEndPoint Endpoint(IConfigurationSection s, string key, string? why = null)
     {
-        var v = Required(s, key);
+        var v = Required(s, key, why);
         if (v.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) v = v[7..].TrimEnd('/');
         return IPEndPoint.TryParse(v, out var ep) && ep.Port != 0
             ? ep

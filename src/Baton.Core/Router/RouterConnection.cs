@@ -91,6 +91,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
         TransferMode.Handoff => "handoff",
         TransferMode.Local => "local",
         TransferMode.Relay => "relay",
+        TransferMode.Adaptive => "adaptive",
         _ => "router",
     };
 

@@ -7,6 +7,7 @@ using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Baton.Steering;
 using Baton.Transfer;
+using Baton.Transfer.Adaptive;
 using Baton.Transfer.Handoff;
 using Baton.Transfer.Local;
 using Baton.Transfer.Relay;
@@ -30,6 +31,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     private IFlowSteering? _steering;
     private WorkerRegistry? _workers;
     private readonly LocalTransfer _local = new();
+    // One table for the whole router: a URL's response size does not depend on who serves it.
+    private readonly ResponseSizeHints _sizeHints = new();
     private readonly ConcurrentQueue<HandoffTimings> _timings = new();
     private ActiveHealthProber? _prober;
 
@@ -50,7 +53,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     {
         // Each mechanism's machinery starts only when a cluster uses it: a router with local and
         // relay clusters only needs no privilege, no steering table and no key.
-        using var steering = Uses(options.Routes, TransferMode.Handoff) ? StartSteering() : null;
+        using var steering = Uses(options.Routes, TransferMode.Handoff) || Uses(options.Routes, TransferMode.Adaptive) ? StartSteering() : null;
         await using var workers = Uses(options.Routes, TransferMode.Local) ? StartWorkers() : null;
         await using var prober = _prober = new ActiveHealthProber(TimeProvider.System, loggers.CreateLogger("Baton.Health"));
         foreach (var w in options.Warnings) RouterLog.ConfigWarning(_log, w);
@@ -127,7 +130,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
             var added = new List<(Cluster Cluster, Destination Destination)>();
             foreach (var c in table.Clusters.Values.Where(c => c.Transfer != TransferMode.Router))
             {
-                if (c.Transfer == TransferMode.Handoff && _handoff is null)
+                if (c.Transfer is TransferMode.Handoff or TransferMode.Adaptive && _handoff is null)
                     throw new ConfigException($"ReverseProxy:Clusters:{c.Id}: handoff clusters added by a reload need a restart (the router started without steering)");
                 if (c.Transfer == TransferMode.Local && _workers is null)
                     throw new ConfigException($"ReverseProxy:Clusters:{c.Id}: local clusters added by a reload need a restart (the router started without a worker socket)");
@@ -164,21 +167,35 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         switch (c.Transfer)
         {
             case TransferMode.Handoff:
-                var link = new AgentLink(d.Name, d.ControlEndpoint!, options.Key!, _steering!, _log, options.CloseGrace);
-                link.Start();
-                return new HandoffTarget(link, _handoff!);
+                return MakeHandoff(d);
             case TransferMode.Local:
                 return new LocalTarget(d.Name, _workers!, _local);
             case TransferMode.Relay:
-                // YARP's ReactivationPeriod, when the cluster gives one, is also how long relay's own
-                // connect-failure health keeps the origin out.
-                var relay = c.HealthCheck?.Passive is { Enabled: true, ReactivationPeriod: { } period }
-                    ? options.Relay with { UnhealthyCooldown = period }
-                    : options.Relay;
-                return new RelayTarget(d.Name, d.Url!, relay, loggers.CreateLogger("Baton.Relay"));
+                return MakeRelay(c, d);
+            case TransferMode.Adaptive:
+                // A destination listed by several adaptive clusters takes the first one's threshold
+                // (a name is one back-end, reached one way: RouterConfig checks the addresses agree).
+                return new AdaptiveTarget(MakeRelay(c, d), MakeHandoff(d), _sizeHints, c.Adaptive ?? AdaptiveOptions.Default);
             default:
                 throw new ArgumentOutOfRangeException(nameof(c), c.Transfer, "the router serves these itself");
         }
+    }
+
+    private HandoffTarget MakeHandoff(Destination d)
+    {
+        var link = new AgentLink(d.Name, d.ControlEndpoint!, options.Key!, _steering!, _log, options.CloseGrace);
+        link.Start();
+        return new HandoffTarget(link, _handoff!);
+    }
+
+    private RelayTarget MakeRelay(Cluster c, Destination d)
+    {
+        // YARP's ReactivationPeriod, when the cluster gives one, is also how long relay's own
+        // connect-failure health keeps the origin out.
+        var relay = c.HealthCheck?.Passive is { Enabled: true, ReactivationPeriod: { } period }
+            ? options.Relay with { UnhealthyCooldown = period }
+            : options.Relay;
+        return new RelayTarget(d.Name, d.Url!, relay, loggers.CreateLogger("Baton.Relay"));
     }
 
     private static (TransferMode, string) Describe(ITransferTarget t) => t switch
@@ -186,6 +203,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         HandoffTarget h => (TransferMode.Handoff, h.Link.Endpoint.ToString()),
         LocalTarget => (TransferMode.Local, new Destination(t.Name).Address),
         RelayTarget r => (TransferMode.Relay, r.Origin.ToString()),
+        AdaptiveTarget a => (TransferMode.Adaptive, ((HandoffTarget)a.Handoff).Link.Endpoint.ToString()),
         _ => throw new InvalidOperationException(t.GetType().Name),
     };
 

@@ -13,6 +13,12 @@ public enum TransferMode
     Local,
     /// <summary>The router proxies the request to an ordinary HTTP/1.1 server and relays the response.</summary>
     Relay,
+    /// <summary>
+    /// Per request, relay or hand-off, whichever costs the router less for the response size
+    /// learned from earlier responses (<see cref="Transfer.Adaptive.AdaptiveTarget"/>). Each
+    /// destination is both an HTTP origin (Address) and an agent (Agent).
+    /// </summary>
+    Adaptive,
 }
 
 /// <summary>
@@ -39,7 +45,8 @@ public sealed record Destination(string Name, System.Net.IPEndPoint? ControlEndp
 /// </summary>
 public sealed record Cluster(string Id, TransferMode Transfer, IReadOnlyList<Destination> Destinations,
     string? LoadBalancingPolicy = null, LoadBalancing.LoadBalancingOptions? LoadBalancing = null,
-    Health.HealthCheckOptions? HealthCheck = null, IReadOnlyDictionary<string, string>? Metadata = null);
+    Health.HealthCheckOptions? HealthCheck = null, IReadOnlyDictionary<string, string>? Metadata = null,
+    Transfer.Adaptive.AdaptiveOptions? Adaptive = null);
 
 /// <summary>
 /// A route: which requests (host and path) go to which cluster. Path templates follow YARP's form;

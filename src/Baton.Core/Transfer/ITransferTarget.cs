@@ -27,8 +27,12 @@ public abstract record TransactionOutcome
 {
     private TransactionOutcome() { }
 
-    /// <summary>The response was sent; the connection is at the router again, its input positioned at the next request.</summary>
-    public sealed record Back : TransactionOutcome;
+    /// <summary>
+    /// The response was sent; the connection is at the router again, its input positioned at the
+    /// next request. <paramref name="ResponseBytes"/>: how many bytes the response took on the
+    /// connection (head and body), or -1 when the mechanism does not know.
+    /// </summary>
+    public sealed record Back(long ResponseBytes = -1) : TransactionOutcome;
 
     /// <summary>The connection ended (the client or the destination closed it); the router has nothing left to do.</summary>
     public sealed record Ended : TransactionOutcome;

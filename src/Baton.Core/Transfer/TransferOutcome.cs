@@ -11,7 +11,8 @@ public abstract record TransferOutcome
     /// The transaction is done and the connection is back, live, as <paramref name="Socket"/>.
     /// Bytes the client sent meanwhile (a pipelined request) are in its receive queue.
     /// </summary>
-    public sealed record Returned(Socket Socket) : TransferOutcome;
+    /// <remarks><paramref name="SentBytes"/>: what the destination wrote on the connection meanwhile.</remarks>
+    public sealed record Returned(Socket Socket, long SentBytes = -1) : TransferOutcome;
 
     /// <summary>The connection ended at the destination (client closed, or Connection: close).</summary>
     public sealed record Ended : TransferOutcome;

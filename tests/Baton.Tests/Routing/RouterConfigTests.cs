@@ -87,6 +87,45 @@ public sealed class RouterConfigTests : IDisposable
     }
 
     [Fact]
+    public void Adaptive_cluster_reads_the_origin_the_agent_and_the_threshold()
+    {
+        var c = ValidConfig();
+        Proxy(c)["Clusters"]!["c1"] = JsonNode.Parse("""
+            { "Transfer": "adaptive", "HandoffAbove": "65536",
+              "Destinations": { "be1": { "Address": "http://10.0.0.11:8080/", "Agent": "10.0.0.11:7070" } } }
+            """);
+        var o = RouterConfig.Load(Write(c));
+        var c1 = o.Routes.Clusters["c1"];
+        Assert.Equal(TransferMode.Adaptive, c1.Transfer);
+        Assert.Equal(65536, c1.Adaptive!.HandoffAbove);
+        var d = Assert.Single(c1.Destinations);
+        Assert.Equal(new Uri("http://10.0.0.11:8080/"), d.Url);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.11"), 7070), d.ControlEndpoint);
+
+        ClusterNode(c, "c1").Remove("HandoffAbove");
+        Assert.Equal(Baton.Transfer.Adaptive.AdaptiveOptions.DefaultHandoffAbove, RouterConfig.Load(Write(c)).Routes.Clusters["c1"].Adaptive!.HandoffAbove);
+    }
+
+    [Fact]
+    public void Adaptive_cluster_errors_name_the_key()
+    {
+        static void Adaptive(JsonObject c, string destination, string? above = null)
+        {
+            var node = JsonNode.Parse($$"""{ "Transfer": "adaptive", "Destinations": { "be1": {{destination}} } }""")!.AsObject();
+            if (above is not null) node["HandoffAbove"] = above;
+            c["ReverseProxy"]!["Clusters"]!["c1"] = node;
+        }
+        Assert.StartsWith("ReverseProxy:Clusters:c1:Destinations:be1:Agent: missing",
+            LoadError(c => Adaptive(c, """{ "Address": "http://10.0.0.11:8080/" }""")));
+        Assert.StartsWith("ReverseProxy:Clusters:c1:Destinations:be1:Address: '10.0.0.11:7070' is not an http:// URL",
+            LoadError(c => Adaptive(c, """{ "Address": "10.0.0.11:7070", "Agent": "10.0.0.11:7070" }""")));
+        Assert.StartsWith("ReverseProxy:Clusters:c1:HandoffAbove: 'big' is not a size in bytes",
+            LoadError(c => Adaptive(c, """{ "Address": "http://10.0.0.11:8080/", "Agent": "10.0.0.11:7070" }""", "big")));
+        Assert.StartsWith("ReverseProxy:Clusters:c1:HandoffAbove: only an adaptive cluster",
+            LoadError(c => ClusterNode(c, "c1")["HandoffAbove"] = "1000"));
+    }
+
+    [Fact]
     public void Optional_settings_are_read()
     {
         var c = ValidConfig();

@@ -24,7 +24,7 @@ internal sealed class HandoffTarget(AgentLink link, HandoffTransfer transfer) : 
             case TransferOutcome.Returned back:
                 // Whatever the client sent meanwhile is in the restored socket's receive queue.
                 connection.Replace(back.Socket);
-                return new TransactionOutcome.Back();
+                return new TransactionOutcome.Back(back.SentBytes);
             case TransferOutcome.NotMoved notMoved:
                 input.Consume(head.Length);
                 return new TransactionOutcome.NotServed(502, $"destination {link.Name} failed: {notMoved.Reason}");

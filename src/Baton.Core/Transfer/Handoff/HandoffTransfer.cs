@@ -168,7 +168,8 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         t.Activate = Lap(ref mark);
         BatonMetrics.ReturnDuration.Record(t.Return.TotalMicroseconds);
         OnCycle?.Invoke(t);
-        return new TransferOutcome.Returned(live);
+        // The send sequence moved by exactly the bytes the agent wrote (the response), modulo 2^32.
+        return new TransferOutcome.Returned(live, unchecked(back.SendSeq - snapshot.SendSeq));
     }
 
     private static long Lap(ref long mark)

@@ -24,6 +24,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
     private bool _clientWritten;   // a response byte (interim included) went to the client
     private bool _bodyTouched;     // the request body was read from the client, at least in part
     private bool _responseStarted; // the origin sent a byte for this request
+    private long _responseBytes;   // the final response's head and body as sent to the client
 
     public async Task<TransactionOutcome> RunAsync(CancellationToken ct)
     {
@@ -106,6 +107,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
                     _ => new UntilCloseBodyStream(up.Input),
                 };
                 var copied = await BodyPump.CopyAsync(body, connection.Socket, clientChunked, _o.ActivityTimeout, abort.Token).ConfigureAwait(false);
+                _responseBytes += copied.Bytes;
                 switch (copied.End)
                 {
                     case PumpEnd.DestinationFailed:
@@ -129,7 +131,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
                 await GracefulClose.CloseAsync(connection.Socket).ConfigureAwait(false);
                 return new TransactionOutcome.Ended();
             }
-            return new TransactionOutcome.Back();
+            return new TransactionOutcome.Back(_responseBytes);
         }
         catch (Exception e) when ((e is IOException or SocketException) && !_responseStarted && !ct.IsCancellationRequested)
         {
@@ -252,6 +254,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
         try
         {
             await SendAsync(connection.Socket, w.Written, _o.ActivityTimeout, _abort.Token).ConfigureAwait(false);
+            _responseBytes = w.Written.Length; // interim heads are overwritten by the final one
             return true;
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException or TimeoutException)
