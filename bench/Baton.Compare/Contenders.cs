@@ -70,6 +70,7 @@ internal sealed class Arena : IDisposable
     {
         "direct" => Task.FromResult(new Running("direct", $"http://{Net.AddressOf("be1")}:{OriginPort}", null, () => OriginPids, () => { })),
         "handoff" => StartHandoffAsync(),
+        "adaptive" => StartHandoffAsync(adaptive: true),
         "local" => StartLocalAsync(),
         "relay" => StartRelayAsync(),
         "yarp" => StartYarpAsync(),
@@ -114,13 +115,22 @@ internal sealed class Arena : IDisposable
         foreach (var i in items.Reverse()) i.Dispose();
     }
 
-    private async Task<Running> StartHandoffAsync()
+    /// <summary>
+    /// Agents on the back-ends and a Baton router in front. <paramref name="adaptive"/>: the cluster
+    /// is adaptive, each destination both its agent and its host's origin (which runs anyway), and
+    /// the router relays or hands off per request by the response size it has learned.
+    /// </summary>
+    private async Task<Running> StartHandoffAsync(bool adaptive = false)
     {
-        var dir = Folder("handoff");
+        string name = adaptive ? "adaptive" : "handoff";
+        var dir = Folder(name);
         var key = Path.Combine(dir, "cluster.key");
         ClusterKey.CreateFile(key);
         var config = Path.Combine(dir, "router.json");
-        WriteJson(config, BatonConfig("handoff", be => new JsonObject { ["Address"] = Net.ControlEndpointOf(be).ToString() },
+        WriteJson(config, BatonConfig(name,
+            be => adaptive
+                ? new JsonObject { ["Address"] = OriginUrl(be), ["Agent"] = Net.ControlEndpointOf(be).ToString() }
+                : new JsonObject { ["Address"] = Net.ControlEndpointOf(be).ToString() },
             new JsonObject { ["Interface"] = "eth0", ["KeyFile"] = "cluster.key" }));
         var started = new List<BatonProcess>();
         try
@@ -139,7 +149,9 @@ internal sealed class Arena : IDisposable
             foreach (var be in Net.Backends)
                 if (!await router.WaitForOutputAsync($"agent {be} connected", StartTimeout).ConfigureAwait(false))
                     throw new InvalidOperationException($"router did not connect to agent {be}:\n{router.Output}");
-            return new Running("handoff", VipUrl, router.Pid, () => agents.Select(a => a.a.Pid), () => StopAll(started));
+            // Adaptive responses come from the agents (hand-off) and the origins (relay).
+            return new Running(name, VipUrl, router.Pid,
+                adaptive ? () => agents.Select(a => a.a.Pid).Concat(OriginPids) : () => agents.Select(a => a.a.Pid), () => StopAll(started));
         }
         catch
         {

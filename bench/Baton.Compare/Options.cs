@@ -9,10 +9,10 @@ internal sealed record SweepOptions(
     public const string Prefix = "btbench2";
     public const int Subnet = 11;
 
-    public static readonly string[] AllContenders = ["direct", "handoff", "local", "relay", "yarp", "haproxy", "nginx"];
+    public static readonly string[] AllContenders = ["direct", "handoff", "adaptive", "local", "relay", "yarp", "haproxy", "nginx"];
 
     public const string Usage =
-        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,local,relay,yarp,haproxy,nginx] [--sizes 1024,16384,262144,1048576,10485760]\n" +
+        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,adaptive,local,relay,yarp,haproxy,nginx] [--sizes 1024,16384,262144,1048576,10485760]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 
     public static SweepOptions Parse(string[] args)

@@ -13,6 +13,7 @@ internal static class Report
     {
         ["direct"] = "direct (one origin, no router)",
         ["handoff"] = "Baton handoff",
+        ["adaptive"] = "Baton adaptive",
         ["local"] = "Baton local",
         ["relay"] = "Baton relay",
         ["yarp"] = "YARP 2.3.0",
@@ -92,7 +93,7 @@ internal static class Report
         md.AppendLine();
         md.AppendLine($"Made by `bench/compare.sh` (`./baton.sh bench compare`). Namespace cluster `{SweepOptions.Prefix}-*` on 10.77.{SweepOptions.Subnet}.0/24: client, router and three back-end hosts on one bridge. " +
             $"Every back-end runs `baton origin` on its own address, port {Arena.OriginPort}: the origin for every proxy (HTTP/1.1 keep-alive, `/bytes/N` from the built-in application). " +
-            "Baton `handoff` runs `baton agent` on the back-ends instead, serving the same application on the handed-off connection; Baton `local` runs three `baton worker` processes in the router namespace. " +
+            "Baton `handoff` runs `baton agent` on the back-ends instead, serving the same application on the handed-off connection; Baton `adaptive` runs both (agent and origin on each back-end) and per request relays or hands off by the response size it learned (`HandoffAbove` 128 KiB); Baton `local` runs three `baton worker` processes in the router namespace. " +
             "Every router listens on the VIP, port 80, in the router namespace, and balances round robin over the three back-ends; `direct` is wrk straight at be1's origin (no router). " +
             $"Load: `wrk --latency` in the client namespace, 2 threads, keep-alive connections, {M("duration_s")} s per run, median of {M("runs")} runs per cell; every request is a routing decision.");
         md.AppendLine();
@@ -141,6 +142,8 @@ internal static class Report
             Get("handoff", mib, n) is { } h ? (100 * h.Tx / mib).ToString("F2", CultureInfo.InvariantCulture) + "%" : "—")) + " |");
         md.AppendLine("| relay ÷ HAProxy router CPU/request, worst size (target ≤ 1.5) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "haproxy", n))) + " |");
         md.AppendLine("| relay ÷ YARP router CPU/request, worst size (target ≤ 1.0) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "yarp", n))) + " |");
+        md.AppendLine("| adaptive ÷ HAProxy router CPU/request at 1 KiB (target ≤ 1.2) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("adaptive", 1024, n), CpuOf("haproxy", 1024, n)))) + " |");
+        md.AppendLine("| adaptive ÷ the better of handoff and relay, worst size (target ≤ 1.10) | " + string.Join(" | ", conns.Select(n => WorstOfBetter(n))) + " |");
         md.AppendLine();
         md.AppendLine("Per size (router CPU/request ratios):");
         md.AppendLine();
@@ -149,6 +152,8 @@ internal static class Report
         foreach (var (a, b) in new[] { ("handoff", "relay"), ("handoff", "haproxy"), ("handoff", "yarp"), ("local", "relay"), ("relay", "haproxy"), ("relay", "yarp"), ("relay", "nginx") })
             foreach (int n in conns)
                 md.AppendLine($"| {a} ÷ {b} | {n} | " + string.Join(" | ", sizes.Select(s => Ratio(CpuOf(a, s, n), CpuOf(b, s, n)))) + " |");
+        foreach (int n in conns)
+            md.AppendLine($"| adaptive ÷ min(handoff, relay) | {n} | " + string.Join(" | ", sizes.Select(s => Ratio(CpuOf("adaptive", s, n), Better(s, n)))) + " |");
 
         md.AppendLine();
         md.AppendLine("## Where hand-off overtakes relay");
@@ -193,6 +198,16 @@ internal static class Report
         File.WriteAllText(Path.Combine(o.OutDir, "compare.md"), md.ToString());
         Plot(Path.Combine(o.OutDir, "cpu-per-request.png"), cells, contenders.Where(c => c != "direct").ToList(), sizes, conns);
         Console.WriteLine($"report: {Path.Combine(o.OutDir, "compare.md")}");
+
+        // The cheaper of the two mechanisms adaptive chooses between, per cell.
+        double Better(long s, int n) => Math.Min(CpuOf("handoff", s, n), CpuOf("relay", s, n));
+        string WorstOfBetter(int n)
+        {
+            var measured = sizes.Where(s => !double.IsNaN(CpuOf("adaptive", s, n)) && !double.IsNaN(Better(s, n))).ToList();
+            if (measured.Count == 0) return "—";
+            long worst = measured.MaxBy(s => CpuOf("adaptive", s, n) / Better(s, n));
+            return $"{Ratio(CpuOf("adaptive", worst, n), Better(worst, n))} ({SizeLabel(worst)})";
+        }
 
         string WorstRatio(string a, string b, int n)
         {
