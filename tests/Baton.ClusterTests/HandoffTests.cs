@@ -29,6 +29,7 @@ public sealed class HandoffTests(ClusterFixture fixture, ITestOutputHelper outpu
         var http = new RawHttp(socket);
         string[] paths = ["/be1/a", "/be2/b", "/router/c", "/be3/bytes/5000", "/balanced/d"];
         var servedBy = new HashSet<string>();
+        string previous = "";
         for (int i = 0; i < 25; i++)
         {
             string path = paths[i % paths.Length];
@@ -41,7 +42,10 @@ public sealed class HandoffTests(ClusterFixture fixture, ITestOutputHelper outpu
             else Assert.StartsWith("be", host);
             if (path.Contains("/bytes/")) AssertPattern(r.Body, 5000);
             else Assert.Equal($"served by {host}: GET {path}\n", r.Text);
-            if (host != "router") Assert.NotEqual("", r.Header("Baton-Handoff-Us"));
+            // A hand-off brought every request to a new host; one for the host it was at may have
+            // stayed there (the same-target shortcut, when it arrived before the return).
+            if (host != "router" && host != previous) Assert.NotEqual("", r.Header("Baton-Handoff-Us"));
+            previous = host;
         }
         Assert.Equal(port, ((IPEndPoint)socket.LocalEndPoint!).Port);
         Assert.True(socket.Connected);

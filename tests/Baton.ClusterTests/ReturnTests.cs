@@ -22,14 +22,15 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
     [Fact]
     public async Task Return_the_router_cannot_restore_ends_at_the_agent_with_a_fin_and_the_response_intact()
     {
-        string clientNs = Lab.Net.Ns("client"), routerNs = Lab.Net.Ns("router"), agentNs = Lab.Net.Ns("be1");
-        long clientResets = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets");
-        long routerRsts = Netns.SnmpCounter(routerNs, "Tcp", "OutRsts");
-        long agentRsts = Netns.SnmpCounter(agentNs, "Tcp", "OutRsts");
-
         var body = RandomNumberGenerator.GetBytes(200_000);
-        using var socket = await Lab.ConnectClientAsync();
-        var client = (IPEndPoint)socket.LocalEndPoint!;
+        using var socket = Netns.CreateTcpSocket(Lab.Net.Ns("client"));
+        // Bound first, so that resets of exactly this connection are counted in every host.
+        socket.Bind(new IPEndPoint(IPAddress.Any, 0));
+        var client = new IPEndPoint(Lab.Net.AddressOf("client"), ((IPEndPoint)socket.LocalEndPoint!).Port);
+        using var clientResets = ResetCounter.Start(Lab.Net.Ns("client"), client.Port);
+        using var routerResets = ResetCounter.Start(Lab.Net.Ns("router"), client.Port);
+        using var agentResets = ResetCounter.Start(Lab.Net.Ns("be1"), client.Port);
+        await socket.ConnectAsync(Lab.Net.Service);
         var http = new RawHttp(socket);
         await http.SendAsync($"POST /be1/echo HTTP/1.1\r\nHost: test\r\nContent-Length: {body.Length}\r\n\r\n");
         await http.SendAsync(body[..1000]);
@@ -56,12 +57,12 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
         Assert.True(await Lab.Router.WaitForOutputAsync("could not be restored on its return", TimeSpan.FromSeconds(5)), Lab.Router.Output);
         Assert.True(await Lab.Agents["be1"].WaitForOutputAsync("could not restore its return, closing it here", TimeSpan.FromSeconds(5)), Lab.Agents["be1"].Output);
 
-        Assert.True(await WaitUntilAsync(() => !SteeringHas(client.Port), TimeSpan.FromSeconds(15)), $"steering still has {client.Port}:\n{SteeringMap()}");
+        Assert.True(await Eventually.WaitUntilAsync(() => !SteeringHas(client.Port), TimeSpan.FromSeconds(15)), $"steering still has {client.Port}:\n{SteeringMap()}");
         await Task.Delay(500); // anything late would meet a kernel without the connection now
 
-        Assert.Equal(0, Netns.SnmpCounter(clientNs, "Tcp", "EstabResets") - clientResets);
-        Assert.Equal(0, Netns.SnmpCounter(routerNs, "Tcp", "OutRsts") - routerRsts);
-        Assert.Equal(0, Netns.SnmpCounter(agentNs, "Tcp", "OutRsts") - agentRsts);
+        Assert.Equal(0, clientResets.Count);
+        Assert.Equal(0, routerResets.Count);
+        Assert.Equal(0, agentResets.Count);
 
         // The router and be1 still serve.
         using var next = await Lab.ConnectClientAsync();
@@ -160,14 +161,4 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
 
     private bool SteeringHas(int port) => SteeringMap().Contains($". {port} ", StringComparison.Ordinal);
 
-    private static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (condition()) return true;
-            await Task.Delay(200);
-        }
-        return condition();
-    }
 }

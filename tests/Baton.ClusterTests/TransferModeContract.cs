@@ -30,6 +30,7 @@ public abstract class TransferModeContract
         var http = new RawHttp(socket);
         string[] paths = ["/be1/a", "/be2/b", "/router/c", "/be3/bytes/70000", "/balanced/d", "/be1/e"];
         var servedBy = new HashSet<string>();
+        string previous = "";
         for (int i = 0; i < 18; i++)
         {
             string path = paths[i % paths.Length];
@@ -42,7 +43,9 @@ public abstract class TransferModeContract
             else Assert.Contains(host, new[] { "be1", "be2", "be3" });
             if (path.Contains("/bytes/")) AssertPattern(r.Body, 70000);
             else Assert.Equal($"served by {host}: GET {path}\n", r.Text);
-            if (MovesTheConnection && host != "router") Assert.NotEqual("", r.Header("Baton-Handoff-Us"));
+            // One for the host it was at may have stayed there (handoff's same-target shortcut).
+            if (MovesTheConnection && host != "router" && host != previous) Assert.NotEqual("", r.Header("Baton-Handoff-Us"));
+            previous = host;
         }
         Assert.Equal(port, ((IPEndPoint)socket.LocalEndPoint!).Port);
         Assert.True(socket.Connected);

@@ -10,7 +10,10 @@ namespace Baton.Agent;
 
 /// <summary>
 /// One connection while this agent owns it: serve one transaction, then hand it back (or close it
-/// when the client or the application asked for close).
+/// when the client or the application asked for close). When the client's next request is already
+/// here, its head goes to the router with the return request (NextRequest): the router routes it
+/// as if the connection had come back, and when it would come straight back here it answers Stay
+/// and the connection serves that request here without a return and a new hand-off.
 /// </summary>
 internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff, AgentLinkSession session)
     : HeldConnection(id, socket, new HttpInput(socket))
@@ -21,7 +24,10 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     private static readonly TimeSpan NextRequestWait = TimeSpan.FromMilliseconds(2);
     private const int PollSliceMicros = 250;
 
-    private readonly TaskCompletionSource _freeze = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Per return request: true when the router answers Stay, false on Freeze.
+    private TaskCompletionSource<bool> _verdict = NewVerdict();
+    private TimeSpan _transferTime = handoff;
+    private bool _stay;
 
     protected override string HostName => session.Options.Name;
     protected override IBatonApplication Application => session.Options.Application;
@@ -29,11 +35,27 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     protected override TimeSpan HeadTimeout => TimeSpan.FromSeconds(10);
     protected override CancellationToken Closing => session.Closing;
     protected override ILogger Log => session.Log;
-    protected override TimeSpan TransferTime => handoff;
+    // Zero for requests served after a Stay: no hand-off brought them here.
+    protected override TimeSpan TransferTime => _transferTime;
 
-    public void OnFreeze() => _freeze.TrySetResult();
+    private static TaskCompletionSource<bool> NewVerdict() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Task RunAsync() => ServeAsync();
+    public void OnFreeze() => _verdict.TrySetResult(false);
+
+    public void OnStay() => _verdict.TrySetResult(true);
+
+    public async Task RunAsync()
+    {
+        // A loop, not a call from GiveBackAsync: a connection that stays for many requests must not
+        // build a chain of awaits, one per request.
+        do
+        {
+            _stay = false;
+            await ServeAsync().ConfigureAwait(false);
+            _transferTime = TimeSpan.Zero;
+        }
+        while (_stay);
+    }
 
     protected override async Task GiveBackAsync()
     {
@@ -45,12 +67,22 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
             return;
         }
 
-        await session.SendAsync(ControlMessageType.ReturnRequest, Id, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
-        var frozen = await Task.WhenAny(_freeze.Task, Task.Delay(session.Options.FreezeTimeout, session.Closing)).ConfigureAwait(false);
-        if (frozen != _freeze.Task)
+        _verdict = NewVerdict(); // before the request: the answer may come back at once
+        int next = await NextHeadLengthAsync().ConfigureAwait(false);
+        if (next > 0)
+            await session.SendAsync(ControlMessageType.NextRequest, Id, Input.Unread[..next].ToArray()).ConfigureAwait(false);
+        else
+            await session.SendAsync(ControlMessageType.ReturnRequest, Id, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+        var answered = await Task.WhenAny(_verdict.Task, Task.Delay(session.Options.FreezeTimeout, session.Closing)).ConfigureAwait(false);
+        if (answered != _verdict.Task)
         {
             AgentLog.NotFrozen(log, Id);
             await CloseAsync().ConfigureAwait(false);
+            return;
+        }
+        if (_verdict.Task.Result)
+        {
+            _stay = true; // RunAsync serves the next request here
             return;
         }
 
@@ -74,6 +106,20 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         var payload = new byte[snapshot.EncodedLength];
         snapshot.Encode(payload);
         await session.SendAsync(ControlMessageType.Returned, Id, payload).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The length of the next request's head when it is complete in what the client has sent so far
+    /// (0 otherwise): the router routes it without the connection. Only bytes already queued are
+    /// read, so this never waits; they travel in the snapshot if the connection is returned.
+    /// </summary>
+    private async ValueTask<int> NextHeadLengthAsync()
+    {
+        if (Socket.Available > 0 && await Input.FillAsync(session.Closing).ConfigureAwait(false) == 0) return 0;
+        if (Input.Unread.IsEmpty) return 0;
+        var r = RequestHeadParser.Parse(Input.Unread, HeadLimit);
+        // An invalid head goes back to the router, which refuses it as if it had come back whole.
+        return r.Status == ParseStatus.Complete ? r.Head!.Length : 0;
     }
 
     private async Task<bool> WaitSentAsync()

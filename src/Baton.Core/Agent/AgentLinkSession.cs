@@ -47,6 +47,9 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
                 case ControlMessageType.Freeze:
                     if (_live.TryGetValue(m.ConnectionId, out var conn)) conn.OnFreeze();
                     break;
+                case ControlMessageType.Stay:
+                    if (_live.TryGetValue(m.ConnectionId, out var staying)) staying.OnStay();
+                    break;
                 case ControlMessageType.ReturnFailed:
                     OnReturnFailed(m.ConnectionId);
                     break;

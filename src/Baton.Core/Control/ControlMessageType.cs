@@ -31,4 +31,12 @@ public enum ControlMessageType : byte
     /// and closes it gracefully, so the client sees a clean end of stream instead of a reset.
     /// </summary>
     ReturnFailed = 24,
+    /// <summary>
+    /// A → R: as <see cref="ReturnRequest"/>, with the head of the client's next request, which is
+    /// already at A. R routes it; when it would go to A again R answers <see cref="Stay"/>,
+    /// otherwise it blocks and sends <see cref="Freeze"/> as for a return request.
+    /// </summary>
+    NextRequest = 25,
+    /// <summary>R → A: the next request is routed to you: serve it here, the connection does not come back now.</summary>
+    Stay = 26,
 }

@@ -28,6 +28,9 @@ public static class BatonMetrics
     /// <summary>Returns the router could not restore; the agent closed the connection (or, without a link, it was lost).</summary>
     public static readonly Counter<long> ReturnFailures = Meter.CreateCounter<long>("baton.return.failures", description: "Returns not restored at the router");
 
+    /// <summary>Requests an agent served on a connection it already held (same-target shortcut): no return, no hand-off.</summary>
+    public static readonly Counter<long> Stays = Meter.CreateCounter<long>("baton.handoff.stays", description: "Next requests served where the connection already was");
+
     /// <summary>Connections currently away at agents.</summary>
     public static readonly UpDownCounter<long> ConnectionsAway = Meter.CreateUpDownCounter<long>("baton.connections.away", description: "Connections owned by agents right now");
 

@@ -63,6 +63,7 @@ public static class RouterConfig
             IdleTimeout = Duration(b, "IdleTimeout", TimeSpan.FromSeconds(60)),
             HandoffTimeout = Duration(b, "HandoffTimeout", TimeSpan.FromSeconds(2)),
             CloseGrace = Duration(b, "CloseGrace", TimeSpan.FromSeconds(3)),
+            SameTargetShortcut = b["SameTargetShortcut"] is null || Flag(b, "SameTargetShortcut"),
             Relay = RelayFrom(b.GetSection("Relay")),
             Name = b["Name"] ?? "router",
             ConfigFile = Path.GetFullPath(path),

@@ -3,23 +3,34 @@ using Baton.Agent;
 using Baton.Http;
 using Baton.Metrics;
 using Baton.Routing;
+using Baton.Routing.LoadBalancing;
 using Baton.Transfer;
+using Baton.Transfer.Adaptive;
 using Microsoft.Extensions.Logging;
 
 namespace Baton.Router;
 
 /// <summary>
 /// One client connection at the router: read a request head, route it, serve it here or move the
-/// connection to the chosen destination, take it back, repeat until the client leaves.
+/// connection to the chosen destination, take it back, repeat until the client leaves. A request
+/// that reaches a destination before the connection is back is routed here too (<see cref="StaysAt"/>).
 /// </summary>
-internal sealed class RouterConnection(RouterHost host, Socket socket)
+internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRequestRouter
 {
     private static readonly BuiltInApplication LocalApplication = new();
+
+    // A destination picked for the next request while the connection was still away (it did not
+    // stay there): used for that request once it is back, so the policy picks once per request.
+    private Decided? _decided;
+    private System.Net.IPEndPoint? _client;
+
+    private sealed record Decided(Cluster Cluster, ITransferTarget Target, DestinationLease Lease);
 
     public async Task RunAsync(CancellationToken ct)
     {
         var o = host.Options;
-        using var conn = new ClientConnection(socket);
+        using var conn = new ClientConnection(socket) { NextRequests = o.SameTargetShortcut ? this : null };
+        _client = conn.Client;
         try
         {
             while (true)
@@ -38,26 +49,37 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
                         return;
                 }
                 var head = r.Head!;
-                var match = host.Routes.Match(head);
-                if (match is null)
+                Cluster cluster;
+                ITransferTarget target;
+                DestinationLease lease;
+                if (Interlocked.Exchange(ref _decided, null) is { } decided)
                 {
-                    Count(null, "404");
-                    if (!await AnswerAsync(conn, head, 404, $"no route for {head.Host}{head.Path}").ConfigureAwait(false)) return;
-                    continue;
+                    (cluster, target, lease) = (decided.Cluster, decided.Target, decided.Lease);
                 }
-                var cluster = match.Value.Cluster;
-                if (cluster.Transfer == TransferMode.Router)
+                else
                 {
-                    Count(cluster.Id, "router");
-                    if (!await ServeHereAsync(conn, head, ct).ConfigureAwait(false)) return;
-                    continue;
-                }
-                var pick = host.PickDestination(cluster, head, conn.Client);
-                if (pick is not { Target: var target, Lease: var lease })
-                {
-                    Count(cluster.Id, "503");
-                    if (!await AnswerAsync(conn, head, 503, $"no healthy destination in cluster '{cluster.Id}'").ConfigureAwait(false)) return;
-                    continue;
+                    var match = host.Routes.Match(head);
+                    if (match is null)
+                    {
+                        Count(null, "404");
+                        if (!await AnswerAsync(conn, head, 404, $"no route for {head.Host}{head.Path}").ConfigureAwait(false)) return;
+                        continue;
+                    }
+                    cluster = match.Value.Cluster;
+                    if (cluster.Transfer == TransferMode.Router)
+                    {
+                        Count(cluster.Id, "router");
+                        if (!await ServeHereAsync(conn, head, ct).ConfigureAwait(false)) return;
+                        continue;
+                    }
+                    var pick = host.PickDestination(cluster, head, conn.Client);
+                    if (pick is null)
+                    {
+                        Count(cluster.Id, "503");
+                        if (!await AnswerAsync(conn, head, 503, $"no healthy destination in cluster '{cluster.Id}'").ConfigureAwait(false)) return;
+                        continue;
+                    }
+                    (target, lease) = pick.Value;
                 }
 
                 TransactionOutcome outcome;
@@ -84,6 +106,32 @@ internal sealed class RouterConnection(RouterHost host, Socket socket)
         {
             RouterLog.ConnectionEnded(host.Log, e.Message);
         }
+        finally
+        {
+            // A decision for a request that never came back to be served.
+            Interlocked.Exchange(ref _decided, null)?.Lease.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public bool StaysAt(ITransferTarget current, RequestHead head)
+    {
+        // What the loop above would do with this request once the connection is back: requests the
+        // router answers itself (404, its own routes, 503, an oversized head) come back for that.
+        if (head.Length > host.Options.HeadLimit || host.Routes.Match(head) is not { Cluster: var cluster } || cluster.Transfer == TransferMode.Router)
+            return false;
+        if (host.PickDestination(cluster, head, _client!) is not { } pick)
+            return false;
+        if (ReferenceEquals(pick.Target, current) || (pick.Target is AdaptiveTarget a && ReferenceEquals(a.Choose(head), current)))
+        {
+            // The transaction already holding the destination's lease covers this one too.
+            pick.Lease.Dispose();
+            Count(cluster.Id, ModeLabel(cluster.Transfer));
+            host.Report(cluster, current.Name, served: true);
+            return true;
+        }
+        Interlocked.Exchange(ref _decided, new Decided(cluster, pick.Target, pick.Lease))?.Lease.Dispose();
+        return false;
     }
 
     private static string ModeLabel(TransferMode mode) => mode switch

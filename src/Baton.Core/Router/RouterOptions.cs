@@ -41,6 +41,13 @@ public sealed record RouterOptions
     /// <summary>How long a forward entry stays after the connection closed at an agent (its close handshake).</summary>
     public TimeSpan CloseGrace { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// Whether a next request that reaches an agent before the connection is back may be served
+    /// there when the router routes it there anyway (no return, no new hand-off). Off: every
+    /// request comes back to the router first, as before.
+    /// </summary>
+    public bool SameTargetShortcut { get; init; } = true;
+
     /// <summary>Timeouts, pooling and passive health of relay destinations.</summary>
     public Baton.Transfer.Relay.RelayOptions Relay { get; init; } = new();
 

@@ -28,6 +28,9 @@ public sealed class ClientConnection : IDisposable
     /// <summary>The client's address and port; the same across every transfer.</summary>
     public IPEndPoint Client { get; }
 
+    /// <summary>Who routes a next request that reaches a destination before the connection is back (null: nobody, it always comes back).</summary>
+    public INextRequestRouter? NextRequests { get; init; }
+
     /// <summary>
     /// The connection is back as <paramref name="socket"/>; <paramref name="unread"/> are bytes the
     /// client sent that were read elsewhere but not consumed, and come before the socket's own.

@@ -5,6 +5,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
 using Baton.Control;
+using Baton.Metrics;
 using Baton.Steering;
 using Microsoft.Extensions.Logging;
 
@@ -57,9 +58,9 @@ public sealed class AgentLink : IAsyncDisposable
     /// <summary>Starts connecting (and reconnecting) in the background.</summary>
     public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
 
-    internal HandoffSession Begin(ulong id, IPEndPoint client)
+    internal HandoffSession Begin(ulong id, IPEndPoint client, Func<byte[], bool>? staysHere = null)
     {
-        var s = new HandoffSession(id, client);
+        var s = new HandoffSession(id, client) { StaysHere = staysHere };
         _sessions[id] = s;
         return s;
     }
@@ -161,6 +162,13 @@ public sealed class AgentLink : IAsyncDisposable
                 case ControlMessageType.Refused:
                     s.Ready.TrySetResult(Encoding.UTF8.GetString(m.Payload));
                     break;
+                case ControlMessageType.NextRequest when s.StaysHere is { } stays && stays(m.Payload):
+                    // The client's next request is routed to this agent again: it stays there.
+                    s.Stays++;
+                    BatonMetrics.Stays.Add(1);
+                    await link.SendAsync(ControlMessageType.Stay, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
+                    break;
+                case ControlMessageType.NextRequest:
                 case ControlMessageType.ReturnRequest:
                     long t0 = Stopwatch.GetTimestamp();
                     // Block before Freeze: the agent's dump must not race the client's next packets.
@@ -239,4 +247,12 @@ internal sealed class HandoffSession(ulong id, IPEndPoint client)
     /// <summary>The returned connection's snapshot, or null when it ended at the agent.</summary>
     public TaskCompletionSource<TcpSnapshot?> Back { get; } = new();
     public HandoffTimings Timings { get; } = new();
+    /// <summary>
+    /// Routes the head of the client's next request (NextRequest) while the connection is at the
+    /// agent: true when it goes to this agent again (the agent serves it, nothing moves). Runs on
+    /// the link's receive loop, so it must be quick and never block.
+    /// </summary>
+    public Func<byte[], bool>? StaysHere { get; init; }
+    /// <summary>Requests served at the agent after a Stay, since the hand-off.</summary>
+    public int Stays { get; set; }
 }

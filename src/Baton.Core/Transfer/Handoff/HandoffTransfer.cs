@@ -25,12 +25,14 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
     /// <summary>
     /// Hands <paramref name="socket"/> (with <paramref name="unread"/>, the bytes the router already
     /// read from it) to <paramref name="agent"/>, and waits for it to come back.
+    /// <paramref name="staysHere"/> routes a next request the agent reports while it holds the
+    /// connection (see <see cref="HandoffSession.StaysHere"/>); null: every request comes back.
     /// </summary>
-    public async Task<TransferOutcome> TransferAsync(Socket socket, ReadOnlyMemory<byte> unread, AgentLink agent, CancellationToken ct)
+    public async Task<TransferOutcome> TransferAsync(Socket socket, ReadOnlyMemory<byte> unread, AgentLink agent, CancellationToken ct, Func<byte[], bool>? staysHere = null)
     {
         var client = (IPEndPoint)socket.RemoteEndPoint!;
         ulong id = (ulong)Interlocked.Increment(ref _nextId);
-        var session = agent.Begin(id, client);
+        var session = agent.Begin(id, client, staysHere);
         var t = session.Timings;
         long mark = Stopwatch.GetTimestamp();
 
@@ -168,8 +170,9 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         t.Activate = Lap(ref mark);
         BatonMetrics.ReturnDuration.Record(t.Return.TotalMicroseconds);
         OnCycle?.Invoke(t);
-        // The send sequence moved by exactly the bytes the agent wrote (the response), modulo 2^32.
-        return new TransferOutcome.Returned(live, unchecked(back.SendSeq - snapshot.SendSeq));
+        // The send sequence moved by exactly the bytes the agent wrote (the response), modulo 2^32;
+        // after Stays it holds several responses, so no one response's size is known.
+        return new TransferOutcome.Returned(live, session.Stays == 0 ? unchecked(back.SendSeq - snapshot.SendSeq) : -1);
     }
 
     private static long Lap(ref long mark)
