@@ -71,6 +71,13 @@ internal sealed class Arena : IDisposable
         "direct" => Task.FromResult(new Running("direct", $"http://{Net.AddressOf("be1")}:{OriginPort}", null, () => OriginPids, () => { })),
         "handoff" => StartHandoffAsync(),
         "adaptive" => StartHandoffAsync(adaptive: true),
+        // The same-target shortcut measured both ways, on requests that alternate between back-ends
+        // (round robin: the next request never stays) and on ones that mostly go to the same back-end
+        // (consistent hash on the path, bounded load: a connection's requests stay unless its
+        // back-end is over its share).
+        "handoff-noshortcut" => StartHandoffAsync(shortcut: false),
+        "handoff-same" => StartHandoffAsync(samePath: true),
+        "handoff-same-noshortcut" => StartHandoffAsync(samePath: true, shortcut: false),
         "local" => StartLocalAsync(),
         "relay" => StartRelayAsync(),
         "yarp" => StartYarpAsync(),
@@ -90,7 +97,7 @@ internal sealed class Arena : IDisposable
         File.WriteAllText(path, json.ToJsonString(new() { WriteIndented = true }));
 
     /// <summary>Router config with one route, everything to cluster "all", round robin over be1..be3.</summary>
-    private JsonObject BatonConfig(string transfer, Func<string, JsonObject> destination, JsonObject? extra = null)
+    private JsonObject BatonConfig(string transfer, Func<string, JsonObject> destination, JsonObject? extra = null, string policy = "RoundRobin")
     {
         var dests = new JsonObject();
         foreach (var be in Net.Backends) dests[be] = destination(be);
@@ -104,7 +111,7 @@ internal sealed class Arena : IDisposable
                 ["Routes"] = new JsonObject { ["all"] = new JsonObject { ["ClusterId"] = "all", ["Match"] = new JsonObject { ["Path"] = "/{**rest}" } } },
                 ["Clusters"] = new JsonObject
                 {
-                    ["all"] = new JsonObject { ["Transfer"] = transfer, ["LoadBalancingPolicy"] = "RoundRobin", ["Destinations"] = dests },
+                    ["all"] = new JsonObject { ["Transfer"] = transfer, ["LoadBalancingPolicy"] = policy, ["Destinations"] = dests },
                 },
             },
         };
@@ -120,18 +127,19 @@ internal sealed class Arena : IDisposable
     /// is adaptive, each destination both its agent and its host's origin (which runs anyway), and
     /// the router relays or hands off per request by the response size it has learned.
     /// </summary>
-    private async Task<Running> StartHandoffAsync(bool adaptive = false)
+    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false)
     {
-        string name = adaptive ? "adaptive" : "handoff";
+        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut");
         var dir = Folder(name);
         var key = Path.Combine(dir, "cluster.key");
         ClusterKey.CreateFile(key);
         var config = Path.Combine(dir, "router.json");
-        WriteJson(config, BatonConfig(name,
+        WriteJson(config, BatonConfig(adaptive ? "adaptive" : "handoff",
             be => adaptive
                 ? new JsonObject { ["Address"] = OriginUrl(be), ["Agent"] = Net.ControlEndpointOf(be).ToString() }
                 : new JsonObject { ["Address"] = Net.ControlEndpointOf(be).ToString() },
-            new JsonObject { ["Interface"] = "eth0", ["KeyFile"] = "cluster.key" }));
+            new JsonObject { ["Interface"] = "eth0", ["KeyFile"] = "cluster.key", ["SameTargetShortcut"] = shortcut },
+            samePath ? "ConsistentHash" : "RoundRobin"));
         var started = new List<BatonProcess>();
         try
         {

@@ -11,8 +11,11 @@ internal sealed record SweepOptions(
 
     public static readonly string[] AllContenders = ["direct", "handoff", "adaptive", "local", "relay", "yarp", "haproxy", "nginx"];
 
+    /// <summary>Hand-off variants for the same-target shortcut, run only when named in --contenders.</summary>
+    public static readonly string[] ShortcutVariants = ["handoff-noshortcut", "handoff-same", "handoff-same-noshortcut"];
+
     public const string Usage =
-        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,adaptive,local,relay,yarp,haproxy,nginx] [--sizes 1024,16384,262144,1048576,10485760]\n" +
+        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 
     public static SweepOptions Parse(string[] args)
@@ -32,7 +35,7 @@ internal sealed record SweepOptions(
                 case "--contenders":
                     contenders = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                     foreach (var c in contenders)
-                        if (!AllContenders.Contains(c)) throw new ArgumentException($"unknown contender '{c}'");
+                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c)) throw new ArgumentException($"unknown contender '{c}'");
                     break;
                 case "--sizes": sizes = Next().Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--connections": connections = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;

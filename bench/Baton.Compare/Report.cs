@@ -14,6 +14,9 @@ internal static class Report
         ["direct"] = "direct (one origin, no router)",
         ["handoff"] = "Baton handoff",
         ["adaptive"] = "Baton adaptive",
+        ["handoff-noshortcut"] = "Baton handoff, no shortcut",
+        ["handoff-same"] = "Baton handoff, same back-end",
+        ["handoff-same-noshortcut"] = "Baton handoff, same back-end, no shortcut",
         ["local"] = "Baton local",
         ["relay"] = "Baton relay",
         ["yarp"] = "YARP 2.3.0",
@@ -80,7 +83,7 @@ internal static class Report
     public static void Write(SweepOptions o, List<RunRow> rows, IReadOnlyDictionary<string, string> failures, IReadOnlyDictionary<string, string> meta)
     {
         var cells = Cells(rows);
-        var contenders = SweepOptions.AllContenders.Where(c => rows.Any(r => r.Contender == c) || failures.ContainsKey(c)).ToList();
+        var contenders = SweepOptions.AllContenders.Concat(SweepOptions.ShortcutVariants).Where(c => rows.Any(r => r.Contender == c) || failures.ContainsKey(c)).ToList();
         var sizes = rows.Select(r => r.Size).Distinct().OrderBy(s => s).ToList();
         var conns = rows.Select(r => r.Connections).Distinct().OrderBy(c => c).ToList();
         string M(string k) => meta.TryGetValue(k, out var v) ? v : "?";
@@ -152,6 +155,10 @@ internal static class Report
         foreach (var (a, b) in new[] { ("handoff", "relay"), ("handoff", "haproxy"), ("handoff", "yarp"), ("local", "relay"), ("relay", "haproxy"), ("relay", "yarp"), ("relay", "nginx") })
             foreach (int n in conns)
                 md.AppendLine($"| {a} ÷ {b} | {n} | " + string.Join(" | ", sizes.Select(s => Ratio(CpuOf(a, s, n), CpuOf(b, s, n)))) + " |");
+        foreach (var (a, b) in new[] { ("handoff", "handoff-noshortcut"), ("handoff-same", "handoff-same-noshortcut"), ("handoff-same", "haproxy") })
+            if (contenders.Contains(a) && contenders.Contains(b))
+                foreach (int n in conns)
+                    md.AppendLine($"| {a} ÷ {b} | {n} | " + string.Join(" | ", sizes.Select(s => Ratio(CpuOf(a, s, n), CpuOf(b, s, n)))) + " |");
         foreach (int n in conns)
             md.AppendLine($"| adaptive ÷ min(handoff, relay) | {n} | " + string.Join(" | ", sizes.Select(s => Ratio(CpuOf("adaptive", s, n), Better(s, n)))) + " |");
 
