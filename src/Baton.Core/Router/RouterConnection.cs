@@ -22,6 +22,8 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
     // A destination picked for the next request while the connection was still away (it did not
     // stay there): used for that request once it is back, so the policy picks once per request.
     private Decided? _decided;
+    // The load the connection puts on the destination it is at now (a stay replaces it).
+    private DestinationLease? _held;
     private System.Net.IPEndPoint? _client;
 
     private sealed record Decided(Cluster Cluster, ITransferTarget Target, DestinationLease Lease);
@@ -83,8 +85,17 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                 }
 
                 TransactionOutcome outcome;
-                using (lease) // the destination's load counts this transaction while it runs there
+                // The destination's load counts this transaction (and any that stay there) while it runs.
+                Volatile.Write(ref _held, lease);
+                try
+                {
                     outcome = await target.ServeAsync(conn, head, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    lease.Dispose();
+                    Interlocked.Exchange(ref _held, null)?.Dispose();
+                }
                 host.Report(cluster, target.Name, served: outcome is not TransactionOutcome.NotServed { Status: >= 500 });
                 switch (outcome)
                 {
@@ -120,12 +131,13 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         // router answers itself (404, its own routes, 503, an oversized head) come back for that.
         if (head.Length > host.Options.HeadLimit || host.Routes.Match(head) is not { Cluster: var cluster } || cluster.Transfer == TransferMode.Router)
             return false;
+        // As if the connection were back: its load leaves its destination before the policy picks.
+        Interlocked.Exchange(ref _held, null)?.Dispose();
         if (host.PickDestination(cluster, head, _client!) is not { } pick)
             return false;
         if (ReferenceEquals(pick.Target, current) || (pick.Target is AdaptiveTarget a && ReferenceEquals(a.Choose(head), current)))
         {
-            // The transaction already holding the destination's lease covers this one too.
-            pick.Lease.Dispose();
+            Volatile.Write(ref _held, pick.Lease); // the stayed transaction's load, released when the connection is back
             Count(cluster.Id, ModeLabel(cluster.Transfer));
             host.Report(cluster, current.Name, served: true);
             return true;
