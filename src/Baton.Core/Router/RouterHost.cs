@@ -259,8 +259,9 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         try
         {
             var loaded = RouterConfig.Load(file);
-            if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface || loaded.WorkerSocket != options.WorkerSocket)
-                RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface and Baton:WorkerSocket changes need a restart");
+            if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface || loaded.WorkerSocket != options.WorkerSocket
+                || loaded.Steering != options.Steering)
+                RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface, Baton:Steering and Baton:WorkerSocket changes need a restart");
             Apply(loaded.Routes);
             RouterLog.Reloaded(_log, file, loaded.Routes.Routes.Count);
             foreach (var w in loaded.Warnings) RouterLog.ConfigWarning(_log, w);
