@@ -52,7 +52,8 @@ try
     var samples = impls.ToDictionary(x => x.Name, _ => ops.Select(_ => new List<double>(changes)).ToArray());
     try
     {
-        foreach (var (_, s) in impls) s.AddBackend("be1", backend);
+        // nftables resolves `fwd to "steer0"` in the calling thread's namespace.
+        foreach (var (_, s) in impls) Netns.Run(ns, () => { s.AddBackend("be1", backend); return 0; });
         for (int n = 0; n < warmup + changes; n++)
         {
             var client = new IPEndPoint(IPAddress.Parse("10.77.42.10"), 1024 + n % 60000);
@@ -66,9 +67,9 @@ try
                 s.Clear(client);
                 long t3 = Stopwatch.GetTimestamp();
                 if (n < warmup) continue;
-                samples[name][0].Add(Stopwatch.GetElapsedTime(t0, t1).TotalMicroseconds);
-                samples[name][1].Add(Stopwatch.GetElapsedTime(t1, t2).TotalMicroseconds);
-                samples[name][2].Add(Stopwatch.GetElapsedTime(t2, t3).TotalMicroseconds);
+                samples[name][0].Add(Micros(t1 - t0));
+                samples[name][1].Add(Micros(t2 - t1));
+                samples[name][2].Add(Micros(t3 - t2));
             }
         }
     }
@@ -87,9 +88,17 @@ try
         }
     return 0;
 }
+catch (Exception e) when (e is SteeringException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"steering bench failed: {e.Message}");
+    return 1;
+}
 finally
 {
     Netns.Exec("ip", "netns", "del", ns);
 }
+
+// From raw ticks: a TimeSpan would round to 0.1 µs, coarse next to a 1 µs change.
+static double Micros(long ticks) => ticks * 1e6 / Stopwatch.Frequency;
 
 static double Pct(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];

@@ -81,20 +81,34 @@ internal sealed unsafe class TcIngressFilter : IDisposable
     {
         if (_detached) return;
         _detached = true;
-        // On a thread of its own in the attach namespace: the caller's thread may be elsewhere.
-        var thread = new Thread(() =>
+        if (CurrentNetns() == NetnsOf(_netns)) Detach();
+        else
         {
-            if (Libc.SetNs((int)_netns.DangerousGetHandle(), Libc.CLONE_NEWNET) != 0) return;
-            try
+            // On a thread of its own in the attach namespace: the caller's thread is elsewhere. (Only
+            // then: setns needs CAP_SYS_ADMIN, which a router given just CAP_NET_ADMIN lacks.)
+            var thread = new Thread(() =>
             {
-                if (Query(_ifindex) == _progId) Remove(_ifindex);
-            }
-            catch (SteeringException) { } // the device went away, and the filter with it
-        });
-        thread.Start();
-        thread.Join();
+                if (Libc.SetNs((int)_netns.DangerousGetHandle(), Libc.CLONE_NEWNET) == 0) Detach();
+            });
+            thread.Start();
+            thread.Join();
+        }
         _netns.Dispose();
     }
+
+    private void Detach()
+    {
+        try
+        {
+            if (Query(_ifindex) == _progId) Remove(_ifindex);
+        }
+        catch (SteeringException) { } // the device went away, and the filter with it
+    }
+
+    // "net:[inode]": the same text for the same namespace, whoever reads it.
+    private static string? CurrentNetns() => new FileInfo("/proc/thread-self/ns/net").LinkTarget;
+
+    private static string? NetnsOf(SafeFileHandle ns) => new FileInfo($"/proc/self/fd/{ns.DangerousGetHandle()}").LinkTarget;
 
     private const int ENOENT = 2, EINVAL = 22, EEXIST = 17;
 
