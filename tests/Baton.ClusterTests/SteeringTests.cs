@@ -149,9 +149,9 @@ public sealed class NftSteeringLifecycleTests(NftClusterFixture fixture) : Steer
     protected override SteeringKind Expected => SteeringKind.NfTables;
 }
 
-/// <summary>Steering auto where eBPF cannot attach: nftables, and one log line that says why.</summary>
+/// <summary>How the router picks its steering: auto's fallback, and a change of kind after a crash.</summary>
 [Collection(NftClusterCollection.Name)]
-public sealed class SteeringFallbackTests(NftClusterFixture fixture)
+public sealed class SteeringSelectionTests(NftClusterFixture fixture)
 {
     [Fact]
     public async Task Auto_falls_back_to_nftables_with_one_line_saying_why()
@@ -159,7 +159,6 @@ public sealed class SteeringFallbackTests(NftClusterFixture fixture)
         var lab = fixture.Lab;
         string ns = lab.Net.Ns("router");
         string other = Path.Combine(lab.Directory, "other.bpf.o");
-        string config = Path.Combine(lab.Directory, "router-auto.json");
         lab.Router.Stop(TimeSpan.FromSeconds(10));
         try
         {
@@ -170,13 +169,8 @@ public sealed class SteeringFallbackTests(NftClusterFixture fixture)
             catch (InvalidOperationException) { } // exists already
             Netns.ExecIn(ns, "tc", "filter", "add", "dev", RouterSteering.Device, "ingress", "pref", $"{TcIngressFilter.Priority}",
                 "protocol", "ip", "bpf", "obj", other, "sec", "tc", "da");
-            var json = JsonNode.Parse(File.ReadAllText(lab.ConfigFile))!;
-            json["Baton"]!["Steering"] = "auto";
-            File.WriteAllText(config, json.ToJsonString());
 
-            using var router = BatonProcess.Start(ns, "auto-router", ["router", "--config", config]);
-            foreach (var be in lab.Net.Backends)
-                Assert.True(await router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)), router.Output);
+            using var router = await StartRouterAsync(lab, "auto");
             var why = router.Output.Split('\n').Where(l => l.Contains("eBPF steering did not load", StringComparison.Ordinal)).ToList();
             Assert.Single(why);
             Assert.Contains("bpf_tc_attach", why[0]);
@@ -191,5 +185,48 @@ public sealed class SteeringFallbackTests(NftClusterFixture fixture)
             catch (InvalidOperationException) { }
             await lab.StartRouterAsync();
         }
+    }
+
+    [Fact]
+    public async Task A_router_that_changes_steering_after_a_crash_removes_what_the_other_kind_left()
+    {
+        var lab = fixture.Lab;
+        try
+        {
+            lab.Router.Kill(); // the nftables table stays behind
+            Assert.Equal(1, RouterSteering.NftTables(lab));
+            using (var bpf = await StartRouterAsync(lab, "bpf"))
+            {
+                Assert.Equal(SteeringKind.Bpf, RouterSteering.InUse(lab)); // and no table
+                using (var s = await lab.ConnectClientAsync())
+                    Assert.Equal("be3", (await new RawHttp(s).RequestAsync("/be3/with-bpf")).Header("Baton-Host"));
+                bpf.Kill(); // the filter stays behind
+            }
+            Assert.Equal(1, RouterSteering.BpfFilters(lab));
+            await lab.StartRouterAsync(); // nftables again
+            Assert.Equal(SteeringKind.NfTables, RouterSteering.InUse(lab)); // and no filter
+        }
+        finally
+        {
+            if (lab.Router.HasExited) await lab.StartRouterAsync();
+        }
+    }
+
+    // A router of the lab's configuration with another Baton:Steering, connected to every agent.
+    private static async Task<BatonProcess> StartRouterAsync(BatonLab lab, string steering)
+    {
+        string config = Path.Combine(lab.Directory, $"router-{steering}.json");
+        var json = JsonNode.Parse(File.ReadAllText(lab.ConfigFile))!;
+        json["Baton"]!["Steering"] = steering;
+        File.WriteAllText(config, json.ToJsonString());
+        var router = BatonProcess.Start(lab.Net.Ns("router"), $"{steering}-router", ["router", "--config", config]);
+        StaleProcesses.Record(lab.Net.Prefix, router.Pid);
+        foreach (var be in lab.Net.Backends)
+            if (!await router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)))
+            {
+                router.Dispose();
+                Assert.Fail($"{steering} router did not connect to {be}:\n{router.Output}");
+            }
+        return router;
     }
 }
