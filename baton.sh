@@ -12,13 +12,18 @@ cd "$(dirname "$0")"
 ensure_packages() {
   # libnftables1: in-process flow steering; nftables: the nft CLI the tests inspect state with;
   # iproute2: namespaces and veth; util-linux: setpriv (privilege tests); nginx-light: the origin
-  # the relay tests start themselves (its system service must never run).
+  # the relay tests start themselves (its system service must never run). libbpf1: eBPF flow
+  # steering; clang-14 and linux-libc-dev: the test that rebuilds the committed eBPF object
+  # (src/Baton.Core/Steering/Bpf/build.sh) and checks it matches.
   local missing=()
   [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] || missing+=(libnftables1)
   command -v nft >/dev/null || missing+=(nftables)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  [ -e /usr/lib/x86_64-linux-gnu/libbpf.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libbpf.so.1 ] || missing+=(libbpf1)
+  command -v clang-14 >/dev/null || missing+=(clang-14)
+  [ -e /usr/include/linux/bpf.h ] || missing+=(linux-libc-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "baton.sh: missing Debian packages: ${missing[*]} (run as root to install them)" >&2

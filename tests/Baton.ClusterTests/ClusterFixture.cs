@@ -14,7 +14,13 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// </summary>
     public static readonly string Prefix = Environment.GetEnvironmentVariable("BATON_TEST_PREFIX") is { Length: > 0 } p ? p : "btct";
 
-    private static readonly int Subnet = int.TryParse(Environment.GetEnvironmentVariable("BATON_TEST_SUBNET"), out int s) ? s : 5;
+    public static readonly int Subnet = int.TryParse(Environment.GetEnvironmentVariable("BATON_TEST_SUBNET"), out int s) ? s : 5;
+
+    /// <summary>
+    /// The router's Baton:Steering: BATON_TEST_STEERING (bpf, nftables, auto) runs the whole suite
+    /// over one implementation; unset, the router's default (eBPF where it loads).
+    /// </summary>
+    public static readonly string? Steering = Environment.GetEnvironmentVariable("BATON_TEST_STEERING") is { Length: > 0 } st ? st : null;
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(4);
 
     public BatonLab Lab { get; private set; } = null!;
@@ -22,7 +28,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Assert.True(Netns.IsRoot, "cluster tests need root (network namespaces, TCP_REPAIR): run them as root, as CI does");
-        Lab = await BatonLab.StartAsync(Prefix, Subnet, IdleTimeout);
+        Lab = await BatonLab.StartAsync(Prefix, Subnet, IdleTimeout, steering: Steering);
     }
 
     public async Task DisposeAsync()

@@ -265,9 +265,9 @@ public sealed class HandoffTests(ClusterFixture fixture, ITestOutputHelper outpu
                 Assert.Fail($"body differs at byte {i}");
     }
 
-    private string SteeringMap() => Netns.ExecIn(Lab.Net.Ns("router"), "nft", "list", "map", "netdev", "baton", "conns");
+    private string SteeringMap() => RouterSteering.Describe(Lab);
 
-    private bool SteeringHas(int port) => SteeringMap().Contains($". {port} ", StringComparison.Ordinal);
+    private bool SteeringHas(int port) => RouterSteering.ClientPorts(Lab).Contains(port);
 
     private static async Task<bool> WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
     {

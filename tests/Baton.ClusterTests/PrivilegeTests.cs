@@ -36,33 +36,3 @@ public sealed class PrivilegeTests(ClusterFixture fixture)
         Assert.DoesNotContain("   at ", p.Output);
     }
 }
-
-/// <summary>The router's steering table lives exactly as long as the router, crashes included.</summary>
-[Collection(ClusterCollection.Name)]
-public sealed class SteeringLifecycleTests(ClusterFixture fixture)
-{
-    [Fact]
-    public async Task Router_removes_its_table_at_stop_and_replaces_a_crashed_runs_table_at_start()
-    {
-        var lab = fixture.Lab;
-        string routerNs = lab.Net.Ns("router");
-        try
-        {
-            lab.Router.Kill(); // crash: the table stays behind
-            Assert.Contains("table netdev baton", Netns.ExecIn(routerNs, "nft", "list", "tables"));
-
-            await lab.StartRouterAsync();
-            Assert.Single(Netns.ExecIn(routerNs, "nft", "list", "tables").Split('\n'), l => l.Contains("netdev baton"));
-            using (var s = await lab.ConnectClientAsync())
-                Assert.Equal("be2", (await new RawHttp(s).RequestAsync("/be2/after-crash")).Header("Baton-Host"));
-
-            lab.Router.Stop(TimeSpan.FromSeconds(10)); // graceful: SIGTERM
-            Assert.True(lab.Router.HasExited);
-            Assert.DoesNotContain("netdev baton", Netns.ExecIn(routerNs, "nft", "list", "tables"));
-        }
-        finally
-        {
-            await lab.StartRouterAsync();
-        }
-    }
-}

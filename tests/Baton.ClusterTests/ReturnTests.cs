@@ -157,8 +157,8 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
         throw new TimeoutException($"the router kept the connection from {client}: {last}");
     }
 
-    private string SteeringMap() => Netns.ExecIn(Lab.Net.Ns("router"), "nft", "list", "map", "netdev", "baton", "conns");
+    private string SteeringMap() => RouterSteering.Describe(Lab);
 
-    private bool SteeringHas(int port) => SteeringMap().Contains($". {port} ", StringComparison.Ordinal);
+    private bool SteeringHas(int port) => RouterSteering.ClientPorts(Lab).Contains(port);
 
 }

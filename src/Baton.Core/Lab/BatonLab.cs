@@ -50,8 +50,13 @@ public sealed class BatonLab : IBatonLab
     /// <summary>Path of the router configuration.</summary>
     public string ConfigFile => Path.Combine(Directory, "router.json");
 
-    /// <summary>Builds the namespaces, writes key and configuration, starts agents and router, and waits until all agents are connected.</summary>
-    public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null)
+    /// <summary>
+    /// Builds the namespaces, writes key and configuration, starts agents and router, and waits until
+    /// all agents are connected. <paramref name="steering"/> is the router's <c>Baton:Steering</c>
+    /// (bpf, nftables, auto); null leaves it to the router's default.
+    /// </summary>
+    public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null,
+        string? steering = null)
     {
         StaleProcesses.Kill(prefix);
         var net = NetnsCluster.Create(prefix, subnet);
@@ -60,7 +65,9 @@ public sealed class BatonLab : IBatonLab
         try
         {
             ClusterKey.CreateFile(lab.KeyFile);
-            File.WriteAllText(lab.ConfigFile, DefaultConfig(net, idleTimeout).ToJsonString(new() { WriteIndented = true }));
+            var config = DefaultConfig(net, idleTimeout);
+            if (steering is not null) config["Baton"]!["Steering"] = steering;
+            File.WriteAllText(lab.ConfigFile, config.ToJsonString(new() { WriteIndented = true }));
             foreach (var be in net.Backends) lab._agents[be] = lab.StartAgent(be);
             foreach (var (be, p) in lab._agents)
                 if (!await p.WaitForOutputAsync("listening for the router", TimeSpan.FromSeconds(30)).ConfigureAwait(false))

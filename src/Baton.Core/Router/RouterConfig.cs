@@ -3,6 +3,7 @@ using Baton.Control;
 using Baton.Health;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
+using Baton.Steering;
 using Baton.Transfer.Adaptive;
 using Baton.Transfer.Relay;
 using Microsoft.Extensions.Configuration;
@@ -55,6 +56,7 @@ public static class RouterConfig
         {
             Listen = Endpoint(b, "Listen"),
             Interface = handoff ? Required(b, "Interface", "handoff clusters steer packets on the router's client-facing interface") : b["Interface"],
+            Steering = SteeringFrom(b),
             Key = key,
             WorkerSocket = workerSocket,
             WorkerUid = workerUid,
@@ -239,6 +241,14 @@ public static class RouterConfig
         if (!m.Exists()) return null;
         return m.GetChildren().Where(c => c.Value is not null).ToDictionary(c => c.Key, c => c.Value!, StringComparer.OrdinalIgnoreCase);
     }
+
+    private static SteeringKind SteeringFrom(IConfigurationSection b) => b["Steering"]?.ToLowerInvariant() switch
+    {
+        null or "auto" => SteeringKind.Auto,
+        "bpf" => SteeringKind.Bpf,
+        "nftables" => SteeringKind.NfTables,
+        _ => throw new ConfigException($"{b.Path}:Steering: '{b["Steering"]}' is not a flow steering (bpf, nftables, auto)"),
+    };
 
     private static int PositiveInt(IConfigurationSection s, string key) =>
         int.TryParse(s[key], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0

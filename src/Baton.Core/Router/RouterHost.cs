@@ -6,6 +6,7 @@ using Baton.Http;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Baton.Steering;
+using Baton.Steering.Bpf;
 using Baton.Transfer;
 using Baton.Transfer.Adaptive;
 using Baton.Transfer.Handoff;
@@ -207,15 +208,36 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         _ => throw new InvalidOperationException(t.GetType().Name),
     };
 
-    private NftFlowSteering StartSteering()
+    private IFlowSteering StartSteering()
     {
         TcpRepair.EnsurePrivilege();
         var iface = options.Interface ?? throw new ConfigException("Baton:Interface: missing (handoff clusters steer packets on the router's client-facing interface)");
-        var steering = new NftFlowSteering(iface, options.Listen, InterfaceMac(iface));
+        var steering = OpenSteering(iface, InterfaceMac(iface));
         _steering = steering;
         _handoff = new HandoffTransfer(steering, options.HandoffTimeout, _log);
         if (options.TimingsFile is not null) _handoff.OnCycle = _timings.Enqueue;
         return steering;
+    }
+
+    // The one place that knows there are two implementations. A crashed run of the other kind may
+    // have left its state on the interface: removed too, or its stale entries would still act.
+    private IFlowSteering OpenSteering(string iface, PhysicalAddress mac)
+    {
+        if (options.Steering != SteeringKind.NfTables)
+        {
+            try
+            {
+                var bpf = new BpfFlowSteering(iface, options.Listen, mac);
+                NftFlowSteering.RemoveStale();
+                return bpf;
+            }
+            catch (SteeringException e) when (options.Steering == SteeringKind.Auto)
+            {
+                RouterLog.SteeringFallback(_log, e.Message);
+            }
+        }
+        BpfFlowSteering.RemoveStale(iface);
+        return new NftFlowSteering(iface, options.Listen, mac);
     }
 
     private WorkerRegistry StartWorkers()
@@ -255,8 +277,9 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         try
         {
             var loaded = RouterConfig.Load(file);
-            if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface || loaded.WorkerSocket != options.WorkerSocket)
-                RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface and Baton:WorkerSocket changes need a restart");
+            if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface || loaded.WorkerSocket != options.WorkerSocket
+                || loaded.Steering != options.Steering)
+                RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface, Baton:Steering and Baton:WorkerSocket changes need a restart");
             Apply(loaded.Routes);
             RouterLog.Reloaded(_log, file, loaded.Routes.Routes.Count);
             foreach (var w in loaded.Warnings) RouterLog.ConfigWarning(_log, w);

@@ -29,4 +29,7 @@ internal static partial class RouterLog
 
     [LoggerMessage(113, LogLevel.Warning, "configuration: {Warning}")]
     public static partial void ConfigWarning(ILogger log, string warning);
+
+    [LoggerMessage(114, LogLevel.Warning, "flow steering with nftables: eBPF steering did not load ({Reason})")]
+    public static partial void SteeringFallback(ILogger log, string reason);
 }

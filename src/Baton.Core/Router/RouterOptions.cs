@@ -14,6 +14,9 @@ public sealed record RouterOptions
     /// <summary>The interface that carries client traffic (steering hooks its ingress); needed by handoff clusters.</summary>
     public string? Interface { get; init; }
 
+    /// <summary>Which flow steering handoff clusters use: eBPF where it loads (default), or nftables.</summary>
+    public Baton.Steering.SteeringKind Steering { get; init; } = Baton.Steering.SteeringKind.Auto;
+
     /// <summary>The cluster key shared with the agents; needed by handoff clusters.</summary>
     public ClusterKey? Key { get; init; }
 

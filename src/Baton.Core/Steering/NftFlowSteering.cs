@@ -145,6 +145,22 @@ public sealed class NftFlowSteering : IFlowSteering
         }
     }
 
+    /// <summary>
+    /// Removes the table a crashed run left behind, if any (calling thread's namespace): for a router
+    /// that now steers with eBPF. Without libnftables no run can have made one.
+    /// </summary>
+    internal static void RemoveStale()
+    {
+        nint ctx;
+        try { ctx = LibNftables.CtxNew(0); }
+        catch (DllNotFoundException) { return; }
+        if (ctx == 0) return;
+        LibNftables.BufferOutput(ctx);
+        LibNftables.BufferError(ctx);
+        LibNftables.RunCmdFromBuffer(ctx, $"add table netdev {TableName}\ndelete table netdev {TableName}");
+        LibNftables.CtxFree(ctx);
+    }
+
     private static (IPAddress, int) Key(IPEndPoint ep) => (ep.Address, ep.Port);
 
     private static string ChainName(string backend)

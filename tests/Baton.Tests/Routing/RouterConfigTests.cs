@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Baton.Router;
+using Baton.Steering;
 using Baton.Routing;
 using Microsoft.Extensions.Configuration;
 
@@ -202,6 +203,23 @@ public sealed class RouterConfigTests : IDisposable
     [Fact]
     public void Missing_interface_names_Baton_Interface() =>
         Assert.Contains("Baton:Interface", LoadError(c => c["Baton"]!.AsObject().Remove("Interface")));
+
+    [Theory]
+    [InlineData(null, SteeringKind.Auto)]
+    [InlineData("auto", SteeringKind.Auto)]
+    [InlineData("bpf", SteeringKind.Bpf)]
+    [InlineData("nftables", SteeringKind.NfTables)]
+    [InlineData("NFTables", SteeringKind.NfTables)]
+    public void Steering_is_bpf_nftables_or_auto_by_default(string? value, SteeringKind expected)
+    {
+        var c = ValidConfig();
+        if (value is not null) c["Baton"]!["Steering"] = value;
+        Assert.Equal(expected, RouterConfig.Load(Write(c)).Steering);
+    }
+
+    [Fact]
+    public void Unknown_steering_names_Baton_Steering() =>
+        Assert.Contains("Baton:Steering: 'iptables' is not a flow steering (bpf, nftables, auto)", LoadError(c => c["Baton"]!["Steering"] = "iptables"));
 
     [Theory]
     [InlineData("IdleTimeout", "soon")]

@@ -3,15 +3,16 @@ using Baton.Lab;
 namespace Baton.Tests.Support;
 
 /// <summary>
-/// A fresh network namespace "bt-unit-&lt;random&gt;" with loopback up, deleted on Dispose (and if
-/// its setup fails half way). Needs root, like TCP_REPAIR itself.
+/// A fresh network namespace "&lt;prefix&gt;-&lt;random&gt;" (default prefix bt-unit) with loopback up,
+/// deleted on Dispose (and if its setup fails half way). Needs root, like TCP_REPAIR itself.
 /// </summary>
 internal sealed class TempNetns : IDisposable
 {
-    public string Name { get; } = $"bt-unit-{Guid.NewGuid():N}"[..20];
+    public string Name { get; }
 
-    public TempNetns()
+    public TempNetns(string prefix = "bt-unit")
     {
+        Name = $"{prefix}-{Guid.NewGuid():N}"[..20];
         Assert.True(Netns.IsRoot, "this test needs root (CAP_NET_ADMIN for TCP_REPAIR and 'ip netns add'); CI runs it as root");
         Netns.Exec("ip", "netns", "add", Name);
         try

@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace Baton.Interop;
+
+internal static unsafe partial class LibBpf
+{
+    [LibraryImport(Name, EntryPoint = "bpf_map_get_fd_by_id")]
+    internal static partial int MapGetFdById(uint id);
+}

@@ -1,0 +1,64 @@
+using System.Text;
+using Baton.Interop;
+
+namespace Baton.Steering.Bpf;
+
+/// <summary>
+/// Finds the <c>conns</c> map of a loaded steering program by the program's id (program info →
+/// map ids → map info names), so a process other than the router can read it without pinning.
+/// </summary>
+internal static unsafe class AttachedMaps
+{
+    // struct bpf_prog_info: nr_map_ids @52, map_ids @56 (linux/bpf.h of this image; 232 bytes).
+    private const int ProgInfoSize = 232, NrMapIdsOffset = 52, MapIdsOffset = 56;
+    // struct bpf_map_info: name[16] @24 (88 bytes).
+    private const int MapInfoSize = 88, MapNameOffset = 24;
+
+    public static List<FlowEntry> ReadConns(uint progId)
+    {
+        int prog = LibBpf.ProgGetFdById(progId);
+        if (prog < 0) throw LibBpf.Error($"bpf_prog_get_fd_by_id({progId})", prog);
+        try
+        {
+            foreach (uint mapId in MapIds(prog))
+            {
+                int map = LibBpf.MapGetFdById(mapId);
+                if (map < 0) continue;
+                try
+                {
+                    if (MapName(map) == "conns") return FlowMap.Read(map);
+                }
+                finally { Libc.Close(map); }
+            }
+            throw new InvalidOperationException($"eBPF program {progId} has no map named conns");
+        }
+        finally { Libc.Close(prog); }
+    }
+
+    private static uint[] MapIds(int prog)
+    {
+        byte* info = stackalloc byte[ProgInfoSize];
+        uint* ids = stackalloc uint[16];
+        new Span<byte>(info, ProgInfoSize).Clear();
+        // Ask for up to 16 map ids: nr_map_ids in, the array's address in map_ids.
+        *(uint*)(info + NrMapIdsOffset) = 16;
+        *(ulong*)(info + MapIdsOffset) = (ulong)ids;
+        uint len = ProgInfoSize;
+        int rc = LibBpf.ObjGetInfoByFd(prog, info, &len);
+        if (rc < 0) throw LibBpf.Error("bpf_obj_get_info_by_fd(program)", rc);
+        int n = (int)Math.Min(16u, *(uint*)(info + NrMapIdsOffset));
+        return new ReadOnlySpan<uint>(ids, n).ToArray();
+    }
+
+    private static string MapName(int map)
+    {
+        byte* info = stackalloc byte[MapInfoSize];
+        new Span<byte>(info, MapInfoSize).Clear();
+        uint len = MapInfoSize;
+        int rc = LibBpf.ObjGetInfoByFd(map, info, &len);
+        if (rc < 0) throw LibBpf.Error("bpf_obj_get_info_by_fd(map)", rc);
+        var name = new ReadOnlySpan<byte>(info + MapNameOffset, 16);
+        int end = name.IndexOf((byte)0);
+        return Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
+    }
+}

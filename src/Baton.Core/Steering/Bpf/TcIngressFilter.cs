@@ -1,0 +1,119 @@
+using Baton.Interop;
+using Microsoft.Win32.SafeHandles;
+
+namespace Baton.Steering.Bpf;
+
+/// <summary>
+/// Baton's one tc filter at clsact ingress of a device, at a handle and priority of its own so that
+/// it never touches anyone else's filters. The filter outlives the process that attached it: the
+/// next start replaces a crashed run's filter in one step (BPF_TC_F_REPLACE), and stop removes only
+/// this filter, never the clsact qdisc (bpf_tc_hook_destroy would take everyone's filters with it).
+/// </summary>
+internal sealed unsafe class TcIngressFilter : IDisposable
+{
+    /// <summary>Baton's filter handle on every device ("ba70").</summary>
+    public const uint Handle = 0xba70;
+
+    /// <summary>
+    /// Baton's filter priority: early, like the nftables table's −500, but off the small numbers
+    /// and 49152 (tc's first automatic priority) that hand-made filters take.
+    /// </summary>
+    public const uint Priority = 0xba;
+
+    private readonly int _ifindex;
+    private readonly uint _progId;
+    // The namespace the filter was attached in: the device's ifindex means another device elsewhere.
+    private readonly SafeFileHandle _netns;
+    private bool _detached;
+
+    private TcIngressFilter(int ifindex, uint progId, SafeFileHandle netns)
+    {
+        _ifindex = ifindex;
+        _progId = progId;
+        _netns = netns;
+    }
+
+    /// <summary>Attaches <paramref name="programFd"/> at ingress of <paramref name="ifindex"/> in the calling thread's namespace.</summary>
+    public static TcIngressFilter Attach(int ifindex, int programFd)
+    {
+        var netns = File.OpenHandle("/proc/thread-self/ns/net");
+        try
+        {
+            var hook = BpfTcHook.Ingress(ifindex);
+            int rc = LibBpf.TcHookCreate(&hook);
+            if (rc < 0 && rc != -EEXIST) throw Failure("bpf_tc_hook_create (clsact)", rc);
+            var opts = BpfTcOpts.For(Handle, Priority);
+            opts.ProgFd = programFd;
+            opts.Flags = LibBpf.BPF_TC_F_REPLACE;
+            rc = LibBpf.TcAttach(&hook, &opts);
+            if (rc < 0) throw Failure("bpf_tc_attach", rc);
+            return new TcIngressFilter(ifindex, opts.ProgId, netns);
+        }
+        catch
+        {
+            netns.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The id of the program in Baton's filter on <paramref name="ifindex"/> (calling thread's namespace), or null.</summary>
+    public static uint? Query(int ifindex)
+    {
+        var hook = BpfTcHook.Ingress(ifindex);
+        var opts = BpfTcOpts.For(Handle, Priority);
+        int rc = LibBpf.TcQuery(&hook, &opts);
+        if (rc == -ENOENT || rc == -EINVAL) return null; // no filter there, or no clsact qdisc at all
+        if (rc < 0) throw Failure("bpf_tc_query", rc);
+        return opts.ProgId;
+    }
+
+    /// <summary>Removes a filter at Baton's handle and priority, whoever attached it (calling thread's namespace).</summary>
+    public static void Remove(int ifindex)
+    {
+        var hook = BpfTcHook.Ingress(ifindex);
+        var opts = BpfTcOpts.For(Handle, Priority);
+        int rc = LibBpf.TcDetach(&hook, &opts);
+        if (rc < 0 && rc != -ENOENT && rc != -EINVAL) throw Failure("bpf_tc_detach", rc);
+    }
+
+    /// <summary>Detaches the filter, if it is still this instance's program (a later start may have replaced it).</summary>
+    public void Dispose()
+    {
+        if (_detached) return;
+        _detached = true;
+        if (CurrentNetns() == NetnsOf(_netns)) Detach();
+        else
+        {
+            // On a thread of its own in the attach namespace: the caller's thread is elsewhere. (Only
+            // then: setns needs CAP_SYS_ADMIN, which a router given just CAP_NET_ADMIN lacks.)
+            var thread = new Thread(() =>
+            {
+                if (Libc.SetNs((int)_netns.DangerousGetHandle(), Libc.CLONE_NEWNET) == 0) Detach();
+            });
+            thread.Start();
+            thread.Join();
+        }
+        _netns.Dispose();
+    }
+
+    private void Detach()
+    {
+        try
+        {
+            if (Query(_ifindex) == _progId) Remove(_ifindex);
+        }
+        catch (SteeringException) { } // the device went away, and the filter with it
+    }
+
+    // "net:[inode]": the same text for the same namespace, whoever reads it.
+    private static string? CurrentNetns() => new FileInfo("/proc/thread-self/ns/net").LinkTarget;
+
+    private static string? NetnsOf(SafeFileHandle ns) => new FileInfo($"/proc/self/fd/{ns.DangerousGetHandle()}").LinkTarget;
+
+    private const int ENOENT = 2, EINVAL = 22, EEXIST = 17;
+
+    private static SteeringException Failure(string call, int rc) =>
+        new(rc == -Libc.EPERM
+            ? $"{call}: attaching flow steering needs CAP_NET_ADMIN (run as root)"
+            : LibBpf.Error(call, rc).Message);
+}

@@ -1,0 +1,146 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using Baton.Steering;
+using Baton.Steering.Bpf;
+
+namespace Baton.Tests.Steering;
+
+/// <summary>
+/// The eBPF steering on a real kernel: a veth pair in a namespace of its own, client frames written
+/// into one end, what the router's side does with them read back at the same end. Needs root.
+/// </summary>
+public sealed class BpfFlowSteeringTests : IDisposable
+{
+    private static readonly PhysicalAddress BackendMac = PhysicalAddress.Parse("02-BA-70-2A-00-0B");
+    private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(400);
+    private readonly SteeringLink _link = new();
+
+    private BpfFlowSteering Start() => _link.Run(() => new BpfFlowSteering(SteeringLink.Device, SteeringLink.Service, SteeringLink.RouterMac));
+
+    private List<FlowEntry>? Attached() => _link.Run(() => BpfFlowSteering.ReadAttached(SteeringLink.Device));
+
+    private static IPEndPoint Client(int port) => new(SteeringLink.ClientAddress, port);
+
+    [Fact]
+    public void Entries_are_added_changed_and_removed_in_the_kernel_map()
+    {
+        using var steering = Start();
+        steering.AddBackend("be1", BackendMac);
+        steering.Block(Client(40001));
+        steering.Forward(Client(40002), "be1");
+        Assert.Equal(2, steering.Count);
+        var entries = Attached()!.ToDictionary(e => e.Client);
+        Assert.Equal(2, entries.Count);
+        Assert.Equal(FlowAction.Block, entries[Client(40001)].Action);
+        var forward = entries[Client(40002)];
+        Assert.Equal(FlowAction.Forward, forward.Action);
+        Assert.Equal(BackendMac, forward.BackendMac);
+        Assert.Equal(SteeringLink.RouterMac, forward.RouterMac);
+        Assert.Equal(_link.Run(() => (int)Baton.Interop.Libc.IfNameToIndex(SteeringLink.Device)), forward.IfIndex);
+
+        steering.Forward(Client(40001), "be1"); // block → forward in place
+        Assert.All(Attached()!, e => Assert.Equal(FlowAction.Forward, e.Action));
+        steering.Clear(Client(40001));
+        steering.Clear(Client(40001)); // absent: nothing happens
+        Assert.Equal([Client(40002)], Attached()!.Select(e => e.Client));
+        Assert.Equal(1, steering.Count);
+        Assert.Throws<SteeringException>(() => steering.Forward(Client(40003), "nobody"));
+    }
+
+    [Fact]
+    public void Miss_reaches_the_stack_block_drops_and_forward_rewrites_both_macs_and_sends_the_frame_back_out()
+    {
+        using var steering = Start();
+        using var wire = _link.OpenWire();
+        steering.AddBackend("be1", BackendMac);
+        var client = Client(40010);
+
+        // No entry: the router's own stack answers the SYN (a reset: nothing listens on the VIP here).
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+
+        steering.Block(client);
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client) || WireSocket.IsTcp(f, client, SteeringLink.Service), Quiet));
+        // Only the service is steered: the same client's packets to another port or address pass.
+        var otherPort = new IPEndPoint(SteeringLink.Service.Address, 81);
+        wire.Send(SteeringLink.Syn(client, otherPort));
+        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, otherPort, client), TimeSpan.FromSeconds(2)));
+        var otherAddress = new IPEndPoint(SteeringLink.RouterAddress, 80);
+        wire.Send(SteeringLink.Syn(client, otherAddress));
+        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, otherAddress, client), TimeSpan.FromSeconds(2)));
+
+        steering.Forward(client, "be1");
+        var sent = SteeringLink.Syn(client, SteeringLink.Service);
+        wire.Send(sent);
+        var forwarded = wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service), TimeSpan.FromSeconds(2));
+        Assert.NotNull(forwarded);
+        Assert.Equal(BackendMac.GetAddressBytes(), forwarded[..6]);
+        Assert.Equal(SteeringLink.RouterMac.GetAddressBytes(), forwarded[6..12]);
+        Assert.Equal(sent[12..], forwarded[12..sent.Length]); // the IP packet untouched
+        Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), Quiet)); // and the stack never saw it
+
+        steering.Clear(client);
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+    }
+
+    [Fact]
+    public void Stop_removes_only_its_own_filter_and_other_filters_on_the_device_survive()
+    {
+        // Someone else's filter on the same ingress hook, at tc's own choice of handle.
+        string other = Path.Combine(Path.GetTempPath(), $"btbpf-other-{Guid.NewGuid():N}.o");
+        File.WriteAllBytes(other, SteerProgram.EmbeddedObject());
+        try
+        {
+            _link.Tc("qdisc", "add", "dev", SteeringLink.Device, "clsact");
+            _link.Tc("filter", "add", "dev", SteeringLink.Device, "ingress", "pref", "10", "protocol", "all", "bpf", "obj", other, "sec", "tc", "da");
+        }
+        finally { File.Delete(other); }
+
+        var steering = Start();
+        string during = _link.Tc("filter", "show", "dev", SteeringLink.Device, "ingress");
+        Assert.Contains($"pref {TcIngressFilter.Priority} bpf", during);
+        Assert.Contains($"handle 0x{TcIngressFilter.Handle:x}", during);
+        Assert.Contains("pref 10 bpf", during);
+
+        steering.Dispose();
+        steering.Dispose(); // idempotent
+        string after = _link.Tc("filter", "show", "dev", SteeringLink.Device, "ingress");
+        Assert.DoesNotContain($"pref {TcIngressFilter.Priority} ", after);
+        Assert.Contains("pref 10 bpf", after);
+        Assert.Contains("clsact", _link.Tc("qdisc", "show", "dev", SteeringLink.Device));
+        Assert.Null(Attached());
+        Assert.Throws<ObjectDisposedException>(() => steering.Block(Client(1)));
+    }
+
+    [Fact]
+    public void Start_replaces_the_filter_a_crashed_run_left_and_the_old_run_cannot_remove_the_new_one()
+    {
+        var crashed = Start();
+        crashed.Block(Client(40020));
+        // The new run starts while the old filter is still attached, as after a crash.
+        using var steering = Start();
+        steering.Block(Client(40021));
+        Assert.Equal([Client(40021)], Attached()!.Select(e => e.Client));
+        string filters = _link.Tc("filter", "show", "dev", SteeringLink.Device, "ingress");
+        Assert.Single(filters.Split('\n'), l => l.Contains($"handle 0x{TcIngressFilter.Handle:x}"));
+
+        crashed.Dispose(); // its filter is gone already: the new one stays
+        Assert.Equal([Client(40021)], Attached()!.Select(e => e.Client));
+
+        using var wire = _link.OpenWire();
+        var client = Client(40021);
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), Quiet)); // still blocked by the new run
+    }
+
+    [Fact]
+    public void A_device_that_does_not_exist_is_a_steering_error()
+    {
+        var e = _link.Run(() => Assert.Throws<SteeringException>(() => new BpfFlowSteering("btbpf-none", SteeringLink.Service, SteeringLink.RouterMac)));
+        Assert.Contains("btbpf-none", e.Message);
+    }
+
+    public void Dispose() => _link.Dispose();
+}
