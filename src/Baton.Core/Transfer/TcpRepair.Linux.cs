@@ -43,6 +43,9 @@ internal static class TcpRepair
     /// <summary>Bytes the kernel has not sent yet (SIOCOUTQNSD).</summary>
     public static int Unsent(Socket socket) => Libc.IoctlInt(Fd(socket), Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
 
+    /// <summary>Bytes in the send queue: sent but not acknowledged, and unsent (SIOCOUTQ).</summary>
+    public static int Unacknowledged(Socket socket) => Libc.IoctlInt(Fd(socket), Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
+
     /// <summary>
     /// Puts <paramref name="socket"/> in repair mode and dumps it. Packets for the connection must
     /// already be blocked: a socket in repair mode still queues and ACKs input. On success the
