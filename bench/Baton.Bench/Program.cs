@@ -188,7 +188,9 @@ namespace Baton.Bench
                 var (rows, skipped) = ReadTimings(csv, o.Warmup);
                 if (rows.Count == 0) throw new InvalidOperationException($"timings file has no measured cycles ({skipped} warm-up lines)");
 
-                string md = Report(o, rows, skipped, handoff, local, (idleBefore, idleAfter));
+                // The router says so only when it falls back (event 114); eBPF is the default.
+                string steering = lab.Router.Output.Contains("flow steering with nftables", StringComparison.Ordinal) ? "nftables steering (eBPF did not load)" : "eBPF steering (tc ingress)";
+                string md = Report(o, rows, skipped, handoff, local, (idleBefore, idleAfter), steering);
                 Console.WriteLine();
                 Console.WriteLine(md);
                 if (o.Out is not null)
@@ -299,14 +301,14 @@ namespace Baton.Bench
             return (rows, skipped);
         }
 
-        private static string Report(BenchOptions o, List<double[]> rows, int skipped, PhaseResult handoff, PhaseResult? local, (double Before, double After) idle)
+        private static string Report(BenchOptions o, List<double[]> rows, int skipped, PhaseResult handoff, PhaseResult? local, (double Before, double After) idle, string steering)
         {
             var sb = new StringBuilder();
             string kernel = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "?";
             sb.AppendLine("# Baton hand-off benchmark");
             sb.AppendLine();
             sb.AppendLine($"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · commit {o.Commit ?? "?"} · kernel {kernel} · {Environment.ProcessorCount} cores · .NET {Environment.Version} · " +
-                $"namespace cluster {Prefix}-* (router, be1..be3, client on one bridge), nftables steering (libnftables)");
+                $"namespace cluster {Prefix}-* (router, be1..be3, client on one bridge), {steering}");
             sb.AppendLine();
             sb.AppendLine($"Workload: `GET /be1/x` and `GET /be2/x` alternating on {o.Connections} keep-alive connections (raw sockets in the client namespace), " +
                 $"each request a hand-off to the back-end and a return to the router; tiny responses (~60 B body). " +
