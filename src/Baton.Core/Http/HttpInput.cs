@@ -46,8 +46,22 @@ public sealed class HttpInput : IDisposable
     /// <summary>Received bytes not consumed yet.</summary>
     public ReadOnlySpan<byte> Unread => _buffer.AsSpan(_start, _end - _start);
 
-    /// <summary>Waits for and parses the next request head, consuming it.</summary>
-    public async ValueTask<HeadReadResult> ReadHeadAsync(int headLimit, TimeSpan idleTimeout, CancellationToken ct)
+    /// <summary>Waits for and parses the next request head into a new <see cref="RequestHead"/>, consuming it.</summary>
+    public ValueTask<HeadReadResult> ReadHeadAsync(int headLimit, TimeSpan idleTimeout, CancellationToken ct) =>
+        ReadHeadIntoAsync(null, headLimit, idleTimeout, ct);
+
+    /// <summary>
+    /// Waits for and parses the next request head into <paramref name="into"/>, consuming it: a connection that
+    /// serves many requests keeps one head and parsing allocates nothing (see <see cref="RequestHead"/> on
+    /// ownership). The result's <see cref="HeadReadResult.Head"/> is <paramref name="into"/>.
+    /// </summary>
+    public ValueTask<HeadReadResult> ReadHeadAsync(RequestHead into, int headLimit, TimeSpan idleTimeout, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        return ReadHeadIntoAsync(into, headLimit, idleTimeout, ct);
+    }
+
+    private async ValueTask<HeadReadResult> ReadHeadIntoAsync(RequestHead? into, int headLimit, TimeSpan idleTimeout, CancellationToken ct)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (idleTimeout != Timeout.InfiniteTimeSpan) idle.CancelAfter(idleTimeout);
@@ -55,7 +69,7 @@ public sealed class HttpInput : IDisposable
         {
             if (_end > _start)
             {
-                var r = RequestHeadParser.Parse(Unread, headLimit, RequireHost);
+                var r = RequestHeadParser.Parse(Unread, headLimit, RequireHost, into);
                 if (r.Status == ParseStatus.Complete)
                 {
                     _start += r.Head!.Length;

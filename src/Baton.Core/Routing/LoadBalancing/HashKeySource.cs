@@ -42,14 +42,22 @@ public readonly record struct HashKeySource(HashKeyKind Kind, string? Name)
     /// </summary>
     internal ulong Hash(in BalancingContext context)
     {
-        string? key = Kind switch
+        // Path and header keys are hashed from the head's chars: no string per request.
+        ReadOnlySpan<char> key = Kind switch
         {
-            HashKeyKind.Path => context.Request.Path,
-            HashKeyKind.Header => context.Request[Name!],
+            HashKeyKind.Path => context.Request.PathChars,
+            HashKeyKind.Header => FirstValue(context.Request.Fields, Name!),
             HashKeyKind.Cookie => FindCookie(context.Request.Headers, Name!),
-            _ => null,
+            _ => default,
         };
-        return string.IsNullOrEmpty(key) ? HashAddress(context.Client.Address) : StableHash.Of(key);
+        return key.IsEmpty ? HashAddress(context.Client.Address) : StableHash.Of(key);
+    }
+
+    private static ReadOnlySpan<char> FirstValue(Http.HeaderFields fields, string name)
+    {
+        for (int i = 0; i < fields.Count; i++)
+            if (fields.NameIs(i, name)) return fields.ValueChars(i);
+        return default;
     }
 
     private static ulong HashAddress(IPAddress address)

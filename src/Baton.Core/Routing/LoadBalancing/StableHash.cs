@@ -40,7 +40,10 @@ internal static class StableHash
     internal static ulong Of(ReadOnlySpan<byte> bytes) => Mix(Fnv1a64(bytes));
 
     /// <summary>The mixed hash of a string's UTF-8 bytes.</summary>
-    internal static ulong Of(string s)
+    internal static ulong Of(string s) => Of(s.AsSpan());
+
+    /// <summary>The mixed hash of chars' UTF-8 bytes.</summary>
+    internal static ulong Of(ReadOnlySpan<char> s)
     {
         int max = Encoding.UTF8.GetMaxByteCount(s.Length);
         // Keys are short (paths are limited to 8 KiB by the parser); stay off the heap for the usual case.
