@@ -4,8 +4,8 @@ using System.Text;
 namespace Baton.Http;
 
 /// <summary>
-/// The field lines of a parsed request head, as positions in the head's chars (<see cref="RequestHead"/> owns
-/// them: the head decoded as Latin-1, one char per byte). A name or value becomes a string only when it is read, and then once: the router reads Host, the path
+/// The field lines of a parsed request head, as positions in the head's bytes (<see cref="RequestHead"/> owns
+/// them). A name or value becomes a string only when it is read, and then once: the router reads Host, the path
 /// and perhaps one field to route, compared as bytes or chars, and a handed-off connection carries the head's
 /// bytes, so most values are never needed as strings. Common names come from a table of constants when the bytes
 /// match one exactly; names stay as sent, which the relay forwards. The index is reset and refilled with its head,
@@ -13,7 +13,7 @@ namespace Baton.Http;
 /// </summary>
 internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
 {
-    private char[] _chars = [];
+    private byte[] _bytes = [];
     private Field[] _fields = [];
     private int _count;
 
@@ -33,8 +33,8 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
         if (_fields.Length == 0 && fieldLines.Count("\r\n"u8) is var n and > 0) _fields = new Field[n];
     }
 
-    /// <summary>The head's chars, once decoded.</summary>
-    internal void Attach(char[] chars) => _chars = chars;
+    /// <summary>The head's bytes, once copied.</summary>
+    internal void Attach(byte[] bytes) => _bytes = bytes;
 
     /// <summary>Adds a field line already checked by <see cref="HttpSyntax.CheckFieldLine(ReadOnlySpan{byte}, out int, out int, out int)"/>.</summary>
     internal void Add(int nameStart, int nameLength, int valueStart, int valueLength)
@@ -50,9 +50,9 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
     }
 
     /// <summary>Makes this index a copy of <paramref name="other"/>'s over copies of its buffers.</summary>
-    internal void CopyFrom(HeaderFields other, char[] chars)
+    internal void CopyFrom(HeaderFields other, byte[] bytes)
     {
-        _chars = chars;
+        _bytes = bytes;
         _fields = other._fields.AsSpan(0, other._count).ToArray();
         _count = other._count;
     }
@@ -67,25 +67,25 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
     internal string Name(int index)
     {
         ref var f = ref At(index);
-        return f.Name ??= KnownNames.Find(NameChars(index)) ?? new string(NameChars(index));
+        return f.Name ??= KnownNames.Find(NameBytes(index)) ?? Encoding.ASCII.GetString(NameBytes(index));
     }
 
     /// <summary>The value of field <paramref name="index"/> without surrounding whitespace.</summary>
     internal string Value(int index)
     {
         ref var f = ref At(index);
-        return f.Value ??= new string(_chars, f.ValueStart, f.ValueLength);
+        return f.Value ??= Encoding.Latin1.GetString(_bytes, f.ValueStart, f.ValueLength);
     }
 
-    /// <summary>The value of field <paramref name="index"/> as Latin-1 chars, without making a string.</summary>
-    internal ReadOnlySpan<char> ValueChars(int index)
+    /// <summary>The value of field <paramref name="index"/> as sent (Latin-1), without making a string.</summary>
+    internal ReadOnlySpan<byte> ValueBytes(int index)
     {
         ref var f = ref At(index);
-        return _chars.AsSpan(f.ValueStart, f.ValueLength);
+        return _bytes.AsSpan(f.ValueStart, f.ValueLength);
     }
 
     /// <summary>Whether field <paramref name="index"/> is named <paramref name="name"/>, case-insensitively.</summary>
-    internal bool NameIs(int index, string name) => Ascii.EqualsIgnoreCase(NameChars(index), name);
+    internal bool NameIs(int index, string name) => Ascii.EqualsIgnoreCase(NameBytes(index), name);
 
     /// <summary>The first value of field <paramref name="name"/>, case-insensitively, or null.</summary>
     internal string? First(string name)
@@ -101,10 +101,10 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
         return ref _fields[index];
     }
 
-    private ReadOnlySpan<char> NameChars(int index)
+    private ReadOnlySpan<byte> NameBytes(int index)
     {
         ref var f = ref At(index);
-        return _chars.AsSpan(f.NameStart, f.NameLength);
+        return _bytes.AsSpan(f.NameStart, f.NameLength);
     }
 
     /// <inheritdoc />
@@ -144,11 +144,11 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
         }
 
         /// <summary>The constant spelled exactly as <paramref name="name"/>, or null.</summary>
-        public static string? Find(ReadOnlySpan<char> name)
+        public static string? Find(ReadOnlySpan<byte> name)
         {
             if (name.Length >= ByLength.Length) return null;
             foreach (var candidate in ByLength[name.Length])
-                if (name.SequenceEqual(candidate)) return candidate;
+                if (Ascii.Equals(name, candidate)) return candidate;
             return null;
         }
     }

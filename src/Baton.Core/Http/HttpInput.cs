@@ -61,23 +61,32 @@ public sealed class HttpInput : IDisposable
         return ReadHeadIntoAsync(into, headLimit, idleTimeout, ct);
     }
 
-    private async ValueTask<HeadReadResult> ReadHeadIntoAsync(RequestHead? into, int headLimit, TimeSpan idleTimeout, CancellationToken ct)
+    private ValueTask<HeadReadResult> ReadHeadIntoAsync(RequestHead? into, int headLimit, TimeSpan idleTimeout, CancellationToken ct) =>
+        // A head already received (pipelined, or carried in with a moved connection) is parsed at once: no idle
+        // timer, no linked token source, no async state machine.
+        ParseBuffered(into, headLimit) is { } buffered ? new(buffered) : WaitHeadAsync(into, headLimit, idleTimeout, ct);
+
+    /// <summary>The result of parsing the buffered bytes, consuming a complete head; null while incomplete.</summary>
+    private HeadReadResult? ParseBuffered(RequestHead? into, int headLimit)
+    {
+        if (_end == _start) return null;
+        var r = RequestHeadParser.Parse(Unread, headLimit, RequireHost, into);
+        if (r.Status == ParseStatus.Complete)
+        {
+            _start += r.Head!.Length;
+            return new HeadReadResult(HeadReadStatus.Head, r.Head);
+        }
+        if (r.Status == ParseStatus.Error)
+            return new HeadReadResult(HeadReadStatus.Invalid, null, r.ErrorStatus, r.ErrorReason);
+        return null;
+    }
+
+    private async ValueTask<HeadReadResult> WaitHeadAsync(RequestHead? into, int headLimit, TimeSpan idleTimeout, CancellationToken ct)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (idleTimeout != Timeout.InfiniteTimeSpan) idle.CancelAfter(idleTimeout);
         while (true)
         {
-            if (_end > _start)
-            {
-                var r = RequestHeadParser.Parse(Unread, headLimit, RequireHost, into);
-                if (r.Status == ParseStatus.Complete)
-                {
-                    _start += r.Head!.Length;
-                    return new HeadReadResult(HeadReadStatus.Head, r.Head);
-                }
-                if (r.Status == ParseStatus.Error)
-                    return new HeadReadResult(HeadReadStatus.Invalid, null, r.ErrorStatus, r.ErrorReason);
-            }
             int n;
             try
             {
@@ -97,6 +106,7 @@ public sealed class HttpInput : IDisposable
                     ? new HeadReadResult(HeadReadStatus.Invalid, null, 400, "connection closed inside a request head")
                     : new HeadReadResult(HeadReadStatus.Closed, null);
             }
+            if (ParseBuffered(into, headLimit) is { } done) return done;
         }
     }
 

@@ -11,11 +11,13 @@ public enum QueryParameterMatchMode { Exact, Contains, NotContains, Prefix, Exis
 /// <summary>A route condition on a request header, as YARP's <c>RouteHeader</c>.</summary>
 public sealed record HeaderCondition(string Name, IReadOnlyList<string> Values, HeaderMatchMode Mode, bool IsCaseSensitive)
 {
-    // Runs per request for routes that have it: names compared as bytes, values as the head's chars, so a match
-    // makes no string (no LINQ, no closures either).
+    // Longest value decoded on the stack; longer ones borrow a pooled array.
+    private const int StackChars = 256;
+
+    // Runs per request for routes that have it: names compared as bytes, values decoded into a scratch buffer,
+    // so a match makes no string (no LINQ, no closures either).
     internal bool Matches(RequestHead head)
     {
-        var cmp = IsCaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
         var fields = head.Fields;
         for (int i = 0; i < fields.Count; i++)
         {
@@ -25,10 +27,10 @@ public sealed record HeaderCondition(string Name, IReadOnlyList<string> Values, 
                 case HeaderMatchMode.Exists: return true;
                 case HeaderMatchMode.NotExists: return false;
                 case HeaderMatchMode.ExactHeader or HeaderMatchMode.HeaderPrefix or HeaderMatchMode.Contains
-                    when AnyValue(fields.ValueChars(i), cmp):
+                    when AnyValue(fields.ValueBytes(i)):
                     return true;
                 // YARP: NotContains also matches when the header is absent.
-                case HeaderMatchMode.NotContains when AnyValue(fields.ValueChars(i), cmp):
+                case HeaderMatchMode.NotContains when AnyValue(fields.ValueBytes(i)):
                     return false;
             }
         }
@@ -36,7 +38,22 @@ public sealed record HeaderCondition(string Name, IReadOnlyList<string> Values, 
         return Mode is HeaderMatchMode.NotExists or HeaderMatchMode.NotContains;
     }
 
-    // Whether the value matches one of the configured values the way Mode compares them.
+    // Whether the field value (Latin-1, as strings of it were) matches a configured value the way Mode compares them.
+    private bool AnyValue(ReadOnlySpan<byte> latin1)
+    {
+        char[]? rented = latin1.Length > StackChars ? System.Buffers.ArrayPool<char>.Shared.Rent(latin1.Length) : null;
+        Span<char> value = (rented ?? stackalloc char[StackChars])[..latin1.Length];
+        try
+        {
+            System.Text.Encoding.Latin1.GetChars(latin1, value);
+            return AnyValue(value, IsCaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
+        }
+        finally
+        {
+            if (rented is not null) System.Buffers.ArrayPool<char>.Shared.Return(rented);
+        }
+    }
+
     private bool AnyValue(ReadOnlySpan<char> value, StringComparison cmp)
     {
         for (int i = 0; i < Values.Count; i++)

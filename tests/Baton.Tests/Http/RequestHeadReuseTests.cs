@@ -78,6 +78,36 @@ public class RequestHeadReuseTests
     }
 
     [Fact]
+    public void Pipelined_heads_read_from_HttpInput_into_a_reused_head_allocate_nothing()
+    {
+        var routes = Routes();
+        const int Requests = 60;
+        var pipelined = new List<byte>();
+        for (int i = 0; i < Requests + 3; i++) pipelined.AddRange(i % 2 == 0 ? BrowserGet : LongCookie);
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        using var input = new HttpInput(socket, pipelined.ToArray()); // all received already: no read, no idle timer
+        var head = new RequestHead();
+        for (int i = 0; i < 3; i++) Assert.NotNull(routes.Match(Read(input, head)!));
+
+        int matched = 0;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Requests; i++)
+            if (Read(input, head) is { } read && routes.Match(read) is not null) matched++;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(Requests, matched);
+        Assert.Equal(0, allocated);
+        Assert.True(input.Unread.IsEmpty);
+
+        // No assertion inside: xunit's Assert allocates. A head not read at once, or another one, fails the match count.
+        static RequestHead? Read(HttpInput input, RequestHead head)
+        {
+            var task = input.ReadHeadAsync(head, RequestHeadParser.DefaultHeadLimit, Timeout.InfiniteTimeSpan, CancellationToken.None);
+            return task.IsCompletedSuccessfully && task.Result is { Status: HeadReadStatus.Head, Head: var h } && ReferenceEquals(h, head) ? head : null;
+        }
+    }
+
+    [Fact]
     public void A_refilled_head_shows_only_its_new_request_and_strings_read_before_stay()
     {
         var head = ParseInto(new RequestHead(), LongCookie);

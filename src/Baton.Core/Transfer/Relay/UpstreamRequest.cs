@@ -22,7 +22,7 @@ internal static class UpstreamRequest
         var fields = head.Fields;
         var named = HopByHop.NamedInConnection(fields);
         string? forwardedFor = null, host = null;
-        // By index, not foreach (no enumerator); values go out from the head's chars, not as strings.
+        // By index, not foreach (no enumerator); values go out as the bytes received, not as strings.
         for (int i = 0; i < fields.Count; i++)
         {
             string name = fields.Name(i);
@@ -35,7 +35,7 @@ internal static class UpstreamRequest
                 continue;
             }
             if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) host ??= fields.Value(i);
-            w.Append(name).Append(": "u8).Append(fields.ValueChars(i)).Append("\r\n"u8);
+            w.Append(name).Append(": "u8).Append(fields.ValueBytes(i)).Append("\r\n"u8);
         }
         // HTTP/1.1 requires Host; an HTTP/1.0 client may have sent none.
         if (host is null) w.Header("Host", originAuthority);
