@@ -16,6 +16,7 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
     private byte[] _bytes = [];
     private Field[] _fields = [];
     private int _count;
+    private int _added; // fields of the head being parsed; they count once it is complete (Attach)
 
     private struct Field
     {
@@ -27,26 +28,31 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
     internal void Reset(ReadOnlySpan<byte> fieldLines)
     {
         // Strings of the previous head go: a reused index must not hand them out for the new one.
-        Array.Clear(_fields, 0, _count);
-        _count = 0;
+        Array.Clear(_fields, 0, Math.Max(_count, _added));
+        _count = _added = 0;
+        _bytes = [];
         // A first index is sized exactly (a head parsed once costs no spare room); a reused one grows in Add.
         if (_fields.Length == 0 && fieldLines.Count("\r\n"u8) is var n and > 0) _fields = new Field[n];
     }
 
-    /// <summary>The head's bytes, once copied.</summary>
-    internal void Attach(byte[] bytes) => _bytes = bytes;
+    /// <summary>The head is complete: its bytes are <paramref name="bytes"/> and the fields added count.</summary>
+    internal void Attach(byte[] bytes)
+    {
+        _bytes = bytes;
+        _count = _added;
+    }
 
     /// <summary>Adds a field line already checked by <see cref="HttpSyntax.CheckFieldLine(ReadOnlySpan{byte}, out int, out int, out int)"/>.</summary>
     internal void Add(int nameStart, int nameLength, int valueStart, int valueLength)
     {
-        if (_count == _fields.Length)
+        if (_added == _fields.Length)
         {
             // Grows to the most fields a head on this connection has had, then stays.
             var bigger = new Field[Math.Max(16, 2 * _fields.Length)];
-            _fields.AsSpan(0, _count).CopyTo(bigger);
+            _fields.AsSpan(0, _added).CopyTo(bigger);
             _fields = bigger;
         }
-        _fields[_count++] = new Field { NameStart = nameStart, NameLength = nameLength, ValueStart = valueStart, ValueLength = valueLength };
+        _fields[_added++] = new Field { NameStart = nameStart, NameLength = nameLength, ValueStart = valueStart, ValueLength = valueLength };
     }
 
     /// <summary>Makes this index a copy of <paramref name="other"/>'s over copies of its buffers.</summary>
@@ -54,7 +60,7 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
     {
         _bytes = bytes;
         _fields = other._fields.AsSpan(0, other._count).ToArray();
-        _count = other._count;
+        _count = _added = other._count;
     }
 
     /// <inheritdoc />

@@ -32,7 +32,7 @@ public sealed class RequestHead
     private int _lineChars;
     private int _methodLength;
     private int _targetStart, _targetLength;
-    private int _queryAt; // index of '?' within the target, or -1
+    private int _queryAt = -1; // index of '?' within the target, or -1
     private int _hostLength;
     private string? _method, _target, _path, _query, _host;
     private readonly HeaderFields _fields = new();
@@ -128,8 +128,10 @@ public sealed class RequestHead
     /// </summary>
     internal void Begin(ReadOnlySpan<byte> fieldLines)
     {
+        // Emptied first, so that a head whose parse fails reads as empty rather than as half of two requests.
         _method = _target = _path = _query = _host = null;
-        _byteCount = _lineChars = _hostLength = 0;
+        _byteCount = _lineChars = _hostLength = _methodLength = _targetStart = _targetLength = 0;
+        _queryAt = -1;
         _fields.Reset(fieldLines);
     }
 

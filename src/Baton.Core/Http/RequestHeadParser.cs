@@ -46,8 +46,8 @@ public static class RequestHeadParser
     /// <summary>
     /// Parses a head at the start of <paramref name="buffer"/> into <paramref name="into"/>, reusing its buffers:
     /// in steady state (heads no larger than before) this allocates nothing. A complete result's
-    /// <see cref="RequestParseResult.Head"/> is <paramref name="into"/>; after any other result its content is
-    /// unspecified. See <see cref="RequestHead"/> on who may keep a reused head.
+    /// <see cref="RequestParseResult.Head"/> is <paramref name="into"/>; after an error it may be the previous
+    /// request or empty. See <see cref="RequestHead"/> on who may keep a reused head.
     /// </summary>
     public static RequestParseResult Parse(ReadOnlySpan<byte> buffer, RequestHead into, int headLimit = DefaultHeadLimit)
     {

@@ -164,10 +164,21 @@ public class RequestHeadReuseTests
     }
 
     [Fact]
+    public void A_head_never_filled_reads_as_empty()
+    {
+        var head = new RequestHead();
+        Assert.Equal(("", "", "", "", ""), (head.Method, head.Target, head.Path, head.Query, head.Host));
+        Assert.Empty(head.Headers);
+        Assert.Empty(head.Detach().Headers);
+    }
+
+    [Fact]
     public void A_head_that_does_not_parse_leaves_the_next_parse_unaffected()
     {
         var head = ParseInto(new RequestHead(), BrowserGet);
         Assert.Equal(ParseStatus.Error, RequestHeadParser.Parse("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"u8, head).Status);
+        Assert.Empty(head.Headers); // a failed refill leaves no fields of either request
+        Assert.Null(head["Host"]);
         Assert.Equal(ParseStatus.Incomplete, RequestHeadParser.Parse("GET /x HTTP/1.1\r\nHost: a\r\n"u8, head).Status);
         var h = RequestHeadParser.Parse("PROPFIND /y HTTP/1.0\r\n\r\n"u8, head).Head!;
         Assert.Equal("PROPFIND", h.Method);
