@@ -8,7 +8,10 @@ BenchmarkSwitcher.FromAssembly(typeof(ParserBenchmarks).Assembly).Run(args);
 
 /// <summary>
 /// What the router does per request before it picks a destination: parse the head, match a route.
-/// Run: dotnet run -c Release --project bench/Baton.ParserBench -- --filter '*' --job short --iterationCount 9
+/// "Parse X" parses into a new head each time (a caller without a head to reuse: agents, tests); the
+/// "steady state" cases parse into one head kept across iterations, as <c>RouterConnection</c> keeps one
+/// per client connection (<see cref="HttpInput.ReadHeadAsync(RequestHead, int, TimeSpan, CancellationToken)"/>).
+/// Run: see bench/results/parser.md.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
@@ -55,6 +58,8 @@ public class ParserBenchmarks
 
     private RouteTable _routes = null!;
     private RequestHead _browserHead = null!;
+    // The connection's head, refilled by every steady-state iteration.
+    private readonly RequestHead _connectionHead = new();
 
     [GlobalSetup]
     public void Setup()
@@ -81,7 +86,14 @@ public class ParserBenchmarks
         if (_routes.Match(_browserHead)?.Route.RouteId != "static") throw new InvalidOperationException("unexpected route");
         if (Parse(ApiPost).ContentLength != 187 || Parse(LongCookie).Length != LongCookie.Length)
             throw new InvalidOperationException("unexpected parse");
+        // The connection's head has seen the largest head once (its buffers have grown), as on a connection
+        // that has served a few requests.
+        if (ParseReused(LongCookie).Length != LongCookie.Length || _routes.Match(ParseReused(BrowserGet))?.Route.RouteId != "static")
+            throw new InvalidOperationException("unexpected parse into a reused head");
     }
+
+    private RequestHead ParseReused(byte[] head) =>
+        RequestHeadParser.Parse(head, _connectionHead).Head ?? throw new InvalidOperationException("head did not parse");
 
     private static RequestHead Parse(byte[] head) =>
         RequestHeadParser.Parse(head).Head ?? throw new InvalidOperationException("head did not parse");
@@ -100,4 +112,16 @@ public class ParserBenchmarks
 
     [Benchmark(Description = "Parse + match browser GET")]
     public Route? ParseAndMatch() => _routes.Match(RequestHeadParser.Parse(BrowserGet).Head!)?.Route;
+
+    [Benchmark(Description = "Steady state: parse browser GET")]
+    public RequestHead? ParseBrowserGetReused() => RequestHeadParser.Parse(BrowserGet, _connectionHead).Head;
+
+    [Benchmark(Description = "Steady state: parse API POST")]
+    public RequestHead? ParseApiPostReused() => RequestHeadParser.Parse(ApiPost, _connectionHead).Head;
+
+    [Benchmark(Description = "Steady state: parse long cookie")]
+    public RequestHead? ParseLongCookieReused() => RequestHeadParser.Parse(LongCookie, _connectionHead).Head;
+
+    [Benchmark(Description = "Steady state: parse + match GET")]
+    public Route? ParseAndMatchReused() => _routes.Match(RequestHeadParser.Parse(BrowserGet, _connectionHead).Head!)?.Route;
 }

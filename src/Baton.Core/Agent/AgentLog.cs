@@ -35,7 +35,7 @@ internal static partial class AgentLog
     public static partial void NoRequest(ILogger log, ulong id, HeadReadStatus status, string? reason);
 
     [LoggerMessage(321, LogLevel.Error, "connection {Id}: application failed on {Request}")]
-    public static partial void ApplicationFailed(ILogger log, Exception e, ulong id, RequestHead? request);
+    public static partial void ApplicationFailed(ILogger log, Exception e, ulong id, string? request);
 
     [LoggerMessage(322, LogLevel.Warning, "connection {Id}: request body unreadable: {Reason}")]
     public static partial void BodyUnreadable(ILogger log, ulong id, string reason);

@@ -26,7 +26,11 @@ public sealed class BatonTransaction
         _complete = complete;
     }
 
-    /// <summary>The request head, already parsed.</summary>
+    /// <summary>
+    /// The request head, already parsed. It may be the connection's reused head (the router serving a request
+    /// itself refills it with the next one): read it until <see cref="CompleteAsync"/>, and keep
+    /// <see cref="RequestHead.Detach"/>'s copy, or the strings read from it, beyond that.
+    /// </summary>
     public RequestHead Request { get; }
 
     /// <summary>The request body (Content-Length or chunked, decoded); empty when there is none.</summary>

@@ -60,7 +60,8 @@ internal abstract class HeldConnection(ulong id, Socket socket, HttpInput input)
         catch (Exception e) when (!tx.IsCompleted)
         {
             // The response may be half written: the only honest end is to close the connection.
-            AgentLog.ApplicationFailed(Log, e, id, _head);
+            // A string, made only when logged: a log entry must not hold the head (see RequestHead on ownership).
+            if (Log.IsEnabled(LogLevel.Error)) AgentLog.ApplicationFailed(Log, e, id, _head.ToString());
             await CloseAsync().ConfigureAwait(false);
             return;
         }

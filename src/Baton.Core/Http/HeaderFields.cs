@@ -4,18 +4,19 @@ using System.Text;
 namespace Baton.Http;
 
 /// <summary>
-/// The field lines of a parsed request head, kept as one copy of their bytes. A name or value becomes a string
-/// only when it is read, and then once: the router reads Host, the path and perhaps one field to route, and a
-/// handed-off connection carries the head's bytes, so most values are never needed as strings. Common names come
-/// from a table of constants when the bytes match one exactly; names stay as sent, which the relay forwards.
-/// Reads from several threads at once are safe: at worst two equal strings are made and one is kept.
+/// The field lines of a parsed request head, as positions in the head's bytes (<see cref="RequestHead"/> owns
+/// them). A name or value becomes a string only when it is read, and then once: the router reads Host, the path
+/// and perhaps one field to route, compared as bytes or chars, and a handed-off connection carries the head's
+/// bytes, so most values are never needed as strings. Common names come from a table of constants when the bytes
+/// match one exactly; names stay as sent, which the relay forwards. The index is reset and refilled with its head,
+/// keeping its array. Reads from several threads at once are safe: at worst two equal strings are made and one is kept.
 /// </summary>
 internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
 {
-    internal static readonly HeaderFields Empty = new([], []);
-
-    private readonly byte[] _bytes;
-    private readonly Field[] _fields;
+    private byte[] _bytes = [];
+    private Field[] _fields = [];
+    private int _count;
+    private int _added; // fields of the head being parsed; they count once it is complete (Attach)
 
     private struct Field
     {
@@ -23,39 +24,47 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
         public string? Name, Value;
     }
 
-    private HeaderFields(byte[] bytes, Field[] fields)
+    /// <summary>Empties the index for a head whose field lines (each with its CRLF) are <paramref name="fieldLines"/>.</summary>
+    internal void Reset(ReadOnlySpan<byte> fieldLines)
     {
-        _bytes = bytes;
-        _fields = fields;
+        // Strings of the previous head go: a reused index must not hand them out for the new one.
+        Array.Clear(_fields, 0, Math.Max(_count, _added));
+        _count = _added = 0;
+        _bytes = [];
+        // A first index is sized exactly (a head parsed once costs no spare room); a reused one grows in Add.
+        if (_fields.Length == 0 && fieldLines.Count("\r\n"u8) is var n and > 0) _fields = new Field[n];
     }
 
-    /// <summary>
-    /// Indexes field lines already checked by <see cref="HttpSyntax.CheckFieldLine"/>: <paramref name="lines"/>
-    /// is every line with its CRLF, without the blank line that ends the head.
-    /// </summary>
-    internal static HeaderFields Of(ReadOnlySpan<byte> lines)
+    /// <summary>The head is complete: its bytes are <paramref name="bytes"/> and the fields added count.</summary>
+    internal void Attach(byte[] bytes)
     {
-        if (lines.IsEmpty) return Empty;
-        var bytes = lines.ToArray();
-        var fields = new Field[lines.Count("\r\n"u8)];
-        int pos = 0;
-        for (int i = 0; i < fields.Length; i++)
+        _bytes = bytes;
+        _count = _added;
+    }
+
+    /// <summary>Adds a field line already checked by <see cref="HttpSyntax.CheckFieldLine(ReadOnlySpan{byte}, out int, out int, out int)"/>.</summary>
+    internal void Add(int nameStart, int nameLength, int valueStart, int valueLength)
+    {
+        if (_added == _fields.Length)
         {
-            int e = lines[pos..].IndexOf("\r\n"u8);
-            var line = lines.Slice(pos, e);
-            int colon = line.IndexOf((byte)':');
-            var value = HttpSyntax.TrimOws(line[(colon + 1)..]);
-            // The value's offset within the line: TrimOws only narrows the span.
-            int valueStart = colon + 1;
-            while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t') valueStart++;
-            fields[i] = new Field { NameStart = pos, NameLength = colon, ValueStart = pos + valueStart, ValueLength = value.Length };
-            pos += e + 2;
+            // Grows to the most fields a head on this connection has had, then stays.
+            var bigger = new Field[Math.Max(16, 2 * _fields.Length)];
+            _fields.AsSpan(0, _added).CopyTo(bigger);
+            _fields = bigger;
         }
-        return new HeaderFields(bytes, fields);
+        _fields[_added++] = new Field { NameStart = nameStart, NameLength = nameLength, ValueStart = valueStart, ValueLength = valueLength };
+    }
+
+    /// <summary>Makes this index a copy of <paramref name="other"/>'s over copies of its buffers.</summary>
+    internal void CopyFrom(HeaderFields other, byte[] bytes)
+    {
+        _bytes = bytes;
+        _fields = other._fields.AsSpan(0, other._count).ToArray();
+        _count = _added = other._count;
     }
 
     /// <inheritdoc />
-    public int Count => _fields.Length;
+    public int Count => _count;
 
     /// <inheritdoc />
     public KeyValuePair<string, string> this[int index] => new(Name(index), Value(index));
@@ -63,15 +72,22 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
     /// <summary>The name of field <paramref name="index"/> as sent.</summary>
     internal string Name(int index)
     {
-        ref var f = ref _fields[index];
+        ref var f = ref At(index);
         return f.Name ??= KnownNames.Find(NameBytes(index)) ?? Encoding.ASCII.GetString(NameBytes(index));
     }
 
     /// <summary>The value of field <paramref name="index"/> without surrounding whitespace.</summary>
     internal string Value(int index)
     {
-        ref var f = ref _fields[index];
+        ref var f = ref At(index);
         return f.Value ??= Encoding.Latin1.GetString(_bytes, f.ValueStart, f.ValueLength);
+    }
+
+    /// <summary>The value of field <paramref name="index"/> as sent (Latin-1), without making a string.</summary>
+    internal ReadOnlySpan<byte> ValueBytes(int index)
+    {
+        ref var f = ref At(index);
+        return _bytes.AsSpan(f.ValueStart, f.ValueLength);
     }
 
     /// <summary>Whether field <paramref name="index"/> is named <paramref name="name"/>, case-insensitively.</summary>
@@ -80,17 +96,27 @@ internal sealed class HeaderFields : IReadOnlyList<KeyValuePair<string, string>>
     /// <summary>The first value of field <paramref name="name"/>, case-insensitively, or null.</summary>
     internal string? First(string name)
     {
-        for (int i = 0; i < _fields.Length; i++)
+        for (int i = 0; i < _count; i++)
             if (NameIs(i, name)) return Value(i);
         return null;
     }
 
-    private ReadOnlySpan<byte> NameBytes(int index) => _bytes.AsSpan(_fields[index].NameStart, _fields[index].NameLength);
+    private ref Field At(int index)
+    {
+        if ((uint)index >= (uint)_count) throw new ArgumentOutOfRangeException(nameof(index));
+        return ref _fields[index];
+    }
+
+    private ReadOnlySpan<byte> NameBytes(int index)
+    {
+        ref var f = ref At(index);
+        return _bytes.AsSpan(f.NameStart, f.NameLength);
+    }
 
     /// <inheritdoc />
     public IEnumerator<KeyValuePair<string, string>> GetEnumerator()
     {
-        for (int i = 0; i < _fields.Length; i++) yield return this[i];
+        for (int i = 0; i < _count; i++) yield return this[i];
     }
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();

@@ -46,24 +46,47 @@ public sealed class HttpInput : IDisposable
     /// <summary>Received bytes not consumed yet.</summary>
     public ReadOnlySpan<byte> Unread => _buffer.AsSpan(_start, _end - _start);
 
-    /// <summary>Waits for and parses the next request head, consuming it.</summary>
-    public async ValueTask<HeadReadResult> ReadHeadAsync(int headLimit, TimeSpan idleTimeout, CancellationToken ct)
+    /// <summary>Waits for and parses the next request head into a new <see cref="RequestHead"/>, consuming it.</summary>
+    public ValueTask<HeadReadResult> ReadHeadAsync(int headLimit, TimeSpan idleTimeout, CancellationToken ct) =>
+        ReadHeadIntoAsync(null, headLimit, idleTimeout, ct);
+
+    /// <summary>
+    /// Waits for and parses the next request head into <paramref name="into"/>, consuming it: a connection that
+    /// serves many requests keeps one head and parsing allocates nothing (see <see cref="RequestHead"/> on
+    /// ownership). The result's <see cref="HeadReadResult.Head"/> is <paramref name="into"/>.
+    /// </summary>
+    public ValueTask<HeadReadResult> ReadHeadAsync(RequestHead into, int headLimit, TimeSpan idleTimeout, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        return ReadHeadIntoAsync(into, headLimit, idleTimeout, ct);
+    }
+
+    private ValueTask<HeadReadResult> ReadHeadIntoAsync(RequestHead? into, int headLimit, TimeSpan idleTimeout, CancellationToken ct) =>
+        // A head already received (pipelined, or carried in with a moved connection) is parsed at once: no idle
+        // timer, no linked token source, no async state machine.
+        ParseBuffered(into, headLimit) is { } buffered ? new(buffered) : WaitHeadAsync(into, headLimit, idleTimeout, ct);
+
+    /// <summary>The result of parsing the buffered bytes, consuming a complete head; null while incomplete.</summary>
+    private HeadReadResult? ParseBuffered(RequestHead? into, int headLimit)
+    {
+        if (_end == _start) return null;
+        var r = RequestHeadParser.Parse(Unread, headLimit, RequireHost, into);
+        if (r.Status == ParseStatus.Complete)
+        {
+            _start += r.Head!.Length;
+            return new HeadReadResult(HeadReadStatus.Head, r.Head);
+        }
+        if (r.Status == ParseStatus.Error)
+            return new HeadReadResult(HeadReadStatus.Invalid, null, r.ErrorStatus, r.ErrorReason);
+        return null;
+    }
+
+    private async ValueTask<HeadReadResult> WaitHeadAsync(RequestHead? into, int headLimit, TimeSpan idleTimeout, CancellationToken ct)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         if (idleTimeout != Timeout.InfiniteTimeSpan) idle.CancelAfter(idleTimeout);
         while (true)
         {
-            if (_end > _start)
-            {
-                var r = RequestHeadParser.Parse(Unread, headLimit, RequireHost);
-                if (r.Status == ParseStatus.Complete)
-                {
-                    _start += r.Head!.Length;
-                    return new HeadReadResult(HeadReadStatus.Head, r.Head);
-                }
-                if (r.Status == ParseStatus.Error)
-                    return new HeadReadResult(HeadReadStatus.Invalid, null, r.ErrorStatus, r.ErrorReason);
-            }
             int n;
             try
             {
@@ -83,6 +106,7 @@ public sealed class HttpInput : IDisposable
                     ? new HeadReadResult(HeadReadStatus.Invalid, null, 400, "connection closed inside a request head")
                     : new HeadReadResult(HeadReadStatus.Closed, null);
             }
+            if (ParseBuffered(into, headLimit) is { } done) return done;
         }
     }
 

@@ -51,15 +51,32 @@ internal static class HttpSyntax
     /// </summary>
     public static string? CheckFieldLine(ReadOnlySpan<byte> field, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
     {
-        name = value = default;
+        string? bad = CheckFieldLine(field, out int colon, out int valueStart, out int valueLength);
+        name = bad is null ? field[..colon] : default;
+        value = bad is null ? field.Slice(valueStart, valueLength) : default;
+        return bad;
+    }
+
+    /// <summary>
+    /// <see cref="CheckFieldLine(ReadOnlySpan{byte}, out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/> with
+    /// positions within <paramref name="field"/>: the name is <c>[0, colon)</c>, the OWS-trimmed value
+    /// <c>[valueStart, valueStart + valueLength)</c>, so a head can index its own copy of the line.
+    /// </summary>
+    public static string? CheckFieldLine(ReadOnlySpan<byte> field, out int colon, out int valueStart, out int valueLength)
+    {
+        valueStart = valueLength = 0;
+        colon = -1;
         if (field.IsEmpty) return "empty header line";
         if (field[0] is (byte)' ' or (byte)'\t') return "obsolete line folding is not allowed";
-        int colon = field.IndexOf((byte)':');
+        colon = field.IndexOf((byte)':');
         if (colon <= 0) return "header field without a name";
-        name = field[..colon];
-        if (!IsToken(name)) return "invalid header field name (whitespace before the colon?)";
-        value = TrimOws(field[(colon + 1)..]);
-        if (value.ContainsAny(NotFieldValueChars)) return "control character in header value";
+        if (!IsToken(field[..colon])) return "invalid header field name (whitespace before the colon?)";
+        int a = colon + 1, b = field.Length;
+        while (a < b && field[a] is (byte)' ' or (byte)'\t') a++;
+        while (b > a && field[b - 1] is (byte)' ' or (byte)'\t') b--;
+        if (field[a..b].ContainsAny(NotFieldValueChars)) return "control character in header value";
+        valueStart = a;
+        valueLength = b - a;
         return null;
     }
 

@@ -17,7 +17,7 @@ public static class RequestFramer
 
     internal static RequestFrame Frame(ReadOnlySpan<byte> buffer, int headLimit, bool requireHost, IBufferWriter<byte>? body)
     {
-        var r = RequestHeadParser.Parse(buffer, headLimit, requireHost);
+        var r = RequestHeadParser.Parse(buffer, headLimit, requireHost, into: null);
         if (r.Status == ParseStatus.Incomplete) return new(FrameStatus.Incomplete, null, 0, 0, null);
         if (r.Status == ParseStatus.Error) return new(FrameStatus.Error, null, 0, r.ErrorStatus, r.ErrorReason);
         var head = r.Head!;

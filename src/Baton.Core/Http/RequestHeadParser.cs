@@ -39,24 +39,37 @@ public static class RequestHeadParser
     /// <summary>Most empty lines (CRLF) ignored before a request line (RFC 9112 §2.2).</summary>
     public const int LeadingEmptyLineLimit = 8;
 
-    /// <summary>Parses a head at the start of <paramref name="buffer"/>.</summary>
+    /// <summary>Parses a head at the start of <paramref name="buffer"/> into a new <see cref="RequestHead"/>.</summary>
     public static RequestParseResult Parse(ReadOnlySpan<byte> buffer, int headLimit = DefaultHeadLimit) =>
-        Parse(buffer, headLimit, requireHost: true);
+        Parse(buffer, headLimit, requireHost: true, into: null);
 
     /// <summary>
-    /// Parses a head; <paramref name="requireHost"/> = false leaves out the Host rule (RFC 9112 §3.2), which is
-    /// message semantics rather than framing (the conformance corpus checks framing only).
+    /// Parses a head at the start of <paramref name="buffer"/> into <paramref name="into"/>, reusing its buffers:
+    /// in steady state (heads no larger than before) this allocates nothing. A complete result's
+    /// <see cref="RequestParseResult.Head"/> is <paramref name="into"/>; after an error it may be the previous
+    /// request or empty. See <see cref="RequestHead"/> on who may keep a reused head.
     /// </summary>
-    internal static RequestParseResult Parse(ReadOnlySpan<byte> buffer, int headLimit, bool requireHost)
+    public static RequestParseResult Parse(ReadOnlySpan<byte> buffer, RequestHead into, int headLimit = DefaultHeadLimit)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        return Parse(buffer, headLimit, requireHost: true, into);
+    }
+
+    /// <summary>
+    /// Parses a head, into <paramref name="into"/> when given, else into a new head; <paramref name="requireHost"/> =
+    /// false leaves out the Host rule (RFC 9112 §3.2), which is message semantics rather than framing (the
+    /// conformance corpus checks framing only).
+    /// </summary>
+    internal static RequestParseResult Parse(ReadOnlySpan<byte> buffer, int headLimit, bool requireHost, RequestHead? into)
     {
         // RFC 9112 §2.2: ignore at least one empty line before the request-line (e.g. a CRLF after a body).
         int skip = 0;
         while (skip + 1 < buffer.Length && buffer[skip] == '\r' && buffer[skip + 1] == '\n' && skip < 2 * LeadingEmptyLineLimit) skip += 2;
         if (skip + 1 == buffer.Length && buffer[skip] == '\r') return RequestParseResult.Incomplete;
-        return ParseAt(buffer[skip..], headLimit - skip, requireHost, skip);
+        return ParseAt(buffer[skip..], headLimit - skip, requireHost, skip, into);
     }
 
-    private static RequestParseResult ParseAt(ReadOnlySpan<byte> buffer, int headLimit, bool requireHost, int skipped)
+    private static RequestParseResult ParseAt(ReadOnlySpan<byte> buffer, int headLimit, bool requireHost, int skipped, RequestHead? into)
     {
         int end = buffer.IndexOf("\r\n\r\n"u8);
         bool complete = end >= 0;
@@ -91,15 +104,23 @@ public static class RequestHeadParser
         if (target[0] != '/' && !(target.Length == 1 && target[0] == '*'))
             return RequestParseResult.Fail(400, "only origin-form request targets are routed");
 
-        string? host = null;
+        // A complete head is copied into the head object and its fields indexed while they are checked; an
+        // incomplete one is only checked.
+        RequestHead? filled = null;
+        if (complete)
+        {
+            filled = into ?? new RequestHead();
+            filled.Begin(head[(lineEnd + 2)..]);
+        }
+        int hostStart = 0, hostLength = 0;
         bool sawHost = false;
         long contentLength = -1;
         bool chunked = false, sawTransferEncoding = false;
         bool? connectionKeepAlive = null;
-        var fieldLines = head[(lineEnd + 2)..];
-        var rest = fieldLines;
-        while (!rest.IsEmpty)
+        int pos = lineEnd + 2; // where the current field line starts in buffer (and in the head's copy)
+        while (pos < head.Length)
         {
+            var rest = head[pos..];
             int e = rest.IndexOf("\r\n"u8);
             if (e < 0) // the last line of an incomplete head
             {
@@ -107,16 +128,21 @@ public static class RequestHeadParser
                 return partial == null ? RequestParseResult.Incomplete : RequestParseResult.Fail(400, partial);
             }
             var field = rest[..e];
-            rest = rest[(e + 2)..];
-            string? bad = HttpSyntax.CheckFieldLine(field, out var name, out var value);
+            string? bad = HttpSyntax.CheckFieldLine(field, out int colon, out int valueStart, out int valueLength);
             if (bad != null) return RequestParseResult.Fail(400, bad);
+            var name = field[..colon];
+            var value = field.Slice(valueStart, valueLength);
+            filled?.Fields.Add(pos, colon, pos + valueStart, valueLength);
+            int lineStart = pos;
+            pos += e + 2;
             // Names are tokens (ASCII), so a byte comparison ignoring ASCII case is OrdinalIgnoreCase.
             if (Ascii.EqualsIgnoreCase(name, "Host"u8))
             {
                 if (sawHost) return RequestParseResult.Fail(400, "more than one Host header");
                 sawHost = true;
-                // Only complete heads need the string; ToLowerInvariant returns it as is when already lower case.
-                if (complete) host = Encoding.Latin1.GetString(StripPort(value)).ToLowerInvariant();
+                // The head lower-cases it from its chars (StripPort only shortens the value).
+                hostStart = lineStart + valueStart;
+                hostLength = StripPort(value).Length;
             }
             else if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
             {
@@ -158,47 +184,14 @@ public static class RequestHeadParser
             if (sawTransferEncoding && contentLength >= 0) return RequestParseResult.Fail(400, "both Transfer-Encoding and Content-Length");
             if (sawTransferEncoding && minor == 0) return RequestParseResult.Fail(400, "Transfer-Encoding in an HTTP/1.0 request");
         }
-        if (!complete) return RequestParseResult.Incomplete;
+        if (filled is null) return RequestParseResult.Incomplete;
         if (requireHost && minor == 1 && !sawHost) return RequestParseResult.Fail(400, "HTTP/1.1 request without Host");
 
-        // What a complete head still allocates, and why (issue 3): the RequestHead; the target string, and the
-        // path and query substrings when there is a query (callers take them as strings); the host string (the
-        // lower-cased name routes are matched against); and the field lines as one byte copy with an index
-        // (HeaderFields: names and values become strings only when read). The method is a constant for the
-        // standard methods. No allocation is sensible to remove without a view over the receive buffer, which
-        // would outlive the buffer's reuse in HttpInput and change every RequestHead caller.
-        int q = target.IndexOf((byte)'?');
-        string targetText = Encoding.ASCII.GetString(target);
-        return new RequestParseResult(ParseStatus.Complete, new RequestHead
-        {
-            Method = KnownMethod(method) ?? Encoding.ASCII.GetString(method),
-            Target = targetText,
-            Path = q < 0 ? targetText : targetText[..q],
-            Query = q < 0 ? "" : targetText[(q + 1)..],
-            VersionMinor = minor,
-            Headers = HeaderFields.Of(fieldLines),
-            Host = host ?? "",
-            ContentLength = contentLength,
-            Chunked = chunked,
-            KeepAlive = connectionKeepAlive ?? (minor == 1),
-            Length = skipped + length,
-        }, 0, null);
+        // Nothing is allocated here for a reused head (issue 3): strings are made only when a caller reads them.
+        filled.Complete(buffer[..length], methodLength: sp1, targetStart: sp1 + 1, targetLength: target.Length, minor, hostStart, hostLength,
+            contentLength, chunked, keepAlive: connectionKeepAlive ?? (minor == 1), length: skipped + length);
+        return new RequestParseResult(ParseStatus.Complete, filled, 0, null);
     }
-
-    // The standard methods (RFC 9110 §9, RFC 5789) as constants; methods are case-sensitive, so only exact bytes match.
-    private static string? KnownMethod(ReadOnlySpan<byte> method) => method.Length switch
-    {
-        3 when method.SequenceEqual("GET"u8) => "GET",
-        3 when method.SequenceEqual("PUT"u8) => "PUT",
-        4 when method.SequenceEqual("POST"u8) => "POST",
-        4 when method.SequenceEqual("HEAD"u8) => "HEAD",
-        5 when method.SequenceEqual("PATCH"u8) => "PATCH",
-        5 when method.SequenceEqual("TRACE"u8) => "TRACE",
-        6 when method.SequenceEqual("DELETE"u8) => "DELETE",
-        7 when method.SequenceEqual("OPTIONS"u8) => "OPTIONS",
-        7 when method.SequenceEqual("CONNECT"u8) => "CONNECT",
-        _ => null,
-    };
 
     // Trims what char.IsWhiteSpace calls white space; bytes are Latin-1, so that includes 0x85 and 0xA0
     // (as string.Split's TrimEntries did on the decoded value).

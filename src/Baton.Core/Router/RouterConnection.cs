@@ -33,11 +33,14 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         var o = host.Options;
         using var conn = new ClientConnection(socket) { NextRequests = o.SameTargetShortcut ? this : null };
         _client = conn.Client;
+        // One head for the connection's life, refilled per request: parsing and routing then allocate nothing
+        // (issue 3). Everything below uses it only until the next read; a keeper would take head.Detach().
+        var reused = new RequestHead();
         try
         {
             while (true)
             {
-                var r = await conn.Input.ReadHeadAsync(o.HeadLimit, o.IdleTimeout, ct).ConfigureAwait(false);
+                var r = await conn.Input.ReadHeadAsync(reused, o.HeadLimit, o.IdleTimeout, ct).ConfigureAwait(false);
                 switch (r.Status)
                 {
                     case HeadReadStatus.Closed:

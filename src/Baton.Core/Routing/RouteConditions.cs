@@ -11,27 +11,26 @@ public enum QueryParameterMatchMode { Exact, Contains, NotContains, Prefix, Exis
 /// <summary>A route condition on a request header, as YARP's <c>RouteHeader</c>.</summary>
 public sealed record HeaderCondition(string Name, IReadOnlyList<string> Values, HeaderMatchMode Mode, bool IsCaseSensitive)
 {
-    // Runs per request for routes that have it: no LINQ, and only the values of fields with this name become strings.
+    // Longest value decoded on the stack; longer ones borrow a pooled array.
+    private const int StackChars = 256;
+
+    // Runs per request for routes that have it: names compared as bytes, values decoded into a scratch buffer,
+    // so a match makes no string (no LINQ, no closures either).
     internal bool Matches(RequestHead head)
     {
-        var cmp = IsCaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
-        var headers = head.Headers;
-        var fields = headers as HeaderFields;
-        for (int i = 0; i < headers.Count; i++)
+        var fields = head.Fields;
+        for (int i = 0; i < fields.Count; i++)
         {
-            bool named = fields is not null ? fields.NameIs(i, Name) : headers[i].Key.Equals(Name, StringComparison.OrdinalIgnoreCase);
-            if (!named) continue;
-            string v = fields is not null ? fields.Value(i) : headers[i].Value;
+            if (!fields.NameIs(i, Name)) continue;
             switch (Mode)
             {
                 case HeaderMatchMode.Exists: return true;
                 case HeaderMatchMode.NotExists: return false;
-                case HeaderMatchMode.ExactHeader when AnyValue(v, static (v, x, c) => v.Equals(x, c), cmp):
-                case HeaderMatchMode.HeaderPrefix when AnyValue(v, static (v, x, c) => v.StartsWith(x, c), cmp):
-                case HeaderMatchMode.Contains when AnyValue(v, static (v, x, c) => v.Contains(x, c), cmp):
+                case HeaderMatchMode.ExactHeader or HeaderMatchMode.HeaderPrefix or HeaderMatchMode.Contains
+                    when AnyValue(fields.ValueBytes(i)):
                     return true;
                 // YARP: NotContains also matches when the header is absent.
-                case HeaderMatchMode.NotContains when AnyValue(v, static (v, x, c) => v.Contains(x, c), cmp):
+                case HeaderMatchMode.NotContains when AnyValue(fields.ValueBytes(i)):
                     return false;
             }
         }
@@ -39,10 +38,35 @@ public sealed record HeaderCondition(string Name, IReadOnlyList<string> Values, 
         return Mode is HeaderMatchMode.NotExists or HeaderMatchMode.NotContains;
     }
 
-    private bool AnyValue(string value, Func<string, string, StringComparison, bool> test, StringComparison cmp)
+    // Whether the field value (Latin-1, as strings of it were) matches a configured value the way Mode compares them.
+    private bool AnyValue(ReadOnlySpan<byte> latin1)
+    {
+        char[]? rented = latin1.Length > StackChars ? System.Buffers.ArrayPool<char>.Shared.Rent(latin1.Length) : null;
+        Span<char> value = (rented ?? stackalloc char[StackChars])[..latin1.Length];
+        try
+        {
+            System.Text.Encoding.Latin1.GetChars(latin1, value);
+            return AnyValue(value, IsCaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase);
+        }
+        finally
+        {
+            if (rented is not null) System.Buffers.ArrayPool<char>.Shared.Return(rented);
+        }
+    }
+
+    private bool AnyValue(ReadOnlySpan<char> value, StringComparison cmp)
     {
         for (int i = 0; i < Values.Count; i++)
-            if (test(value, Values[i], cmp)) return true;
+        {
+            var x = Values[i].AsSpan();
+            bool hit = Mode switch
+            {
+                HeaderMatchMode.ExactHeader => value.Equals(x, cmp),
+                HeaderMatchMode.HeaderPrefix => value.StartsWith(x, cmp),
+                _ => value.Contains(x, cmp),
+            };
+            if (hit) return true;
+        }
         return false;
     }
 }
@@ -50,25 +74,65 @@ public sealed record HeaderCondition(string Name, IReadOnlyList<string> Values, 
 /// <summary>A route condition on a query parameter, as YARP's <c>RouteQueryParameter</c>.</summary>
 public sealed record QueryCondition(string Name, IReadOnlyList<string> Values, QueryParameterMatchMode Mode, bool IsCaseSensitive)
 {
+    // Longest parameter name or value decoded on the stack; longer ones borrow pooled arrays.
+    private const int StackChars = 256;
+
+    // Runs per request for routes that have it: the query is walked as the head's chars and each parameter
+    // unescaped into a scratch buffer (not Split, List and LINQ), so matching makes no string.
     internal bool Matches(RequestHead head)
     {
-        var values = new List<string>();
-        foreach (var part in head.Query.Split('&', StringSplitOptions.RemoveEmptyEntries))
+        var query = head.QueryChars;
+        char[]? rented = query.Length > StackChars ? System.Buffers.ArrayPool<char>.Shared.Rent(2 * query.Length) : null;
+        Span<char> scratch = rented ?? stackalloc char[2 * StackChars];
+        try
         {
-            int eq = part.IndexOf('=');
-            var key = Uri.UnescapeDataString(eq < 0 ? part : part[..eq]);
-            if (key.Equals(Name, StringComparison.OrdinalIgnoreCase))
-                values.Add(Uri.UnescapeDataString(eq < 0 ? "" : part[(eq + 1)..].Replace('+', ' ')));
+            return Matches(query, scratch[..query.Length], scratch[query.Length..(2 * query.Length)]);
         }
-        var cmp = IsCaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
-        return Mode switch
+        finally
         {
-            QueryParameterMatchMode.Exists => values.Count > 0,
-            QueryParameterMatchMode.Exact => values.Any(v => Values.Any(x => v.Equals(x, cmp))),
-            QueryParameterMatchMode.Prefix => values.Any(v => Values.Any(x => v.StartsWith(x, cmp))),
-            QueryParameterMatchMode.Contains => values.Any(v => Values.Any(x => v.Contains(x, cmp))),
-            QueryParameterMatchMode.NotContains => values.Count > 0 && values.All(v => !Values.Any(x => v.Contains(x, cmp))),
-            _ => false,
-        };
+            if (rented is not null) System.Buffers.ArrayPool<char>.Shared.Return(rented);
+        }
+    }
+
+    // As YARP reads a query: '&'-separated, empty parts skipped, key and value unescaped, '+' in a value is a space.
+    private bool Matches(ReadOnlySpan<char> query, Span<char> raw, Span<char> decoded)
+    {
+        var cmp = IsCaseSensitive ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+        bool found = false;
+        foreach (var range in query.Split('&'))
+        {
+            var part = query[range];
+            if (part.IsEmpty) continue;
+            int eq = part.IndexOf('=');
+            if (!Uri.TryUnescapeDataString(eq < 0 ? part : part[..eq], decoded, out int keyLength)) return false; // cannot happen: unescaping never lengthens
+            if (!decoded[..keyLength].Equals(Name, StringComparison.OrdinalIgnoreCase)) continue;
+            found = true;
+            if (Mode == QueryParameterMatchMode.Exists) return true;
+            var rawValue = raw[..(eq < 0 ? 0 : part.Length - eq - 1)];
+            if (eq >= 0) part[(eq + 1)..].CopyTo(rawValue);
+            rawValue.Replace('+', ' ');
+            if (!Uri.TryUnescapeDataString(rawValue, decoded, out int valueLength)) return false;
+            bool hit = AnyValue(decoded[..valueLength], cmp);
+            if (Mode == QueryParameterMatchMode.NotContains) { if (hit) return false; }
+            else if (hit) return true;
+        }
+        return Mode == QueryParameterMatchMode.NotContains && found;
+    }
+
+    private bool AnyValue(ReadOnlySpan<char> value, StringComparison cmp)
+    {
+        for (int i = 0; i < Values.Count; i++)
+        {
+            var x = Values[i].AsSpan();
+            bool hit = Mode switch
+            {
+                QueryParameterMatchMode.Exact => value.Equals(x, cmp),
+                QueryParameterMatchMode.Prefix => value.StartsWith(x, cmp),
+                QueryParameterMatchMode.Contains or QueryParameterMatchMode.NotContains => value.Contains(x, cmp),
+                _ => false,
+            };
+            if (hit) return true;
+        }
+        return false;
     }
 }

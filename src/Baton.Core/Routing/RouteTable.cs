@@ -63,11 +63,12 @@ public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnl
 
     private static int CatchAllIndex(string p) => p.IndexOf("{**", StringComparison.Ordinal);
 
-    // Runs per request: loops and spans rather than LINQ and substrings, so matching allocates nothing.
+    // Runs per request: loops and the head's chars rather than LINQ, substrings or the head's strings, so
+    // matching allocates nothing (and makes no string the head would keep).
     internal bool Matches(RequestHead head)
     {
-        if (Hosts.Count > 0 && !AnyHostMatches(head.Host)) return false;
-        if (Methods is { Count: > 0 } && !AnyMethodMatches(head.Method)) return false;
+        if (Hosts.Count > 0 && !AnyHostMatches(head.HostChars)) return false;
+        if (Methods is { Count: > 0 } && !AnyMethodMatches(head.MethodChars)) return false;
         if (Headers is not null)
             for (int i = 0; i < Headers.Count; i++)
                 if (!Headers[i].Matches(head)) return false;
@@ -77,34 +78,34 @@ public sealed record Route(string RouteId, string ClusterId, int Order, IReadOnl
         // PathLiteral and IsPrefix, without the substring.
         int catchAll = Path is null ? 0 : CatchAllIndex(Path);
         var literal = Path is null ? "/" : catchAll >= 0 ? Path.AsSpan(0, catchAll) : Path;
-        var path = head.Path.AsSpan();
+        var path = head.PathChars;
         if (catchAll < 0) return path.Equals(literal, StringComparison.OrdinalIgnoreCase);
         return path.StartsWith(literal, StringComparison.OrdinalIgnoreCase)
             || (literal.EndsWith('/') && path.Equals(literal[..^1], StringComparison.OrdinalIgnoreCase));
     }
 
-    private bool AnyHostMatches(string host)
+    private bool AnyHostMatches(ReadOnlySpan<char> host)
     {
         for (int i = 0; i < Hosts.Count; i++)
             if (HostMatches(Hosts[i], host)) return true;
         return false;
     }
 
-    private bool AnyMethodMatches(string method)
+    private bool AnyMethodMatches(ReadOnlySpan<char> method)
     {
         for (int i = 0; i < Methods!.Count; i++)
-            if (Methods[i].Equals(method, StringComparison.OrdinalIgnoreCase)) return true;
+            if (method.Equals(Methods[i], StringComparison.OrdinalIgnoreCase)) return true;
         return false;
     }
 
-    private static bool HostMatches(string configured, string host)
+    private static bool HostMatches(string configured, ReadOnlySpan<char> host)
     {
         var pattern = configured.AsSpan();
         int colon = pattern.LastIndexOf(':');
         if (colon > 0 && !pattern.EndsWith("]")) pattern = pattern[..colon];
         return pattern.StartsWith("*.")
-            ? host.AsSpan().EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase) && host.Length > pattern.Length - 1
-            : host.AsSpan().Equals(pattern, StringComparison.OrdinalIgnoreCase);
+            ? host.EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase) && host.Length > pattern.Length - 1
+            : host.Equals(pattern, StringComparison.OrdinalIgnoreCase);
     }
 }
 
@@ -142,7 +143,7 @@ public sealed class RouteTable
     /// <summary>The routes in matching order.</summary>
     public IReadOnlyList<Route> Routes => _routes;
 
-    /// <summary>The first matching route and its cluster, or null (404).</summary>
+    /// <summary>The first matching route and its cluster, or null (404). Allocates nothing.</summary>
     public (Route Route, Cluster Cluster)? Match(RequestHead head)
     {
         foreach (var r in _routes)

@@ -17,7 +17,9 @@ public interface ITransferTarget
     /// <summary>
     /// Has the request whose <paramref name="head"/> was just read from <paramref name="connection"/>
     /// served at this destination. On entry the head has been consumed from
-    /// <see cref="ClientConnection.Input"/> and its body (if any) has not.
+    /// <see cref="ClientConnection.Input"/> and its body (if any) has not. The router refills
+    /// <paramref name="head"/> with the connection's next request: use it until the returned task
+    /// completes, or keep <see cref="RequestHead.Detach"/>'s copy.
     /// </summary>
     Task<TransactionOutcome> ServeAsync(ClientConnection connection, RequestHead head, CancellationToken ct);
 }

@@ -42,14 +42,24 @@ public readonly record struct HashKeySource(HashKeyKind Kind, string? Name)
     /// </summary>
     internal ulong Hash(in BalancingContext context)
     {
-        string? key = Kind switch
+        // Path and header keys are hashed from the head's chars and bytes: no string per request.
+        switch (Kind)
         {
-            HashKeyKind.Path => context.Request.Path,
-            HashKeyKind.Header => context.Request[Name!],
-            HashKeyKind.Cookie => FindCookie(context.Request.Headers, Name!),
-            _ => null,
-        };
-        return string.IsNullOrEmpty(key) ? HashAddress(context.Client.Address) : StableHash.Of(key);
+            case HashKeyKind.Path when !context.Request.PathChars.IsEmpty:
+                return StableHash.Of(context.Request.PathChars);
+            case HashKeyKind.Header when FirstValue(context.Request.Fields, Name!) is var value && !value.IsEmpty:
+                return StableHash.OfLatin1(value);
+            case HashKeyKind.Cookie when FindCookie(context.Request.Headers, Name!) is { Length: > 0 } cookie:
+                return StableHash.Of(cookie);
+        }
+        return HashAddress(context.Client.Address);
+    }
+
+    private static ReadOnlySpan<byte> FirstValue(Http.HeaderFields fields, string name)
+    {
+        for (int i = 0; i < fields.Count; i++)
+            if (fields.NameIs(i, name)) return fields.ValueBytes(i);
+        return default;
     }
 
     private static ulong HashAddress(IPAddress address)

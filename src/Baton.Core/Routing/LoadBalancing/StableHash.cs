@@ -40,7 +40,20 @@ internal static class StableHash
     internal static ulong Of(ReadOnlySpan<byte> bytes) => Mix(Fnv1a64(bytes));
 
     /// <summary>The mixed hash of a string's UTF-8 bytes.</summary>
-    internal static ulong Of(string s)
+    internal static ulong Of(string s) => Of(s.AsSpan());
+
+    /// <summary>The mixed hash of Latin-1 text (a header value as received), as <see cref="Of(string)"/> of its string.</summary>
+    internal static ulong OfLatin1(ReadOnlySpan<byte> latin1)
+    {
+        // ASCII is its own UTF-8; other Latin-1 bytes are two UTF-8 bytes each, so go through chars.
+        if (Ascii.IsValid(latin1)) return Of(latin1);
+        Span<char> chars = latin1.Length <= 512 ? stackalloc char[latin1.Length] : new char[latin1.Length];
+        Encoding.Latin1.GetChars(latin1, chars);
+        return Of(chars);
+    }
+
+    /// <summary>The mixed hash of chars' UTF-8 bytes.</summary>
+    internal static ulong Of(ReadOnlySpan<char> s)
     {
         int max = Encoding.UTF8.GetMaxByteCount(s.Length);
         // Keys are short (paths are limited to 8 KiB by the parser); stay off the heap for the usual case.

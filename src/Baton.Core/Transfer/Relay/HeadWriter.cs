@@ -11,7 +11,9 @@ internal sealed class HeadWriter : IDisposable
 
     public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
 
-    public HeadWriter Append(string s)
+    public HeadWriter Append(string s) => Append(s.AsSpan());
+
+    public HeadWriter Append(ReadOnlySpan<char> s)
     {
         Ensure(s.Length);
         _length += Encoding.Latin1.GetBytes(s, _buffer.AsSpan(_length));

@@ -13,13 +13,27 @@ internal static class HopByHop
     };
 
     /// <summary>The field names listed in the Connection header(s), or null when there are none besides close/keep-alive.</summary>
-    public static HashSet<string>? NamedInConnection(IEnumerable<KeyValuePair<string, string>> headers)
+    public static HashSet<string>? NamedInConnection(IReadOnlyList<KeyValuePair<string, string>> headers)
     {
         HashSet<string>? named = null;
-        foreach (var (name, value) in headers)
+        for (int i = 0; i < headers.Count; i++) // not foreach: no enumerator per relayed request
         {
+            var (name, value) = headers[i];
             if (!name.Equals("Connection", StringComparison.OrdinalIgnoreCase)) continue;
             foreach (var token in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                (named ??= new(StringComparer.OrdinalIgnoreCase)).Add(token);
+        }
+        return named;
+    }
+
+    /// <summary><see cref="NamedInConnection(IReadOnlyList{KeyValuePair{string, string}})"/> of a request: only Connection values become strings.</summary>
+    public static HashSet<string>? NamedInConnection(Http.HeaderFields fields)
+    {
+        HashSet<string>? named = null;
+        for (int i = 0; i < fields.Count; i++)
+        {
+            if (!fields.NameIs(i, "Connection")) continue;
+            foreach (var token in fields.Value(i).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
                 (named ??= new(StringComparer.OrdinalIgnoreCase)).Add(token);
         }
         return named;

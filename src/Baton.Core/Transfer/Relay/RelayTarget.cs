@@ -72,15 +72,26 @@ public sealed class RelayTarget : ITransferTarget, IAsyncDisposable
         if (Health.ConnectFailed()) RelayLog.Unhealthy(_log, Name, Options.FailuresBeforeUnhealthy, Options.UnhealthyCooldown);
     }
 
+    // The request line is formatted only when the event is logged, and passed as a string: the head is the
+    // connection's, refilled by its next request, so a log entry must not hold it.
     internal void Retrying(RequestHead head, string reason)
     {
         BatonMetrics.RelayRetries.Add(1);
-        RelayLog.Retrying(_log, Name, head.ToString(), reason);
+        if (_log.IsEnabled(LogLevel.Debug)) RelayLog.Retrying(_log, Name, head.ToString(), reason);
     }
 
-    internal void OriginFailed(RequestHead head, string reason) => RelayLog.OriginFailed(_log, Name, head.ToString(), reason);
+    internal void OriginFailed(RequestHead head, string reason)
+    {
+        if (_log.IsEnabled(LogLevel.Warning)) RelayLog.OriginFailed(_log, Name, head.ToString(), reason);
+    }
 
-    internal void Upgraded(RequestHead head) => RelayLog.Upgraded(_log, Name, head.ToString());
+    internal void Upgraded(RequestHead head)
+    {
+        if (_log.IsEnabled(LogLevel.Debug)) RelayLog.Upgraded(_log, Name, head.ToString());
+    }
 
-    internal void ClientEnded(RequestHead head, string reason) => RelayLog.ClientEnded(_log, Name, head.ToString(), reason);
+    internal void ClientEnded(RequestHead head, string reason)
+    {
+        if (_log.IsEnabled(LogLevel.Debug)) RelayLog.ClientEnded(_log, Name, head.ToString(), reason);
+    }
 }

@@ -19,20 +19,23 @@ internal static class UpstreamRequest
     public static void Write(HeadWriter w, RequestHead head, IPAddress client, string originAuthority)
     {
         w.Append(head.Method).Append(" "u8).Append(head.Target).Append(" HTTP/1.1\r\n"u8);
-        var named = HopByHop.NamedInConnection(head.Headers);
+        var fields = head.Fields;
+        var named = HopByHop.NamedInConnection(fields);
         string? forwardedFor = null, host = null;
-        foreach (var (name, value) in head.Headers)
+        // By index, not foreach (no enumerator); values go out as the bytes received, not as strings.
+        for (int i = 0; i < fields.Count; i++)
         {
+            string name = fields.Name(i);
             if (HopByHop.Is(name, named)) continue;
             if (Replaced.Contains(name))
             {
                 // Earlier proxies' addresses stay in front of ours, all in one field.
                 if (name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
-                    forwardedFor = forwardedFor is null ? value : forwardedFor + ", " + value;
+                    forwardedFor = forwardedFor is null ? fields.Value(i) : forwardedFor + ", " + fields.Value(i);
                 continue;
             }
-            if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) host ??= value;
-            w.Header(name, value);
+            if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) host ??= fields.Value(i);
+            w.Append(name).Append(": "u8).Append(fields.ValueBytes(i)).Append("\r\n"u8);
         }
         // HTTP/1.1 requires Host; an HTTP/1.0 client may have sent none.
         if (host is null) w.Header("Host", originAuthority);

@@ -18,9 +18,10 @@ internal static class HttpInputReplay
         pair.Client.Shutdown(SocketShutdown.Send);
         using var cts = new CancellationTokenSource(LoopbackPair.HangGuard);
         var messages = new List<VectorMessage>();
+        var reused = new RequestHead(); // one head for the connection, refilled per request, as the router keeps it
         while (messages.Count < maxMessages)
         {
-            var r = await input.ReadHeadAsync(RequestHeadParser.DefaultHeadLimit, Timeout.InfiniteTimeSpan, cts.Token);
+            var r = await input.ReadHeadAsync(reused, RequestHeadParser.DefaultHeadLimit, Timeout.InfiniteTimeSpan, cts.Token);
             if (r.Status == HeadReadStatus.Closed) break;
             if (r.Status == HeadReadStatus.Invalid)
             {
