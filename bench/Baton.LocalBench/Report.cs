@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text;
+
+namespace Baton.LocalBench;
+
+/// <summary>The markdown report: pass and return against the prototype, every step, the client's view and the router's CPU.</summary>
+internal static class Report
+{
+    /// <summary>The prototype's medians (DESIGN.md §6, two processes), µs: pass 15–19 (the issue: about 18), return 12–13, round trip 35–40.</summary>
+    private const double PrototypePassUs = 18, PrototypeReturnUs = 12.5, PrototypeRoundTripUs = 37.5;
+
+    private static readonly Dictionary<string, string> Labels = new()
+    {
+        ["pass_prepare_us"] = "pass: prepare (session, SO_COOKIE note, payload)",
+        ["pass_send_us"] = "pass: sendmsg with the fd (SCM_RIGHTS)",
+        ["pass_release_us"] = "pass: close the router's copy (after the send)",
+        ["pass_router_us"] = "**pass, router side** (start → Pass sent)",
+        ["pass_worker_us"] = "pass: stamp → worker holds the socket (worker's clock)",
+        ["pass_total_us"] = "**pass** (start → worker holds the socket)",
+        ["serve_us"] = "worker: the transaction (read request, application, write response)",
+        ["ret_link_us"] = "return: worker sendmsg → router's link thread has the message",
+        ["ret_adopt_us"] = "return: adopt the fd (SO_COOKIE, dup to a fresh number, wrap)",
+        ["ret_wake_us"] = "return: link thread → transfer resumes (thread-pool hop)",
+        ["ret_total_us"] = "**return** (worker sends → live at the router)",
+        ["round_trip_us"] = "**round trip** (pass + return, without the transaction)",
+        ["cycle_us"] = "full cycle at the router (start → live, with the transaction)",
+    };
+
+    public static string Build(Options o, Machine before, Machine after, TimingsFile t, Phase local, Phase? routed)
+    {
+        var sb = new StringBuilder();
+        string command = "bench/run.sh local" + (o.Given.Count > 0 ? " " + string.Join(' ', o.Given) : "");
+        sb.AppendLine("# Baton local-mode benchmark: one pass and one return");
+        sb.AppendLine();
+        sb.AppendLine($"{DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC · commit {o.Commit ?? "?"} · kernel {before.Kernel} · {before.Cpu}, {before.Cores} cores · .NET {Environment.Version} · " +
+            $"load average {before.LoadAverage} at the start, {after.LoadAverage} at the end");
+        sb.AppendLine();
+        sb.AppendLine($"Command: `{command}` (no root). A real `baton router` process and `baton worker` processes be1..be3 on 127.0.0.1 " +
+            $"(the loopback lab), `GET /be1/x` and `GET /be2/x` alternating on {o.Connections} keep-alive connection(s), each connection sequential: " +
+            "every request is one pass of the client socket's descriptor to a worker (SCM_RIGHTS over the Unix socket), one transaction there, one return. " +
+            $"Tiny responses (~60 B body). {o.Warmup} warm-up cycles first; their {t.Skipped} timing lines are dropped. " +
+            $"Timings: the router's own per-cycle lines (`baton router --timings`), {t.Rows.Count} cycles; the worker's two stamps (it holds the socket; it sends it back) " +
+            "travel in the Return message and share the router's clock (CLOCK_MONOTONIC, one host). " +
+            "The machine has 2 cores shared with other engineers' builds: read medians and ratios; p99 and max also measure whatever else ran.");
+        sb.AppendLine();
+
+        var median = t.Columns.ToDictionary(c => c, c => Stats.Median(t.Sorted(c)));
+        sb.AppendLine("## Pass and return (µs)");
+        sb.AppendLine();
+        sb.AppendLine("| measure | median | p99 | prototype (DESIGN.md §6) | median ÷ prototype |");
+        sb.AppendLine("|---|---:|---:|---:|---:|");
+        void Headline(string column, string prototype, double prototypeUs)
+        {
+            var v = t.Sorted(column);
+            string ratio = prototypeUs > 0 ? $"{Stats.Median(v) / prototypeUs:F2}×" : "–";
+            sb.AppendLine($"| {Labels[column]} | {Us(Stats.Median(v))} | {Us(Stats.P99(v))} | {prototype} | {ratio} |");
+        }
+        Headline("pass_router_us", "–", 0);
+        Headline("pass_total_us", "≈ 18 (15–19)", PrototypePassUs);
+        Headline("ret_total_us", "12–13", PrototypeReturnUs);
+        Headline("round_trip_us", "35–40", PrototypeRoundTripUs);
+        Headline("serve_us", "–", 0);
+        Headline("cycle_us", "–", 0);
+        sb.AppendLine();
+
+        sb.AppendLine("## Every step (µs)");
+        sb.AppendLine();
+        sb.AppendLine("| step | median | p99 | max |");
+        sb.AppendLine("|---|---:|---:|---:|");
+        foreach (var c in t.Columns)
+        {
+            var v = t.Sorted(c);
+            sb.AppendLine($"| {Labels.GetValueOrDefault(c, c)} | {Us(Stats.Median(v))} | {Us(Stats.P99(v))} | {Us(v[^1])} |");
+        }
+        sb.AppendLine();
+
+        sb.AppendLine("## Client view and router CPU");
+        sb.AppendLine();
+        sb.AppendLine(routed is null ? "| measure | local (/be1, /be2) |" : "| measure | local (/be1, /be2) | router-served (/router, reference) |");
+        sb.AppendLine(routed is null ? "|---|---:|" : "|---|---:|---:|");
+        void Row(string name, Func<Phase, string> f) =>
+            sb.AppendLine(routed is null ? $"| {name} | {f(local)} |" : $"| {name} | {f(local)} | {f(routed)} |");
+        Row("requests", p => p.Requests.ToString(CultureInfo.InvariantCulture));
+        Row("requests/s (all connections)", p => (p.Requests / p.Wall.TotalSeconds).ToString("F0", CultureInfo.InvariantCulture));
+        Row("client latency median (µs)", p => Us(Stats.Median(p.LatencyUs)));
+        Row("client latency p99 (µs)", p => Us(Stats.P99(p.LatencyUs)));
+        Row("client latency max (µs)", p => Us(p.LatencyUs[^1]));
+        Row("**router CPU per request** (µs, utime+stime)", p => Us(p.RouterCpuUsPerRequest));
+        Row("router CPU ticks in the phase (resolution)", p => $"{p.RouterTicks} × {1_000_000 / ProcStat.TicksPerSecond} µs");
+        Row("router CPU by thread, top 3 (µs per request)", p => string.Join(", ", p.RouterThreadTicks.OrderByDescending(kv => kv.Value).Take(3)
+            .Select(kv => $"{kv.Key.Replace("|", "/", StringComparison.Ordinal)} {Us(ProcStat.Microseconds(kv.Value) / p.Requests)}")));
+        Row("workers' CPU per request (µs, be1..be3 summed)", p => Us(p.WorkerCpuUsPerRequest));
+        sb.AppendLine();
+        sb.AppendLine("Thread names are as the kernel keeps them (15 characters): `.NET TP Worker` is the thread pool, `baton-worker-be` the router's link threads (one per worker, blocking reads), " +
+            "`.NET Sockets` the socket engine's epoll thread.");
+        sb.AppendLine();
+
+        sb.AppendLine("## Reading");
+        sb.AppendLine();
+        double pass = median["pass_total_us"], ret = median["ret_total_us"], rt = median["round_trip_us"];
+        sb.AppendLine($"- Pass median {Us(pass)} µs = **{pass / PrototypePassUs:F2}×** the prototype's ≈ 18 µs; return {Us(ret)} µs = **{ret / PrototypeReturnUs:F2}×** its 12–13 µs; " +
+            $"round trip {Us(rt)} µs = **{rt / PrototypeRoundTripUs:F2}×** its 35–40 µs (below 1 is faster). The router's own share of the pass (start → sent) is {Us(median["pass_router_us"])} µs.");
+        // The steps that add up to the round trip: the pass is prepare + (stamp → worker holds it), of which
+        // the sendmsg is the router's part and the rest the worker waking, receiving and adopting; the return is link + adopt + wake.
+        var workerReceive = t.Rows.Select(r => r[Array.IndexOf(t.Columns, "pass_worker_us")] - r[Array.IndexOf(t.Columns, "pass_send_us")]).Order().ToArray();
+        var parts = new (string Name, double Us)[]
+        {
+            ("pass: prepare", median["pass_prepare_us"]),
+            ("pass: sendmsg", median["pass_send_us"]),
+            ("pass: the worker wakes, receives and adopts the fd", Stats.Median(workerReceive)),
+            ("return: worker sendmsg → router's link thread has it", median["ret_link_us"]),
+            ("return: adopt", median["ret_adopt_us"]),
+            ("return: thread-pool hop to the transfer", median["ret_wake_us"]),
+        };
+        double sum = parts.Sum(p => p.Us);
+        sb.AppendLine("- What dominates (medians, µs, share of their sum): " +
+            string.Join("; ", parts.OrderByDescending(p => p.Us).Select(p => $"{p.Name} {Us(p.Us)} ({100 * p.Us / sum:F0}%)")) + ".");
+        sb.AppendLine($"- The worker's transaction (parse, application, response write) takes {Us(median["serve_us"])} µs of the {Us(median["cycle_us"])} µs cycle the router sees.");
+        if (routed is not null && routed.RouterCpuUsPerRequest > 0)
+        {
+            sb.AppendLine($"- Router CPU per local request {Us(local.RouterCpuUsPerRequest)} µs vs {Us(routed.RouterCpuUsPerRequest)} µs for a request it serves itself " +
+                $"({local.RouterCpuUsPerRequest / routed.RouterCpuUsPerRequest:F2}×); the workers add {Us(local.WorkerCpuUsPerRequest)} µs per request. " +
+                $"Client latency median {Us(Stats.Median(local.LatencyUs))} µs vs {Us(Stats.Median(routed.LatencyUs))} µs router-served: " +
+                $"{Us(Stats.Median(local.LatencyUs) - Stats.Median(routed.LatencyUs))} µs more for going through a worker.");
+        }
+        sb.AppendLine($"- CPU figures come from /proc/PID/stat in {1_000_000 / ProcStat.TicksPerSecond} µs ticks: with {local.RouterTicks} ticks in the local phase they are good to about ±{100.0 / Math.Max(1, local.RouterTicks):F0}%.");
+        return sb.ToString();
+    }
+
+    private static string Us(double v) => Math.Abs(v) >= 100 ? v.ToString("F0", CultureInfo.InvariantCulture) : v.ToString("F1", CultureInfo.InvariantCulture);
+}
