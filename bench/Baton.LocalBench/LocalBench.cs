@@ -9,9 +9,24 @@ namespace Baton.LocalBench;
 /// <summary>Client-side figures of one measured phase.</summary>
 internal sealed record Phase(int Requests, double[] LatencyUs, TimeSpan Wall, long RouterTicks, long WorkerTicks, IReadOnlyDictionary<string, long> RouterThreadTicks)
 {
+    /// <summary>Sorted latencies (µs).</summary>
+    public double[] SortedLatencyUs { get; } = [.. LatencyUs.Order()];
+
+    /// <summary>Both blocks' figures together.</summary>
+    public static Phase Merge(Phase? a, Phase b)
+    {
+        if (a is null) return b;
+        var threads = new Dictionary<string, long>(a.RouterThreadTicks);
+        foreach (var (name, ticks) in b.RouterThreadTicks) threads[name] = threads.GetValueOrDefault(name) + ticks;
+        return new Phase(a.Requests + b.Requests, [.. a.LatencyUs, .. b.LatencyUs], a.Wall + b.Wall, a.RouterTicks + b.RouterTicks, a.WorkerTicks + b.WorkerTicks, threads);
+    }
+
     public double RouterCpuUsPerRequest => ProcStat.Microseconds(RouterTicks) / Requests;
     public double WorkerCpuUsPerRequest => ProcStat.Microseconds(WorkerTicks) / Requests;
 }
+
+/// <summary>Router CPU with nothing to do: µs per second, in all and by thread name.</summary>
+internal sealed record Idle(double UsPerSecond, IReadOnlyDictionary<string, double> ByThread);
 
 /// <summary>Drives the loopback lab and collects the router's per-cycle timings.</summary>
 internal static class LocalBench
@@ -46,21 +61,23 @@ internal static class LocalBench
                 clients.Add(new RawClient(await lab.ConnectClientAsync(Stop.Token).ConfigureAwait(false)));
 
             // Warm-up: JIT (tiered compilation reaches the hot paths), thread pools, both paths.
-            int routerWarmup = Math.Min(o.Warmup, 500);
-            Console.WriteLine($"warm-up: {o.Warmup} local and {routerWarmup} router-served requests on {o.Connections} connection(s) ...");
+            Console.WriteLine($"warm-up: {o.Warmup} local and {o.Warmup} router-served requests on {o.Connections} connection(s) ...");
             await DriveAsync(clients, o.Warmup, LocalPath).ConfigureAwait(false);
-            await DriveAsync(clients, routerWarmup, RouterPath).ConfigureAwait(false);
+            await DriveAsync(clients, o.Warmup, RouterPath).ConfigureAwait(false);
             await Task.Delay(500, Stop.Token).ConfigureAwait(false);
+            var idleBefore = await IdleAsync(lab, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
 
-            Console.WriteLine($"measuring {o.Cycles} local cycles (/be1/x and /be2/x alternating) ...");
-            var local = await MeasureAsync(lab, clients, o.Cycles, LocalPath).ConfigureAwait(false);
-            Phase? routed = null;
-            if (o.RouterLocal > 0)
+            // The two kinds alternate in blocks, so that both see the same background load on a
+            // shared machine (other builds come and go within seconds).
+            Console.WriteLine($"measuring {o.Cycles} local cycles (/be1/x and /be2/x alternating) and {o.RouterLocal} router-served requests (/router/x), in {o.Blocks} alternating blocks ...");
+            Phase? local = null, routed = null;
+            for (int b = 0; b < o.Blocks; b++)
             {
-                await Task.Delay(300, Stop.Token).ConfigureAwait(false);
-                Console.WriteLine($"measuring {o.RouterLocal} router-served requests (/router/x, reference) ...");
-                routed = await MeasureAsync(lab, clients, o.RouterLocal, RouterPath).ConfigureAwait(false);
+                local = Phase.Merge(local, await MeasureAsync(lab, clients, Share(o.Cycles, o.Blocks, b), LocalPath).ConfigureAwait(false));
+                int r = Share(o.RouterLocal, o.Blocks, b);
+                if (r > 0) routed = Phase.Merge(routed, await MeasureAsync(lab, clients, r, RouterPath).ConfigureAwait(false));
             }
+            var idleAfter = await IdleAsync(lab, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
             var machineAfter = Machine.Read();
             foreach (var c in clients) c.Close();
             clients.Clear();
@@ -73,7 +90,7 @@ internal static class LocalBench
             if (timings.Rows.Count != o.Cycles)
                 throw new InvalidOperationException($"timings file has {timings.Rows.Count} measured cycles after {timings.Skipped} warm-up lines, expected {o.Cycles}");
 
-            string md = Report.Build(o, machine, machineAfter, timings, local, routed);
+            string md = Report.Build(o, machine, machineAfter, timings, local!, routed, (idleBefore, idleAfter));
             Console.WriteLine();
             Console.WriteLine(md);
             if (o.Out is not null)
@@ -96,6 +113,30 @@ internal static class LocalBench
         }
     }
 
+    /// <summary>
+    /// The router's CPU while its connections are open and nothing is asked (µs per second), by
+    /// thread: what it burns without requests is in every per-request figure too.
+    /// </summary>
+    private static async Task<Idle> IdleAsync(LoopbackLab lab, TimeSpan span)
+    {
+        int pid = lab.Router.Pid;
+        var threads0 = ProcStat.ThreadTicks(pid);
+        long c0 = ProcStat.CpuTicks(pid);
+        long t0 = Stopwatch.GetTimestamp();
+        await Task.Delay(span, Stop.Token).ConfigureAwait(false);
+        long c1 = ProcStat.CpuTicks(pid);
+        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        var byName = new Dictionary<string, long>();
+        foreach (var (tid, (name, ticks)) in ProcStat.ThreadTicks(pid))
+        {
+            long d = ticks - (threads0.TryGetValue(tid, out var before) ? before.Ticks : 0);
+            if (d > 0) byName[name] = byName.GetValueOrDefault(name) + d;
+        }
+        return new Idle(ProcStat.Microseconds(c1 - c0) / seconds, byName.ToDictionary(kv => kv.Key, kv => ProcStat.Microseconds(kv.Value) / seconds));
+    }
+
+    private static int Share(int total, int blocks, int block) => total / blocks + (block < total % blocks ? 1 : 0);
+
     // Alternating workers: every pass goes to the other process, as balanced traffic would.
     private static string LocalPath(int connection, int i) => (connection + i) % 2 == 0 ? "/be1/x" : "/be2/x";
 
@@ -114,7 +155,6 @@ internal static class LocalBench
         long router1 = ProcStat.CpuTicks(router);
         long workers1 = workers.Sum(ProcStat.CpuTicks);
         var threads1 = ProcStat.ThreadTicks(router);
-        Array.Sort(latency);
         // By thread name (.NET names its threads; the worker links are "baton-worker-beN", cut to 15 characters).
         var byName = new Dictionary<string, long>();
         foreach (var (tid, (name, ticks)) in threads1)

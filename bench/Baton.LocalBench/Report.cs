@@ -26,7 +26,7 @@ internal static class Report
         ["cycle_us"] = "full cycle at the router (start → live, with the transaction)",
     };
 
-    public static string Build(Options o, Machine before, Machine after, TimingsFile t, Phase local, Phase? routed)
+    public static string Build(Options o, Machine before, Machine after, TimingsFile t, Phase local, Phase? routed, (Idle Before, Idle After) idle)
     {
         var sb = new StringBuilder();
         string command = "bench/run.sh local" + (o.Given.Count > 0 ? " " + string.Join(' ', o.Given) : "");
@@ -38,7 +38,8 @@ internal static class Report
         sb.AppendLine($"Command: `{command}` (no root). A real `baton router` process and `baton worker` processes be1..be3 on 127.0.0.1 " +
             $"(the loopback lab), `GET /be1/x` and `GET /be2/x` alternating on {o.Connections} keep-alive connection(s), each connection sequential: " +
             "every request is one pass of the client socket's descriptor to a worker (SCM_RIGHTS over the Unix socket), one transaction there, one return. " +
-            $"Tiny responses (~60 B body). {o.Warmup} warm-up cycles first; their {t.Skipped} timing lines are dropped. " +
+            $"Tiny responses (~60 B body). The local cycles and the router-served reference requests alternate in {o.Blocks} blocks, so both meet the same background load. " +
+            $"{o.Warmup} warm-up cycles first; their {t.Skipped} timing lines are dropped. " +
             $"Timings: the router's own per-cycle lines (`baton router --timings`), {t.Rows.Count} cycles; the worker's two stamps (it holds the socket; it sends it back) " +
             "travel in the Return message and share the router's clock (CLOCK_MONOTONIC, one host). " +
             "The machine has 2 cores shared with other engineers' builds: read medians and ratios; p99 and max also measure whatever else ran.");
@@ -82,9 +83,9 @@ internal static class Report
             sb.AppendLine(routed is null ? $"| {name} | {f(local)} |" : $"| {name} | {f(local)} | {f(routed)} |");
         Row("requests", p => p.Requests.ToString(CultureInfo.InvariantCulture));
         Row("requests/s (all connections)", p => (p.Requests / p.Wall.TotalSeconds).ToString("F0", CultureInfo.InvariantCulture));
-        Row("client latency median (µs)", p => Us(Stats.Median(p.LatencyUs)));
-        Row("client latency p99 (µs)", p => Us(Stats.P99(p.LatencyUs)));
-        Row("client latency max (µs)", p => Us(p.LatencyUs[^1]));
+        Row("client latency median (µs)", p => Us(Stats.Median(p.SortedLatencyUs)));
+        Row("client latency p99 (µs)", p => Us(Stats.P99(p.SortedLatencyUs)));
+        Row("client latency max (µs)", p => Us(p.SortedLatencyUs[^1]));
         Row("**router CPU per request** (µs, utime+stime)", p => Us(p.RouterCpuUsPerRequest));
         Row("router CPU ticks in the phase (resolution)", p => $"{p.RouterTicks} × {1_000_000 / ProcStat.TicksPerSecond} µs");
         Row("router CPU by thread, top 3 (µs per request)", p => string.Join(", ", p.RouterThreadTicks.OrderByDescending(kv => kv.Value).Take(3)
@@ -93,6 +94,11 @@ internal static class Report
         sb.AppendLine();
         sb.AppendLine("Thread names are as the kernel keeps them (15 characters): `.NET TP Worker` is the thread pool, `baton-worker-be` the router's link threads (one per worker, blocking reads), " +
             "`.NET Sockets` the socket engine's epoll thread.");
+        sb.AppendLine();
+
+        static string Threads(Idle i) => string.Join(", ", i.ByThread.OrderByDescending(kv => kv.Value).Take(3).Select(kv => $"{kv.Key} {Us(kv.Value)}"));
+        sb.AppendLine($"Router CPU while idle (connections open, no requests, 2 s): {Us(idle.Before.UsPerSecond)} µs/s after the warm-up ({Threads(idle.Before)}), " +
+            $"{Us(idle.After.UsPerSecond)} µs/s after the measured blocks ({Threads(idle.After)}).");
         sb.AppendLine();
 
         sb.AppendLine("## Reading");
@@ -118,12 +124,15 @@ internal static class Report
         sb.AppendLine($"- The worker's transaction (parse, application, response write) takes {Us(median["serve_us"])} µs of the {Us(median["cycle_us"])} µs cycle the router sees.");
         if (routed is not null && routed.RouterCpuUsPerRequest > 0)
         {
+            double l = Stats.Median(local.SortedLatencyUs), r = Stats.Median(routed.SortedLatencyUs);
             sb.AppendLine($"- Router CPU per local request {Us(local.RouterCpuUsPerRequest)} µs vs {Us(routed.RouterCpuUsPerRequest)} µs for a request it serves itself " +
-                $"({local.RouterCpuUsPerRequest / routed.RouterCpuUsPerRequest:F2}×); the workers add {Us(local.WorkerCpuUsPerRequest)} µs per request. " +
-                $"Client latency median {Us(Stats.Median(local.LatencyUs))} µs vs {Us(Stats.Median(routed.LatencyUs))} µs router-served: " +
-                $"{Us(Stats.Median(local.LatencyUs) - Stats.Median(routed.LatencyUs))} µs more for going through a worker.");
+                $"({local.RouterCpuUsPerRequest / routed.RouterCpuUsPerRequest:F2}×). A local request's response is parsed, made and written by the worker, not the router: " +
+                $"the workers add {Us(local.WorkerCpuUsPerRequest)} µs, so the host spends {Us(local.RouterCpuUsPerRequest + local.WorkerCpuUsPerRequest)} µs per local request " +
+                $"({(local.RouterCpuUsPerRequest + local.WorkerCpuUsPerRequest) / routed.RouterCpuUsPerRequest:F2}× the router-served one).");
+            sb.AppendLine($"- Client latency median {Us(l)} µs local vs {Us(r)} µs router-served: going through a worker costs {Us(Math.Abs(l - r))} µs {(l >= r ? "more" : "less")} at the median " +
+                $"(p99 {Us(Stats.P99(local.SortedLatencyUs))} vs {Us(Stats.P99(routed.SortedLatencyUs))} µs).");
         }
-        sb.AppendLine($"- CPU figures come from /proc/PID/stat in {1_000_000 / ProcStat.TicksPerSecond} µs ticks: with {local.RouterTicks} ticks in the local phase they are good to about ±{100.0 / Math.Max(1, local.RouterTicks):F0}%.");
+        sb.AppendLine($"- CPU figures come from /proc/PID/stat in {1_000_000 / ProcStat.TicksPerSecond} µs ticks: with {local.RouterTicks} ticks in the local phase one tick is {100.0 / Math.Max(1, local.RouterTicks):F1}% of the local phase's figure.");
         return sb.ToString();
     }
 
