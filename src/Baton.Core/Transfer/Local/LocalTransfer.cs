@@ -66,10 +66,16 @@ public sealed class LocalTransfer
         {
             onCycle(new LocalCycleTimings
             {
-                Started = started, Stamped = stamped, Sent = sent, Released = released,
+                Started = started,
+                Stamped = stamped,
+                Sent = sent,
+                Released = released,
                 // The worker measured its share on the same clock: it held the socket PassTicks after our stamp.
-                WorkerHas = stamped + back.PassTicks, WorkerSent = back.SentAt,
-                Received = back.ReceivedAt, Adopted = back.AdoptedAt, Resumed = Stopwatch.GetTimestamp(),
+                WorkerHas = stamped + back.PassTicks,
+                WorkerSent = back.SentAt,
+                Received = back.ReceivedAt,
+                Adopted = back.AdoptedAt,
+                Resumed = Stopwatch.GetTimestamp(),
             });
         }
         return new TransferOutcome.Returned(back.Socket);
