@@ -42,6 +42,7 @@ internal static class Report
             $"{o.Warmup} warm-up cycles first; their {t.Skipped} timing lines are dropped. " +
             $"Timings: the router's own per-cycle lines (`baton router --timings`), {t.Rows.Count} cycles; the worker's two stamps (it holds the socket; it sends it back) " +
             "travel in the Return message and share the router's clock (CLOCK_MONOTONIC, one host). " +
+            "Start is the router's call into the transfer, right after it picked the route and the worker; live is the transfer handing the socket back to the connection's read loop, which reads the next request. " +
             "The machine has 2 cores shared with other engineers' builds: read medians and ratios; p99 and max also measure whatever else ran.");
         sb.AppendLine();
 
