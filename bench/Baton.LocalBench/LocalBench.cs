@@ -7,7 +7,8 @@ using Baton.Transfer.Local;
 namespace Baton.LocalBench;
 
 /// <summary>Client-side figures of one measured phase.</summary>
-internal sealed record Phase(int Requests, double[] LatencyUs, TimeSpan Wall, long RouterTicks, long WorkerTicks, IReadOnlyDictionary<string, long> RouterThreadTicks)
+internal sealed record Phase(int Requests, double[] LatencyUs, TimeSpan Wall, long RouterTicks, long WorkerTicks, IReadOnlyDictionary<string, long> RouterThreadTicks,
+    Sched Router, Sched Workers)
 {
     /// <summary>Sorted latencies (µs).</summary>
     public double[] SortedLatencyUs { get; } = [.. LatencyUs.Order()];
@@ -18,11 +19,28 @@ internal sealed record Phase(int Requests, double[] LatencyUs, TimeSpan Wall, lo
         if (a is null) return b;
         var threads = new Dictionary<string, long>(a.RouterThreadTicks);
         foreach (var (name, ticks) in b.RouterThreadTicks) threads[name] = threads.GetValueOrDefault(name) + ticks;
-        return new Phase(a.Requests + b.Requests, [.. a.LatencyUs, .. b.LatencyUs], a.Wall + b.Wall, a.RouterTicks + b.RouterTicks, a.WorkerTicks + b.WorkerTicks, threads);
+        return new Phase(a.Requests + b.Requests, [.. a.LatencyUs, .. b.LatencyUs], a.Wall + b.Wall, a.RouterTicks + b.RouterTicks, a.WorkerTicks + b.WorkerTicks, threads,
+            a.Router + b.Router, a.Workers + b.Workers);
     }
 
     public double RouterCpuUsPerRequest => ProcStat.Microseconds(RouterTicks) / Requests;
     public double WorkerCpuUsPerRequest => ProcStat.Microseconds(WorkerTicks) / Requests;
+}
+
+/// <summary>Run time and run-queue wait (ns) of a process's threads over a phase.</summary>
+internal readonly record struct Sched(long RunNs, long WaitNs)
+{
+    public static Sched operator +(Sched a, Sched b) => new(a.RunNs + b.RunNs, a.WaitNs + b.WaitNs);
+
+    public static Sched operator -(Sched a, Sched b) => new(a.RunNs - b.RunNs, a.WaitNs - b.WaitNs);
+
+    public static Sched Of(int pid)
+    {
+        var (run, wait) = ProcStat.Sched(pid);
+        return new Sched(run, wait);
+    }
+
+    public static Sched Of(IEnumerable<int> pids) => pids.Select(Of).Aggregate(default(Sched), (a, b) => a + b);
 }
 
 /// <summary>Router CPU with nothing to do: µs per second, in all and by thread name.</summary>
@@ -86,6 +104,7 @@ internal static class LocalBench
             lab.Router.Stop(TimeSpan.FromSeconds(15));
             if (!File.Exists(csv))
                 throw new InvalidOperationException($"router wrote no timings file:\n{lab.Router.Output}");
+            if (o.KeepTimings is not null) File.Copy(csv, o.KeepTimings, overwrite: true); // the raw lines, warm-up included
             var timings = TimingsFile.Read(csv, o.Warmup);
             if (timings.Rows.Count != o.Cycles)
                 throw new InvalidOperationException($"timings file has {timings.Rows.Count} measured cycles after {timings.Skipped} warm-up lines, expected {o.Cycles}");
@@ -149,11 +168,13 @@ internal static class LocalBench
         var threads0 = ProcStat.ThreadTicks(router);
         long workers0 = workers.Sum(ProcStat.CpuTicks);
         long router0 = ProcStat.CpuTicks(router);
+        var sched0 = (Router: Sched.Of(router), Workers: Sched.Of(workers));
         long t0 = Stopwatch.GetTimestamp();
         var latency = await DriveAsync(clients, total, path).ConfigureAwait(false);
         var wall = Stopwatch.GetElapsedTime(t0);
         long router1 = ProcStat.CpuTicks(router);
         long workers1 = workers.Sum(ProcStat.CpuTicks);
+        var sched1 = (Router: Sched.Of(router), Workers: Sched.Of(workers));
         var threads1 = ProcStat.ThreadTicks(router);
         // By thread name (.NET names its threads; the worker links are "baton-worker-beN", cut to 15 characters).
         var byName = new Dictionary<string, long>();
@@ -162,7 +183,7 @@ internal static class LocalBench
             long d = ticks - (threads0.TryGetValue(tid, out var before) ? before.Ticks : 0);
             if (d > 0) byName[name] = byName.GetValueOrDefault(name) + d;
         }
-        return new Phase(total, latency, wall, router1 - router0, workers1 - workers0, byName);
+        return new Phase(total, latency, wall, router1 - router0, workers1 - workers0, byName, sched1.Router - sched0.Router, sched1.Workers - sched0.Workers);
     }
 
     /// <summary>Sends <paramref name="total"/> requests spread over the connections, each connection sequential; latencies in µs.</summary>

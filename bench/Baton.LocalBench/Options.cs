@@ -3,15 +3,15 @@ using System.Globalization;
 namespace Baton.LocalBench;
 
 /// <summary>Command line of the local-mode benchmark.</summary>
-internal sealed record Options(int Cycles, int Connections, int Warmup, int RouterLocal, int Blocks, string? Out, string? Commit, IReadOnlyList<string> Given)
+internal sealed record Options(int Cycles, int Connections, int Warmup, int RouterLocal, int Blocks, string? Out, string? KeepTimings, string? Commit, IReadOnlyList<string> Given)
 {
-    public const string Usage = "usage: Baton.LocalBench [--cycles N (5000)] [--connections N (1)] [--warmup N (1000)] [--router N (=cycles)] [--blocks N (10)] [--out FILE] [--commit REV]";
+    public const string Usage = "usage: Baton.LocalBench [--cycles N (5000)] [--connections N (1)] [--warmup N (1000)] [--router N (=cycles)] [--blocks N (10)] [--out FILE] [--keep-timings FILE] [--commit REV]";
 
     public static Options Parse(string[] args)
     {
         int cycles = 5000, connections = 1, warmup = 1000, blocks = 10;
         int? routerLocal = null;
-        string? output = null, commit = null;
+        string? output = null, commit = null, keep = null;
         var given = new List<string>(); // what the report shows as the command: everything but --out and --commit
         for (int i = 0; i < args.Length; i++)
         {
@@ -32,11 +32,12 @@ internal sealed record Options(int Cycles, int Connections, int Warmup, int Rout
                 case "--router": routerLocal = Int(0); break;
                 case "--blocks": blocks = Int(1); break;
                 case "--out": output = Next(); break;
+                case "--keep-timings": keep = Next(); break;
                 case "--commit": commit = Next(); break;
                 case "-h" or "--help": throw new ArgumentException("help");
                 default: throw new ArgumentException($"unknown argument '{args[i]}'");
             }
         }
-        return new Options(cycles, Math.Min(connections, cycles), warmup, routerLocal ?? cycles, Math.Min(blocks, cycles), output, commit, given);
+        return new Options(cycles, Math.Min(connections, cycles), warmup, routerLocal ?? cycles, Math.Min(blocks, cycles), output, keep, commit, given);
     }
 }

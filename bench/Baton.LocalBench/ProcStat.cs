@@ -25,6 +25,26 @@ internal static partial class ProcStat
         return result;
     }
 
+    /// <summary>
+    /// Time on a CPU and time runnable but waiting for one (ns, /proc/PID/task/TID/schedstat), summed
+    /// over the live threads: the wait is what the machine's other work costs this process.
+    /// </summary>
+    public static (long RunNs, long WaitNs) Sched(int pid)
+    {
+        long run = 0, wait = 0;
+        foreach (var dir in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var f = File.ReadAllText(Path.Combine(dir, "schedstat")).Split(' ');
+                run += long.Parse(f[0], CultureInfo.InvariantCulture);
+                wait += long.Parse(f[1], CultureInfo.InvariantCulture);
+            }
+            catch (IOException) { } // the thread exited meanwhile
+        }
+        return (run, wait);
+    }
+
     public static double Microseconds(long ticks) => ticks * 1_000_000.0 / TicksPerSecond;
 
     private static (string Name, long Ticks) Parse(string stat)

@@ -7,7 +7,7 @@ using Baton.LocalBench;
 // router writes every cycle's timings (`baton router --timings`), on the clock it shares with the
 // workers; next to them the client's latency and the router's CPU per request, against requests the
 // router serves itself.
-// Usage: dotnet Baton.LocalBench.dll [--cycles 5000] [--connections 1] [--warmup 1000] [--router N] [--blocks 10] [--out FILE] [--commit REV]
+// Usage: dotnet Baton.LocalBench.dll [--cycles 5000] [--connections 1] [--warmup 1000] [--router N] [--blocks 10] [--out FILE] [--keep-timings FILE] [--commit REV]
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
