@@ -129,11 +129,11 @@ internal static class Report
         double sum = parts.Sum(p => p.Values.Average());
         sb.AppendLine($"- What dominates the round trip (mean {Us(sum)} µs; each part's mean, its share, and its median): " +
             string.Join("; ", parts.OrderByDescending(p => p.Values.Average()).Select(p => $"{p.Name} {Us(p.Values.Average())} ({100 * p.Values.Average() / sum:F0}%, median {Us(Stats.Median(p.Values))})")) + ".");
-        var adopt = t.Sorted("ret_adopt_us");
-        sb.AppendLine($"- The return is long-tailed: p25 {Us(Stats.Percentile(t.Sorted("ret_total_us"), 0.25))}, median {Us(ret)}, p75 {Us(Stats.Percentile(t.Sorted("ret_total_us"), 0.75))} µs. " +
-            $"Adopting the fd is the same few syscalls every time (SO_COOKIE, F_DUPFD, close, fcntl, the Socket wrap), yet it takes {Us(Stats.Percentile(adopt, 0.1))} µs at p10 and {Us(Stats.Percentile(adopt, 0.75))} µs at p75: " +
-            $"the slow cycles are threads waiting for a core (the client reading its response, the worker closing its copy and the router's link thread are runnable at once on 2 cores, next to other tenants), not the mechanism: " +
-            $"per local request the router's threads spent {Us(local.Router.WaitNs / 1000.0 / local.Requests)} µs and the workers' {Us(local.Workers.WaitNs / 1000.0 / local.Requests)} µs runnable but off-CPU (schedstat, summed over threads, so more than the wall time when several wait at once). " +
+        sb.AppendLine($"- The return is long-tailed: p25 {Us(Stats.Percentile(t.Sorted("ret_total_us"), 0.25))}, median {Us(ret)}, p75 {Us(Stats.Percentile(t.Sorted("ret_total_us"), 0.75))}, p99 {Us(Stats.P99(t.Sorted("ret_total_us")))} µs. " +
+            "Each step is fixed work (a sendmsg/recvmsg, a handful of syscalls to adopt the fd, a thread-pool dispatch), so the spread is time off-CPU: " +
+            "the client reading its response, the worker closing its copy and the router's link thread are runnable at once on 2 cores, next to other tenants. " +
+            $"Per local request the router's threads spent {Us(local.Router.WaitNs / 1000.0 / local.Requests)} µs and the workers' {Us(local.Workers.WaitNs / 1000.0 / local.Requests)} µs runnable but waiting for a CPU " +
+            "(schedstat, summed over threads, so more than the wall time when several wait at once). " +
             "Likewise a sendmsg that wakes the peer's blocked reader may be preempted by it, so a step can include the other process's run.");
         sb.AppendLine($"- The worker's transaction (parse, application, response write) takes {Us(median["serve_us"])} µs of the {Us(median["cycle_us"])} µs cycle the router sees.");
         if (routed is not null && routed.RouterCpuUsPerRequest > 0)
