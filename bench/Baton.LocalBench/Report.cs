@@ -134,7 +134,7 @@ internal static class Report
             "the client reading its response, the worker closing its copy and the router's link thread are runnable at once on 2 cores, next to other tenants. " +
             $"Per local request the router's threads spent {Us(local.Router.WaitNs / 1000.0 / local.Requests)} µs and the workers' {Us(local.Workers.WaitNs / 1000.0 / local.Requests)} µs runnable but waiting for a CPU " +
             "(schedstat, summed over threads, so more than the wall time when several wait at once). " +
-            "Likewise a sendmsg that wakes the peer's blocked reader may be preempted by it, so a step can include the other process's run.");
+            "And a sendmsg that wakes the peer's blocked reader may be preempted by it, so a step can include the other process's run.");
         sb.AppendLine($"- The worker's transaction (parse, application, response write) takes {Us(median["serve_us"])} µs of the {Us(median["cycle_us"])} µs cycle the router sees.");
         if (routed is not null && routed.RouterCpuUsPerRequest > 0)
         {
