@@ -102,7 +102,8 @@ internal static class Report
             "`.NET Sockets` the socket engine's epoll thread.");
         sb.AppendLine();
 
-        static string Threads(Idle i) => string.Join(", ", i.ByThread.OrderByDescending(kv => kv.Value).Take(3).Select(kv => $"{kv.Key} {Us(kv.Value)}"));
+        static string Threads(Idle i) => i.ByThread.Count == 0 ? "no thread ran a tick"
+            : string.Join(", ", i.ByThread.OrderByDescending(kv => kv.Value).Take(3).Select(kv => $"{kv.Key} {Us(kv.Value)}"));
         sb.AppendLine($"Router CPU while idle (connections open, no requests, 2 s): {Us(idle.Before.UsPerSecond)} µs/s after the warm-up ({Threads(idle.Before)}), " +
             $"{Us(idle.After.UsPerSecond)} µs/s after the measured blocks ({Threads(idle.After)}).");
         sb.AppendLine();
@@ -144,7 +145,10 @@ internal static class Report
                 $"the workers add {Us(local.WorkerCpuUsPerRequest)} µs, so the host spends {Us(local.RouterCpuUsPerRequest + local.WorkerCpuUsPerRequest)} µs per local request " +
                 $"({(local.RouterCpuUsPerRequest + local.WorkerCpuUsPerRequest) / routed.RouterCpuUsPerRequest:F2}× the router-served one).");
             sb.AppendLine($"- Client latency median {Us(l)} µs local vs {Us(r)} µs router-served: going through a worker costs {Us(Math.Abs(l - r))} µs {(l >= r ? "more" : "less")} at the median " +
-                $"(p99 {Us(Stats.P99(local.SortedLatencyUs))} vs {Us(Stats.P99(routed.SortedLatencyUs))} µs).");
+                $"(p99 {Us(Stats.P99(local.SortedLatencyUs))} vs {Us(Stats.P99(routed.SortedLatencyUs))} µs). " +
+                "Less than the round trip, because the client does not wait for the return: the worker writes the response before it passes the socket back, " +
+                "so only the pass and the transaction are on the client's path, and the return runs while the client reads the response and sends its next request " +
+                "(which waits in the socket's receive queue when the return takes longer).");
         }
         sb.AppendLine($"- CPU figures come from /proc/PID/stat in {1_000_000 / ProcStat.TicksPerSecond} µs ticks: with {local.RouterTicks} ticks in the local phase one tick is {100.0 / Math.Max(1, local.RouterTicks):F1}% of the local phase's figure.");
         return sb.ToString();
