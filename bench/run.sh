@@ -3,13 +3,19 @@
 # Builds Release, builds a btbench-* namespace cluster, runs the router and agents as real processes,
 # drives hand-off+return cycles, and prints a markdown report (also written to bench/results/handoff.md).
 # bench/run.sh compare [options]: Baton against YARP, HAProxy and nginx instead (bench/compare.sh).
+# bench/run.sh local [--cycles N (5000)] [--connections N (1)] [--warmup N (1000)] [--router N] [--blocks N (10)]:
+# one pass and one return of local mode (router and `baton worker` processes on 127.0.0.1, no root);
+# report in bench/results/local.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [ "${1:-}" = "compare" ]; then shift; exec "$here/compare.sh" "$@"; fi
 repo="$(dirname "$here")"
+project=Baton.Bench
+report=handoff.md
+if [ "${1:-}" = "local" ]; then shift; project=Baton.LocalBench; report=local.md; fi
 
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$project" = Baton.Bench ] && [ "$(id -u)" -ne 0 ]; then
     echo "bench/run.sh needs root: it builds network namespaces and moves TCP connections with TCP_REPAIR (CAP_NET_ADMIN); run as root: bench/run.sh" >&2
     exit 2
 fi
@@ -20,7 +26,7 @@ trap 'rm -f "$log"' EXIT
 built=0
 for attempt in 1 2 3 4 5; do
     echo "building Release (attempt $attempt) ..."
-    if dotnet build -c Release -nologo -v q bench/Baton.Bench >"$log" 2>&1; then
+    if dotnet build -c Release -nologo -v q "bench/$project" >"$log" 2>&1; then
         built=1
         break
     fi
@@ -40,4 +46,4 @@ fi
 commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
 if [ -n "$(git -C "$repo" status --porcelain -- src 2>/dev/null)" ]; then commit="$commit+dirty"; fi
 mkdir -p "$here/results"
-exec dotnet "$here/Baton.Bench/bin/Release/net10.0/Baton.Bench.dll" --out "$here/results/handoff.md" --commit "$commit" "$@"
+exec dotnet "$here/$project/bin/Release/net10.0/$project.dll" --out "$here/results/$report" --commit "$commit" "$@"

@@ -9,7 +9,7 @@ internal static class RouterCommand
     public static Command Create()
     {
         var config = new Option<string>("--config") { Description = "Router configuration (JSON: Baton and ReverseProxy sections)", Required = true };
-        var timings = new Option<string?>("--timings") { Description = "Write per-cycle hand-off timings (CSV) to this file at stop" };
+        var timings = new Option<string?>("--timings") { Description = "Write per-cycle hand-off timings (CSV) to this file at stop; local cycles when the router has no handoff clusters, else to FILE.local.csv" };
         var verbose = new Option<bool>("--verbose") { Description = "Log every connection event" };
         var cmd = new Command("router", "Run the routing node: accept on the VIP, route each request, hand connections off.") { config, timings, verbose };
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>

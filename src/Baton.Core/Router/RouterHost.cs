@@ -35,6 +35,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     // One table for the whole router: a URL's response size does not depend on who serves it.
     private readonly ResponseSizeHints _sizeHints = new();
     private readonly ConcurrentQueue<HandoffTimings> _timings = new();
+    private readonly ConcurrentQueue<LocalCycleTimings> _localTimings = new();
     private ActiveHealthProber? _prober;
 
     internal RouterOptions Options => options;
@@ -246,6 +247,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         var registry = new WorkerRegistry(path, loggers.CreateLogger("Baton.Local"), options.WorkerUid, options.WorkerGid);
         registry.Start();
         _workers = registry;
+        if (options.TimingsFile is not null) _local.OnCycle = _localTimings.Enqueue;
         return registry;
     }
 
@@ -294,11 +296,23 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
 
     private void WriteTimings()
     {
-        if (options.TimingsFile is null) return;
-        using var w = new StreamWriter(options.TimingsFile);
+        if (options.TimingsFile is not { } file) return;
+        if (_workers is not null)
+        {
+            // Local clusters only: the file holds the local cycles. With hand-off clusters too, the
+            // hand-off timings keep the file (Baton.Bench reads it) and the local ones go next to it.
+            using var lw = new StreamWriter(_handoff is null ? file : LocalTimingsFile(file));
+            lw.WriteLine(LocalCycleTimings.CsvHeader);
+            foreach (var t in _localTimings) lw.WriteLine(t.ToCsv());
+            if (_handoff is null) return;
+        }
+        using var w = new StreamWriter(file);
         w.WriteLine(HandoffTimings.CsvHeader);
         foreach (var t in _timings) w.WriteLine(t.ToCsv());
     }
+
+    /// <summary>Where a router with both hand-off and local clusters writes its local cycle timings.</summary>
+    public static string LocalTimingsFile(string timingsFile) => timingsFile + ".local.csv";
 
     private static PhysicalAddress InterfaceMac(string name)
     {

@@ -66,6 +66,10 @@ public sealed record RouterOptions
     /// </summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
-    /// <summary>When set, per-cycle hand-off timings are written there as CSV at stop.</summary>
+    /// <summary>
+    /// When set, per-cycle timings are written there as CSV at stop: hand-off cycles, or local cycles
+    /// when the router has no hand-off clusters (with both, local cycles go to
+    /// <see cref="RouterHost.LocalTimingsFile"/>).
+    /// </summary>
     public string? TimingsFile { get; init; }
 }

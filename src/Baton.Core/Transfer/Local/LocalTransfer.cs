@@ -5,9 +5,6 @@ using Baton.Interop;
 
 namespace Baton.Transfer.Local;
 
-/// <summary>Timings of one local cycle: the pass (router send → worker holds the socket) and the return (worker send → router holds it).</summary>
-public readonly record struct LocalTimings(TimeSpan Pass, TimeSpan Return);
-
 /// <summary>
 /// Moves a live connection to a worker process on this host by passing its descriptor over a Unix
 /// socket (SCM_RIGHTS), and takes it back after one transaction. No root, no steering: the kernel
@@ -17,8 +14,8 @@ public sealed class LocalTransfer
 {
     private long _nextId;
 
-    /// <summary>Per-cycle timings, when a collector is attached.</summary>
-    public Action<LocalTimings>? OnCycle { get; set; }
+    /// <summary>Per-cycle timings of every cycle that came back, when a collector is attached (<c>baton router --timings</c>).</summary>
+    public Action<LocalCycleTimings>? OnCycle { get; set; }
 
     /// <summary>
     /// Hands <paramref name="socket"/> (with <paramref name="unread"/>, the bytes the router already
@@ -30,6 +27,7 @@ public sealed class LocalTransfer
     /// </summary>
     public async Task<TransferOutcome> TransferAsync(Socket socket, ReadOnlyMemory<byte> unread, WorkerLink worker, CancellationToken ct)
     {
+        long started = Stopwatch.GetTimestamp();
         if (ct.IsCancellationRequested) return new TransferOutcome.NotMoved("cancelled");
         if (!worker.IsHealthy) return new TransferOutcome.NotMoved($"worker {worker.Name} is not connected");
         if (unread.Length > LocalChannel.MaxPayload - 8) return new TransferOutcome.NotMoved($"{unread.Length} unread bytes are too many to pass");
@@ -38,13 +36,16 @@ public sealed class LocalTransfer
         if (session is null) return new TransferOutcome.NotMoved($"worker {worker.Name} is not connected");
 
         ulong cookie;
+        long stamped, sent;
         try
         {
             cookie = PassedSockets.Note(socket);
             var payload = new byte[8 + unread.Length];
-            BinaryPrimitives.WriteInt64BigEndian(payload, Stopwatch.GetTimestamp());
             unread.Span.CopyTo(payload.AsSpan(8));
+            stamped = Stopwatch.GetTimestamp();
+            BinaryPrimitives.WriteInt64BigEndian(payload, stamped);
             worker.Send(LocalMessageType.Pass, id, payload, socket.SafeHandle);
+            sent = Stopwatch.GetTimestamp();
         }
         catch (Exception e) when (e is NativeCallException or SocketException or ObjectDisposedException)
         {
@@ -53,6 +54,7 @@ public sealed class LocalTransfer
         }
         // The worker has its own reference now; ours goes (nothing on the wire: the socket stays open).
         socket.Dispose();
+        long released = Stopwatch.GetTimestamp();
 
         var back = await session.Task.ConfigureAwait(false);
         if (back is null)
@@ -60,7 +62,22 @@ public sealed class LocalTransfer
             PassedSockets.Forget(cookie);
             return new TransferOutcome.Ended();
         }
-        OnCycle?.Invoke(new LocalTimings(Stopwatch.GetElapsedTime(0, back.PassTicks), Stopwatch.GetElapsedTime(back.SentAt)));
+        if (OnCycle is { } onCycle)
+        {
+            onCycle(new LocalCycleTimings
+            {
+                Started = started,
+                Stamped = stamped,
+                Sent = sent,
+                Released = released,
+                // The worker measured its share on the same clock: it held the socket PassTicks after our stamp.
+                WorkerHas = stamped + back.PassTicks,
+                WorkerSent = back.SentAt,
+                Received = back.ReceivedAt,
+                Adopted = back.AdoptedAt,
+                Resumed = Stopwatch.GetTimestamp(),
+            });
+        }
         return new TransferOutcome.Returned(back.Socket);
     }
 }

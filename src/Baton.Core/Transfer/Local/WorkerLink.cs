@@ -9,8 +9,12 @@ using Microsoft.Extensions.Logging;
 
 namespace Baton.Transfer.Local;
 
-/// <summary>What came back from a worker for one connection: the socket and unconsumed bytes, or null (it ended there).</summary>
-internal sealed record LocalReturn(LocalSocket Socket, ulong Cookie, long PassTicks, long SentAt);
+/// <summary>
+/// What came back from a worker for one connection: the socket and unconsumed bytes, or null (it
+/// ended there). PassTicks and SentAt are the worker's figures, ReceivedAt and AdoptedAt this link
+/// thread's (Stopwatch timestamps: the message parsed, the descriptor adopted).
+/// </summary>
+internal sealed record LocalReturn(LocalSocket Socket, ulong Cookie, long PassTicks, long SentAt, long ReceivedAt, long AdoptedAt);
 
 /// <summary>
 /// The router's side of one registered worker: a Unix stream socket, read on a dedicated thread.
@@ -108,6 +112,7 @@ public sealed class WorkerLink : IAsyncDisposable
 
     private void OnReturn(LocalMessage m)
     {
+        long received = Stopwatch.GetTimestamp();
         if (!_sessions.TryRemove(m.ConnectionId, out var s))
         {
             LocalLog.UnknownConnection(_log, Name, m.Type, m.ConnectionId);
@@ -126,7 +131,7 @@ public sealed class WorkerLink : IAsyncDisposable
             var socket = new LocalSocket(new SafeSocketHandle(fd, ownsHandle: true), m.Payload[16..]) { Blocking = true };
             long sentAt = BinaryPrimitives.ReadInt64BigEndian(m.Payload);
             long pass = BinaryPrimitives.ReadInt64BigEndian(m.Payload.AsSpan(8));
-            s.TrySetResult(new LocalReturn(socket, cookie, pass, sentAt));
+            s.TrySetResult(new LocalReturn(socket, cookie, pass, sentAt, received, Stopwatch.GetTimestamp()));
         }
         catch (Exception e) when (e is NativeCallException or SocketException)
         {

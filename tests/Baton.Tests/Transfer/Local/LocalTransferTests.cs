@@ -232,7 +232,7 @@ public sealed class LocalTransferTests(ITestOutputHelper output)
         var w1 = await f.WorkerAsync("w1");
         var (client, socket) = f.Connect();
         var reader = new ResponseReader(client);
-        var timings = new List<LocalTimings>();
+        var timings = new List<LocalCycleTimings>();
         var wall = new List<double>();
         f.Transfer.OnCycle = timings.Add;
         var request = LocalFixture.Get("/m");
