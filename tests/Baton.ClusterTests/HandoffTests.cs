@@ -213,24 +213,7 @@ public sealed class HandoffTests(ClusterFixture fixture, ITestOutputHelper outpu
             await socket.ConnectAsync(Lab.Net.ControlEndpointOf("be1"));
             var wrongKey = new ClusterKey(RandomNumberGenerator.GetBytes(32));
             await using var link = await ControlLink.EstablishAsync(new System.Net.Sockets.NetworkStream(socket), wrongKey, isRouter: true, CancellationToken.None);
-            var snapshot = new TcpSnapshot
-            {
-                Local = Lab.Net.Service,
-                Remote = forgedClient,
-                SendSeq = 1000,
-                ReceiveSeq = 2000,
-                SendQueue = [],
-                SendUnsent = 0,
-                ReceiveQueue = Encoding.ASCII.GetBytes(RawHttp.Get("/be1/forged")),
-                Mss = 1448,
-                Timestamps = true,
-                Sack = true,
-                WindowScaling = true,
-                SendWindowScale = 7,
-                ReceiveWindowScale = 7,
-                Timestamp = 1,
-                Window = new TcpRepairWindow(2000, 65535, 65535, 65535, 2000),
-            };
+            var snapshot = MadeUpSnapshot.For(Lab.Net.Service, forgedClient, Encoding.ASCII.GetBytes(RawHttp.Get("/be1/forged")));
             var payload = new byte[snapshot.EncodedLength];
             snapshot.Encode(payload);
             await link.SendAsync(ControlMessageType.Handoff, 1, payload);

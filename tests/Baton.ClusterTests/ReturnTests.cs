@@ -120,24 +120,7 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
     /// </summary>
     private async Task<RepairedSocket> OccupyAtRouterAsync(IPEndPoint client, TimeSpan timeout)
     {
-        var placeholder = new TcpSnapshot
-        {
-            Local = Lab.Net.Service,
-            Remote = client,
-            SendSeq = 1000,
-            ReceiveSeq = 2000,
-            SendQueue = [],
-            SendUnsent = 0,
-            ReceiveQueue = [],
-            Mss = 1448,
-            Timestamps = true,
-            Sack = true,
-            WindowScaling = true,
-            SendWindowScale = 7,
-            ReceiveWindowScale = 7,
-            Timestamp = 1,
-            Window = new TcpRepairWindow(2000, 65535, 65535, 65535, 2000),
-        };
+        var placeholder = MadeUpSnapshot.For(Lab.Net.Service, client);
         var deadline = DateTime.UtcNow + timeout;
         string last = "";
         while (DateTime.UtcNow < deadline)
