@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Baton.Lab;
+using Baton.Steering;
+using Baton.Steering.Hold;
+
+namespace Baton.ClusterTests;
+
+/// <summary>
+/// The router's hold queue (eBPF steering): a request the client sends while its connection is
+/// frozen in transit is kept and replayed when the connection lands, on the hand-off (to the
+/// agent) and on the return (to the router's own stack), so the client never waits for its
+/// ≥ 200 ms RTO. The agent widens the frozen window on purpose (<c>--freeze-delay-ms</c>, a
+/// diagnostics option of <c>baton agent</c>); the same scenario with <c>Baton:HoldQueue</c> off
+/// shows the retransmission and the delay, so the test can fail.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class HoldQueueTests(ClusterFixture fixture)
+{
+    private const string Backend = "be3";
+    // Ready and the return's dump each come this late, so the connection stays frozen that long.
+    private const int FreezeMs = 300;
+    // When the client sends into the frozen window: 50 ms before it ends, so a dropped segment's
+    // first retransmission (≥ 200 ms later) lands well after the connection is live again.
+    private const int SendAfterMs = 250;
+    // Well under the client's minimum RTO (200 ms): only a held and replayed request is this quick.
+    private static readonly TimeSpan HeldBound = TimeSpan.FromMilliseconds(100);
+
+    private sealed record Observed(TimeSpan HandoffWait, TimeSpan ReturnWait, long Retransmissions);
+
+    [Fact]
+    public async Task Requests_sent_while_frozen_are_held_and_replayed_without_a_retransmission()
+    {
+        var lab = fixture.Lab;
+        bool holds = RouterSteering.InUse(lab) == SteeringKind.Bpf; // nftables (BATON_TEST_STEERING) has no hold queue
+        Assert.Equal(holds, Links(lab).Contains(HoldDevice.Name, StringComparison.Ordinal));
+        var seen = await FrozenRequestsAsync(lab);
+        if (holds)
+        {
+            Assert.True(seen.HandoffWait < HeldBound, $"request sent during the hand-off's freeze answered after {seen.HandoffWait.TotalMilliseconds:F0} ms");
+            Assert.True(seen.ReturnWait < HeldBound, $"request sent during the return's freeze answered after {seen.ReturnWait.TotalMilliseconds:F0} ms");
+            Assert.Equal(0, seen.Retransmissions);
+        }
+        else
+        {
+            Assert.True(seen.Retransmissions >= 2, $"{seen.Retransmissions} retransmissions");
+        }
+        Assert.DoesNotContain("hold queue unavailable", lab.Router.Output);
+    }
+
+    [Fact]
+    public async Task Without_the_hold_queue_the_same_requests_wait_for_the_clients_retransmission()
+    {
+        var lab = fixture.Lab;
+        lab.Router.Stop(TimeSpan.FromSeconds(10));
+        BatonProcess? router = null;
+        try
+        {
+            router = await StartRouterAsync(lab, holdQueue: false);
+            Assert.DoesNotContain(HoldDevice.Name, Links(lab));
+            var seen = await FrozenRequestsAsync(lab);
+            Assert.True(seen.HandoffWait > TimeSpan.FromMilliseconds(150), $"hand-off: {seen.HandoffWait.TotalMilliseconds:F0} ms");
+            Assert.True(seen.ReturnWait > TimeSpan.FromMilliseconds(150), $"return: {seen.ReturnWait.TotalMilliseconds:F0} ms");
+            Assert.True(seen.Retransmissions >= 2, $"{seen.Retransmissions} retransmissions");
+        }
+        finally
+        {
+            router?.Dispose();
+            await lab.StartRouterAsync();
+        }
+    }
+
+    [Fact]
+    public async Task The_hold_devices_live_as_long_as_the_router_crashes_included()
+    {
+        var lab = fixture.Lab;
+        if (RouterSteering.InUse(lab) != SteeringKind.Bpf) return; // a suite forced to nftables has none
+        try
+        {
+            Assert.Contains(HoldDevice.QueueName, Links(lab));
+            lab.Router.Kill(); // crash: the pair stays behind
+            Assert.Contains(HoldDevice.Name, Links(lab));
+            await lab.StartRouterAsync(); // replaces it
+            Assert.DoesNotContain("hold queue unavailable", lab.Router.Output);
+            Assert.Contains(HoldDevice.QueueName, Links(lab));
+            lab.Router.Stop(TimeSpan.FromSeconds(10));
+            Assert.DoesNotContain(HoldDevice.Name, Links(lab));
+        }
+        finally
+        {
+            await lab.StartRouterAsync();
+        }
+    }
+
+    // One connection: a request handed off to the slow agent, a second one sent into the hand-off's
+    // frozen window (pipelined: the agent serves it where it is), then, once the connection is on
+    // its way back, a third one for the router sent into the return's frozen window.
+    private static async Task<Observed> FrozenRequestsAsync(BatonLab lab)
+    {
+        var agent = lab.StartAgent(Backend, "--freeze-delay-ms", $"{FreezeMs}");
+        Assert.True(await agent.WaitForOutputAsync("router connected", TimeSpan.FromSeconds(30)), agent.Output);
+        try
+        {
+            long retrans0 = lab.ClientTcpCounter("RetransSegs") ?? throw new InvalidOperationException("no RetransSegs");
+            using var s = await lab.ConnectClientAsync();
+            var http = new RawHttp(s);
+            await http.SendAsync(RawHttp.Get($"/{Backend}/first"));
+            await Task.Delay(SendAfterMs);
+            long sent = Stopwatch.GetTimestamp();
+            await http.SendAsync(RawHttp.Get($"/{Backend}/while-handing-off"));
+            var first = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
+            var second = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
+            var handoffWait = Stopwatch.GetElapsedTime(sent);
+            Assert.Equal(Backend, first.Header("Baton-Host"));
+            Assert.Equal(Backend, second.Header("Baton-Host"));
+            Assert.Contains("while-handing-off", second.Text);
+
+            // The agent asks for the return ~2 ms after the response left; the return stays frozen FreezeMs.
+            await Task.Delay(SendAfterMs);
+            sent = Stopwatch.GetTimestamp();
+            await http.SendAsync(RawHttp.Get("/router/while-returning"));
+            var third = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
+            var returnWait = Stopwatch.GetElapsedTime(sent);
+            Assert.Equal(200, third.Status);
+            Assert.NotEqual(Backend, third.Header("Baton-Host"));
+            long retrans = (lab.ClientTcpCounter("RetransSegs") ?? 0) - retrans0;
+            return new Observed(handoffWait, returnWait, retrans);
+        }
+        finally
+        {
+            var p = lab.StartAgent(Backend);
+            Assert.True(await p.WaitForOutputAsync("router connected", TimeSpan.FromSeconds(30)), p.Output);
+        }
+    }
+
+    private static string Links(BatonLab lab) => Netns.ExecIn(lab.Net.Ns("router"), "ip", "-o", "link", "show");
+
+    private static async Task<BatonProcess> StartRouterAsync(BatonLab lab, bool holdQueue)
+    {
+        string config = Path.Combine(lab.Directory, "router-hold.json");
+        var json = JsonNode.Parse(File.ReadAllText(lab.ConfigFile))!;
+        json["Baton"]!["HoldQueue"] = holdQueue;
+        File.WriteAllText(config, json.ToJsonString());
+        var router = BatonProcess.Start(lab.Net.Ns("router"), "router-hold", ["router", "--config", config]);
+        StaleProcesses.Record(lab.Net.Prefix, router.Pid);
+        foreach (var be in lab.Net.Backends)
+            if (!await router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)))
+            {
+                router.Dispose();
+                Assert.Fail($"router did not connect to {be}:\n{router.Output}");
+            }
+        return router;
+    }
+}
