@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Baton.Lab;
 using Baton.Steering;
 using Baton.Steering.Hold;
+using Xunit.Abstractions;
 
 namespace Baton.ClusterTests;
 
@@ -15,7 +16,7 @@ namespace Baton.ClusterTests;
 /// shows the retransmission and the delay, so the test can fail.
 /// </summary>
 [Collection(ClusterCollection.Name)]
-public sealed class HoldQueueTests(ClusterFixture fixture)
+public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper output)
 {
     private const string Backend = "be3";
     // Ready and the return's dump each come this late, so the connection stays frozen that long.
@@ -23,8 +24,10 @@ public sealed class HoldQueueTests(ClusterFixture fixture)
     // When the client sends into the frozen window: 50 ms before it ends, so a dropped segment's
     // first retransmission (≥ 200 ms later) lands well after the connection is live again.
     private const int SendAfterMs = 250;
-    // Well under the client's minimum RTO (200 ms): only a held and replayed request is this quick.
-    private static readonly TimeSpan HeldBound = TimeSpan.FromMilliseconds(100);
+    // Under the client's minimum RTO (200 ms), after which a dropped request is resent at the
+    // earliest: only a held and replayed request is answered this soon. Measured with the hold
+    // queue: 50 ms of freeze left plus a few ms.
+    private static readonly TimeSpan HeldBound = TimeSpan.FromMilliseconds(150);
 
     private sealed record Observed(TimeSpan HandoffWait, TimeSpan ReturnWait, long Retransmissions);
 
@@ -35,11 +38,10 @@ public sealed class HoldQueueTests(ClusterFixture fixture)
         bool holds = RouterSteering.InUse(lab) == SteeringKind.Bpf; // nftables (BATON_TEST_STEERING) has no hold queue
         Assert.Equal(holds, Links(lab).Contains(HoldDevice.Name, StringComparison.Ordinal));
         var seen = await FrozenRequestsAsync(lab);
+        output.WriteLine($"hold queue {(holds ? "on" : "unavailable")}: {seen}");
         if (holds)
         {
-            Assert.True(seen.HandoffWait < HeldBound, $"request sent during the hand-off's freeze answered after {seen.HandoffWait.TotalMilliseconds:F0} ms");
-            Assert.True(seen.ReturnWait < HeldBound, $"request sent during the return's freeze answered after {seen.ReturnWait.TotalMilliseconds:F0} ms");
-            Assert.Equal(0, seen.Retransmissions);
+            Assert.True(seen.HandoffWait < HeldBound && seen.ReturnWait < HeldBound && seen.Retransmissions == 0, $"{seen}");
         }
         else
         {
@@ -59,9 +61,9 @@ public sealed class HoldQueueTests(ClusterFixture fixture)
             router = await StartRouterAsync(lab, holdQueue: false);
             Assert.DoesNotContain(HoldDevice.Name, Links(lab));
             var seen = await FrozenRequestsAsync(lab);
-            Assert.True(seen.HandoffWait > TimeSpan.FromMilliseconds(150), $"hand-off: {seen.HandoffWait.TotalMilliseconds:F0} ms");
-            Assert.True(seen.ReturnWait > TimeSpan.FromMilliseconds(150), $"return: {seen.ReturnWait.TotalMilliseconds:F0} ms");
-            Assert.True(seen.Retransmissions >= 2, $"{seen.Retransmissions} retransmissions");
+            output.WriteLine($"hold queue off: {seen}");
+            // Each request waited for a retransmission: ≥ 200 ms after it was first sent.
+            Assert.True(seen.HandoffWait > TimeSpan.FromMilliseconds(200) && seen.ReturnWait > TimeSpan.FromMilliseconds(200) && seen.Retransmissions >= 2, $"{seen}");
         }
         finally
         {
@@ -101,6 +103,14 @@ public sealed class HoldQueueTests(ClusterFixture fixture)
         Assert.True(await agent.WaitForOutputAsync("router connected", TimeSpan.FromSeconds(30)), agent.Output);
         try
         {
+            // A fresh agent's first hand-off and stay run cold (JIT): not what is measured.
+            using (var warm = await lab.ConnectClientAsync())
+            {
+                var w = new RawHttp(warm);
+                await w.SendAsync(RawHttp.Get($"/{Backend}/warm") + RawHttp.Get($"/{Backend}/warm-stay"));
+                await w.ReadResponseAsync(TimeSpan.FromSeconds(10));
+                await w.ReadResponseAsync(TimeSpan.FromSeconds(10));
+            }
             long retrans0 = lab.ClientTcpCounter("RetransSegs") ?? throw new InvalidOperationException("no RetransSegs");
             using var s = await lab.ConnectClientAsync();
             var http = new RawHttp(s);
