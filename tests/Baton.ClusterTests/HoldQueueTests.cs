@@ -15,8 +15,8 @@ namespace Baton.ClusterTests;
 /// diagnostics option of <c>baton agent</c>); the same scenario with <c>Baton:HoldQueue</c> off
 /// shows the retransmission and the delay, so the test can fail.
 /// </summary>
-[Collection(ClusterCollection.Name)]
-public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper output)
+[Collection(HoldClusterCollection.Name)]
+public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper output)
 {
     private const string Backend = "be3";
     // Ready and the return's dump each come this late, so the connection stays frozen that long.
@@ -24,10 +24,11 @@ public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper out
     // When the client sends into the frozen window: 50 ms before it ends, so a dropped segment's
     // first retransmission (≥ 200 ms later) lands well after the connection is live again.
     private const int SendAfterMs = 250;
-    // Under the client's minimum RTO (200 ms), after which a dropped request is resent at the
-    // earliest: only a held and replayed request is answered this soon. Measured with the hold
-    // queue: 50 ms of freeze left plus a few ms.
-    private static readonly TimeSpan HeldBound = TimeSpan.FromMilliseconds(150);
+    // The client's minimum RTO: a dropped request is resent no sooner, so only a held and replayed
+    // one is answered within it. Measured with the hold queue: 60–66 ms (50 ms of freeze left plus
+    // the serving) alone; 173–204 ms while the other cluster collections ran on the same 2 cores,
+    // which is why this class has a cluster of its own that runs alone.
+    private static readonly TimeSpan HeldBound = TimeSpan.FromMilliseconds(200);
 
     private sealed record Observed(TimeSpan HandoffWait, TimeSpan ReturnWait, long Retransmissions);
 
@@ -37,7 +38,7 @@ public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper out
         var lab = fixture.Lab;
         bool holds = RouterSteering.InUse(lab) == SteeringKind.Bpf; // nftables (BATON_TEST_STEERING) has no hold queue
         Assert.Equal(holds, Links(lab).Contains(HoldDevice.Name, StringComparison.Ordinal));
-        var seen = await FrozenRequestsAsync(lab);
+        var seen = await FrozenRequestsAsync(lab, lab.Router);
         output.WriteLine($"hold queue {(holds ? "on" : "unavailable")}: {seen}");
         if (holds)
         {
@@ -60,7 +61,7 @@ public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper out
         {
             router = await StartRouterAsync(lab, holdQueue: false);
             Assert.DoesNotContain(HoldDevice.Name, Links(lab));
-            var seen = await FrozenRequestsAsync(lab);
+            var seen = await FrozenRequestsAsync(lab, router);
             output.WriteLine($"hold queue off: {seen}");
             // Each request waited for a retransmission: ≥ 200 ms after it was first sent.
             Assert.True(seen.HandoffWait > TimeSpan.FromMilliseconds(200) && seen.ReturnWait > TimeSpan.FromMilliseconds(200) && seen.Retransmissions >= 2, $"{seen}");
@@ -97,10 +98,9 @@ public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper out
     // One connection: a request handed off to the slow agent, a second one sent into the hand-off's
     // frozen window (pipelined: the agent serves it where it is), then, once the connection is on
     // its way back, a third one for the router sent into the return's frozen window.
-    private static async Task<Observed> FrozenRequestsAsync(BatonLab lab)
+    private static async Task<Observed> FrozenRequestsAsync(BatonLab lab, BatonProcess router)
     {
-        var agent = lab.StartAgent(Backend, "--freeze-delay-ms", $"{FreezeMs}");
-        Assert.True(await agent.WaitForOutputAsync("router connected", TimeSpan.FromSeconds(30)), agent.Output);
+        await RestartAgentAsync(lab, router, "--freeze-delay-ms", $"{FreezeMs}");
         try
         {
             // A fresh agent's first hand-off and stay run cold (JIT): not what is measured.
@@ -108,8 +108,8 @@ public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper out
             {
                 var w = new RawHttp(warm);
                 await w.SendAsync(RawHttp.Get($"/{Backend}/warm") + RawHttp.Get($"/{Backend}/warm-stay"));
-                await w.ReadResponseAsync(TimeSpan.FromSeconds(10));
-                await w.ReadResponseAsync(TimeSpan.FromSeconds(10));
+                Assert.Equal(Backend, (await w.ReadResponseAsync(TimeSpan.FromSeconds(10))).Header("Baton-Host"));
+                Assert.Equal(Backend, (await w.ReadResponseAsync(TimeSpan.FromSeconds(10))).Header("Baton-Host"));
             }
             long retrans0 = lab.ClientTcpCounter("RetransSegs") ?? throw new InvalidOperationException("no RetransSegs");
             using var s = await lab.ConnectClientAsync();
@@ -138,9 +138,18 @@ public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper out
         }
         finally
         {
-            var p = lab.StartAgent(Backend);
-            Assert.True(await p.WaitForOutputAsync("router connected", TimeSpan.FromSeconds(30)), p.Output);
+            await RestartAgentAsync(lab, router);
         }
+    }
+
+    // Until the router has the new link up (the agent logs its side first): else a 503 from the router.
+    private static async Task RestartAgentAsync(BatonLab lab, BatonProcess router, params string[] args)
+    {
+        string line = $"agent {Backend} connected";
+        int before = Eventually.Lines(router.Output, line);
+        var agent = lab.StartAgent(Backend, args);
+        Assert.True(await Eventually.WaitUntilAsync(() => Eventually.Lines(router.Output, line) > before, TimeSpan.FromSeconds(30)),
+            $"router did not reconnect to {Backend}:\n{router.Output}\n{agent.Output}");
     }
 
     private static string Links(BatonLab lab) => Netns.ExecIn(lab.Net.Ns("router"), "ip", "-o", "link", "show");
@@ -160,5 +169,49 @@ public sealed class HoldQueueTests(ClusterFixture fixture, ITestOutputHelper out
                 Assert.Fail($"router did not connect to {be}:\n{router.Output}");
             }
         return router;
+    }
+}
+
+/// <summary>
+/// A cluster of its own for the hold queue tests (namespaces <c>{prefix}h-*</c>, own bridge), run
+/// alone (no other collection in parallel): they time a ~50 ms window against a 200 ms RTO, which
+/// the other clusters' load on a 2-core host blurs.
+/// </summary>
+public sealed class HoldClusterFixture : IAsyncLifetime
+{
+    public static readonly string Prefix = ClusterFixture.Prefix + "h";
+
+    public BatonLab Lab { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Assert.True(Netns.IsRoot, "cluster tests need root (network namespaces, TCP_REPAIR): run them as root, as CI does");
+        Lab = await BatonLab.StartAsync(Prefix, ClusterFixture.Subnet, ClusterFixture.IdleTimeout, steering: ClusterFixture.Steering);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Lab is not null) await Lab.DisposeAsync();
+        Assert.DoesNotContain(Netns.List(), n => n.StartsWith(Prefix + "-", StringComparison.Ordinal));
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HoldClusterCollection : ICollectionFixture<HoldClusterFixture>
+{
+    public const string Name = "hold-cluster";
+}
+
+/// <summary>nftables steering has no hold queue, and says so once at start.</summary>
+[Collection(NftClusterCollection.Name)]
+public sealed class NftHoldQueueTests(NftClusterFixture fixture)
+{
+    [Fact]
+    public void The_router_says_in_one_line_that_nftables_steering_has_no_hold_queue()
+    {
+        var lines = fixture.Lab.Router.Output.Split('\n').Where(l => l.Contains("hold queue unavailable", StringComparison.Ordinal)).ToList();
+        Assert.Single(lines);
+        Assert.Contains("nftables", lines[0]);
+        Assert.DoesNotContain(HoldDevice.Name, Netns.ExecIn(fixture.Lab.Net.Ns("router"), "ip", "-o", "link", "show"));
     }
 }
