@@ -24,13 +24,18 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
     // When the client sends into the frozen window: 50 ms before it ends, so a dropped segment's
     // first retransmission (≥ 200 ms later) lands well after the connection is live again.
     private const int SendAfterMs = 250;
-    // The client's minimum RTO: a dropped request is resent no sooner, so only a held and replayed
-    // one is answered within it. Measured with the hold queue: 60–66 ms (50 ms of freeze left plus
-    // the serving) alone; 173–204 ms while the other cluster collections ran on the same 2 cores,
-    // which is why this class has a cluster of its own that runs alone.
-    private static readonly TimeSpan HeldBound = TimeSpan.FromMilliseconds(200);
+    // Past the client's minimum RTO (200 ms), by which a dropped request has been resent. With the
+    // hold queue both requests were answered in 60–66 ms on a quiet host (50 ms of freeze left plus
+    // the serving) and up to 204 ms on a loaded one (the agent's and router's steps stretch the
+    // window there; the client still resent nothing); without it the slower of the two took
+    // 724–1313 ms (its resend dropped again, or the second one's backoff). The class has a cluster
+    // of its own that runs alone, so the suite's other clusters do not add to the load.
+    private static readonly TimeSpan RtoBound = TimeSpan.FromMilliseconds(250);
 
-    private sealed record Observed(TimeSpan HandoffWait, TimeSpan ReturnWait, long Retransmissions);
+    private sealed record Observed(TimeSpan HandoffWait, TimeSpan ReturnWait, long Retransmissions)
+    {
+        public TimeSpan Slowest => HandoffWait > ReturnWait ? HandoffWait : ReturnWait;
+    }
 
     [Fact]
     public async Task Requests_sent_while_frozen_are_held_and_replayed_without_a_retransmission()
@@ -42,7 +47,7 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
         output.WriteLine($"hold queue {(holds ? "on" : "unavailable")}: {seen}");
         if (holds)
         {
-            Assert.True(seen.HandoffWait < HeldBound && seen.ReturnWait < HeldBound && seen.Retransmissions == 0, $"{seen}");
+            Assert.True(seen.Retransmissions == 0 && seen.Slowest < RtoBound, $"{seen}");
         }
         else
         {
@@ -63,8 +68,8 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
             Assert.DoesNotContain(HoldDevice.Name, Links(lab));
             var seen = await FrozenRequestsAsync(lab, router);
             output.WriteLine($"hold queue off: {seen}");
-            // Each request waited for a retransmission: ≥ 200 ms after it was first sent.
-            Assert.True(seen.HandoffWait > TimeSpan.FromMilliseconds(200) && seen.ReturnWait > TimeSpan.FromMilliseconds(200) && seen.Retransmissions >= 2, $"{seen}");
+            // Each request was resent at least once, and the client saw it wait for that.
+            Assert.True(seen.Retransmissions >= 2 && seen.Slowest > RtoBound, $"{seen}");
         }
         finally
         {
