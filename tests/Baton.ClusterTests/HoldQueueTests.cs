@@ -57,6 +57,47 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_large_body_sent_while_frozen_is_held_and_crosses_intact()
+    {
+        var lab = fixture.Lab;
+        if (RouterSteering.InUse(lab) != SteeringKind.Bpf) return; // a suite forced to nftables has none
+        // Written in one send, the client's stack may hand it to the veth as GSO aggregates with
+        // partial checksums: held and replayed with their virtio headers, they must arrive whole,
+        // without a retransmission timeout. (With many segments in flight the client does send
+        // one tail loss probe into the freeze, and then, measured, 7 fast retransmissions that the
+        // agent's D-SACKs show were spurious (TCPDSACKUndo): the replayed originals had arrived.
+        // Why the client saw reordering there is not understood yet; RetransSegs counts those.)
+        var body = new byte[48 * 1024];
+        Random.Shared.NextBytes(body);
+        await RestartAgentAsync(lab, lab.Router, "--freeze-delay-ms", $"{FreezeMs}");
+        try
+        {
+            var ext0 = TcpExt(lab);
+            using var s = await lab.ConnectClientAsync();
+            var http = new RawHttp(s);
+            await http.SendAsync(RawHttp.Get($"/{Backend}/first"));
+            await Task.Delay(SendAfterMs);
+            long sent = Stopwatch.GetTimestamp();
+            await http.SendAsync([.. System.Text.Encoding.ASCII.GetBytes($"POST /{Backend}/echo HTTP/1.1\r\nHost: test\r\nContent-Length: {body.Length}\r\n\r\n"), .. body]);
+            Assert.Equal(Backend, (await http.ReadResponseAsync(TimeSpan.FromSeconds(10))).Header("Baton-Host"));
+            var echoed = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
+            var wait = Stopwatch.GetElapsedTime(sent);
+            Assert.Equal(200, echoed.Status);
+            Assert.True(body.AsSpan().SequenceEqual(echoed.Body), $"echoed body differs ({echoed.Body.Length} bytes)");
+            // Home again before the agent restarts, or the close would meet a dead agent.
+            Assert.Equal(200, (await http.RequestAsync("/router/home")).Status);
+            var ext = TcpExt(lab);
+            string changed = string.Join(", ", ext.Where(kv => kv.Value != ext0.GetValueOrDefault(kv.Key)).Select(kv => $"{kv.Key} +{kv.Value - ext0.GetValueOrDefault(kv.Key)}"));
+            output.WriteLine($"echo after {wait.TotalMilliseconds:F0} ms; client TcpExt: {changed}");
+            Assert.True(ext["TCPTimeouts"] == ext0["TCPTimeouts"] && wait < RtoBound, $"echo after {wait.TotalMilliseconds:F0} ms; client TcpExt: {changed}");
+        }
+        finally
+        {
+            await RestartAgentAsync(lab, lab.Router);
+        }
+    }
+
+    [Fact]
     public async Task Without_the_hold_queue_the_same_requests_wait_for_the_clients_retransmission()
     {
         var lab = fixture.Lab;
@@ -155,6 +196,15 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
         var agent = lab.StartAgent(Backend, args);
         Assert.True(await Eventually.WaitUntilAsync(() => Eventually.Lines(router.Output, line) > before, TimeSpan.FromSeconds(30)),
             $"router did not reconnect to {Backend}:\n{router.Output}\n{agent.Output}");
+    }
+
+    // The client namespace's TcpExt counters (/proc/net/netstat): which kind of retransmission it was.
+    private static Dictionary<string, long> TcpExt(BatonLab lab)
+    {
+        var lines = Netns.ExecIn(lab.Net.Ns("client"), "cat", "/proc/net/netstat").Split('\n').Where(l => l.StartsWith("TcpExt:", StringComparison.Ordinal)).ToArray();
+        var keys = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var values = lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return keys.Skip(1).Zip(values.Skip(1)).ToDictionary(p => p.First, p => long.Parse(p.Second));
     }
 
     private static string Links(BatonLab lab) => Netns.ExecIn(lab.Net.Ns("router"), "ip", "-o", "link", "show");
