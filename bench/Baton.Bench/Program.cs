@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json.Nodes;
 using Baton.Bench;
 using Baton.Lab;
 using Baton.Transfer.Handoff;
@@ -177,6 +178,12 @@ namespace Baton.Bench
                     local.Resets = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets") - resets0;
                 }
 
+                // Pipelining clients: two requests written back to back, so the second often
+                // arrives while the first one's hand-off (or the return before it) has the
+                // connection frozen: what the hold queue is for.
+                Console.WriteLine($"measuring {o.Cycles} pipelined hand-off requests (2 in flight per connection) ...");
+                var pipelined = await MeasureClientAsync(clients, clientNs, () => DrivePipelinedAsync(clients, o.Cycles)).ConfigureAwait(false);
+
                 double idleAfter = await IdleCpuAsync(pid, TimeSpan.FromSeconds(1)).ConfigureAwait(false);
                 foreach (var c in clients) c.Close();
                 clients.Clear();
@@ -190,7 +197,24 @@ namespace Baton.Bench
 
                 // The router says so only when it falls back (event 114); eBPF is the default.
                 string steering = lab.Router.Output.Contains("flow steering with nftables", StringComparison.Ordinal) ? "nftables steering (eBPF did not load)" : "eBPF steering (tc ingress)";
-                string md = Report(o, rows, skipped, handoff, local, (idleBefore, idleAfter), steering);
+                // The same two workloads on a router with Baton:HoldQueue off: frozen packets dropped.
+                Console.WriteLine("restarting the router with Baton:HoldQueue false (frozen packets dropped) ...");
+                var config = JsonNode.Parse(File.ReadAllText(lab.ConfigFile))!;
+                config["Baton"]!["HoldQueue"] = false;
+                File.WriteAllText(lab.ConfigFile, config.ToJsonString());
+                await lab.StartRouterAsync().ConfigureAwait(false);
+                for (int c = 0; c < o.Connections; c++)
+                    clients.Add(new RawClient(await lab.ConnectClientAsync().ConfigureAwait(false)));
+                await DriveAsync(clients, Math.Min(o.Warmup, 200), HandoffPath).ConfigureAwait(false);
+                Console.WriteLine($"measuring {o.Cycles} hand-off+return cycles and {o.Cycles} pipelined requests without the hold queue ...");
+                var dropSequential = await MeasureClientAsync(clients, clientNs, () => DriveAsync(clients, o.Cycles, HandoffPath)).ConfigureAwait(false);
+                var dropPipelined = await MeasureClientAsync(clients, clientNs, () => DrivePipelinedAsync(clients, o.Cycles)).ConfigureAwait(false);
+                foreach (var c in clients) c.Close();
+                clients.Clear();
+                lab.Router.Stop(TimeSpan.FromSeconds(15));
+
+                string md = Report(o, rows, skipped, handoff, local, (idleBefore, idleAfter), steering)
+                    + HoldReport(handoff, pipelined, dropSequential, dropPipelined);
                 Console.WriteLine();
                 Console.WriteLine(md);
                 if (o.Out is not null)
@@ -212,6 +236,82 @@ namespace Baton.Bench
             {
                 foreach (var c in clients) c.Close();
             }
+        }
+
+        /// <summary>
+        /// Pairs of requests written back to back on each connection (the second without waiting for
+        /// the first's response), then both responses read; each latency is from its pair's write.
+        /// </summary>
+        private static async Task<double[]> DrivePipelinedAsync(List<RawClient> clients, int total)
+        {
+            var tasks = new Task<double[]>[clients.Count];
+            for (int c = 0; c < clients.Count; c++)
+            {
+                int conn = c;
+                int pairs = (total / clients.Count + (c < total % clients.Count ? 1 : 0) + 1) / 2;
+                tasks[c] = Task.Run(async () =>
+                {
+                    var lat = new double[pairs * 2];
+                    for (int i = 0; i < pairs; i++)
+                    {
+                        string p1 = HandoffPath(conn, 2 * i), p2 = HandoffPath(conn, 2 * i + 1);
+                        long t0 = Stopwatch.GetTimestamp();
+                        await clients[conn].SendGetAsync(p1, Stop.Token).ConfigureAwait(false);
+                        await clients[conn].SendGetAsync(p2, Stop.Token).ConfigureAwait(false);
+                        foreach (var (p, k) in new[] { (p1, 0), (p2, 1) })
+                        {
+                            var r = await clients[conn].ReadResponseAsync(p, Stop.Token).ConfigureAwait(false);
+                            lat[2 * i + k] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+                            if (r.Status != 200 || r.Host != p.Split('/')[1])
+                                throw new InvalidOperationException($"pipelined GET {p} on connection {conn}: {r.Status} from '{r.Host}'");
+                        }
+                    }
+                    return lat;
+                });
+            }
+            return (await Task.WhenAll(tasks).ConfigureAwait(false)).SelectMany(x => x).ToArray();
+        }
+
+        /// <summary>Client-side figures only (latency, retransmissions, resets) of one driven phase.</summary>
+        private static async Task<PhaseResult> MeasureClientAsync(List<RawClient> clients, string clientNs, Func<Task<double[]>> drive)
+        {
+            long retrans0 = Netns.SnmpCounter(clientNs, "Tcp", "RetransSegs");
+            long resets0 = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets");
+            long t0 = Stopwatch.GetTimestamp();
+            var lat = await drive().ConfigureAwait(false);
+            var wall = Stopwatch.GetElapsedTime(t0);
+            Array.Sort(lat);
+            return new PhaseResult(lat.Length, lat, wall, 0)
+            {
+                Retransmits = Netns.SnmpCounter(clientNs, "Tcp", "RetransSegs") - retrans0,
+                Resets = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets") - resets0,
+            };
+        }
+
+        private static string HoldReport(PhaseResult holdSequential, PhaseResult holdPipelined, PhaseResult dropSequential, PhaseResult dropPipelined)
+        {
+            var sb = new StringBuilder();
+            sb.AppendLine();
+            sb.AppendLine("## Hold queue vs drop (client view, same run)");
+            sb.AppendLine();
+            sb.AppendLine("The same hand-off workloads on the router above (`Baton:HoldQueue` on, the default with eBPF steering: packets of a connection frozen in transit are kept " +
+                "and replayed when it lands) and then on a router restarted with `Baton:HoldQueue: false` (they are dropped and the client resends them after its RTO). " +
+                "Sequential: one request at a time per connection. Pipelined: two requests written back to back per connection, latency of each from the pair's write.");
+            sb.AppendLine();
+            sb.AppendLine("| measure | sequential, hold | sequential, drop | pipelined, hold | pipelined, drop |");
+            sb.AppendLine("|---|---:|---:|---:|---:|");
+            PhaseResult[] cols = [holdSequential, dropSequential, holdPipelined, dropPipelined];
+            void Row(string name, Func<PhaseResult, string> f) => sb.AppendLine($"| {name} | {string.Join(" | ", cols.Select(f))} |");
+            Row("requests", p => p.Requests.ToString(CultureInfo.InvariantCulture));
+            Row("requests/s (all connections)", p => (p.Requests / p.Wall.TotalSeconds).ToString("F0", CultureInfo.InvariantCulture));
+            Row("client latency median (µs)", p => Us(Stats.Percentile(p.LatencyUs, 0.5)));
+            Row("client latency p99 (µs)", p => Us(Stats.Percentile(p.LatencyUs, 0.99)));
+            Row("client latency p99.9 (µs)", p => Us(Stats.Percentile(p.LatencyUs, 0.999)));
+            Row("client latency max (µs)", p => Us(p.LatencyUs[^1]));
+            Row("requests over 200 ms (an RTO)", p => p.LatencyUs.Count(l => l >= 200_000).ToString(CultureInfo.InvariantCulture));
+            Row("client TCP retransmitted segments", p => p.Retransmits.ToString(CultureInfo.InvariantCulture));
+            Row("client TCP resets", p => p.Resets.ToString(CultureInfo.InvariantCulture));
+            return sb.ToString();
         }
 
         private static string HandoffPath(int connection, int i) => (connection + i) % 2 == 0 ? "/be1/x" : "/be2/x";
@@ -384,8 +484,8 @@ namespace Baton.Bench
                 $"router-side TCP_REPAIR work {Us(kernelCols.Sum(c => medians[c]))} µs, control messaging incl. the agent's restore/dump {Us(messageCols.Sum(c => medians[c]))} µs.");
             if (handoff.Retransmits > 0)
                 sb.AppendLine($"- The client retransmitted {handoff.Retransmits} segments in {handoff.Requests} hand-off requests (≈ one per {handoff.Requests / (double)handoff.Retransmits:F0}), " +
-                    "each one a request sent while the return had the flow blocked (dropped, resent after the ≥ 200 ms RTO; no hold queue yet, DESIGN.md §3): " +
-                    "that is the client p99 and most of the wall time, so requests/s measures the RTO more than the hand-off.");
+                    "each one a segment sent while its connection was frozen in transit that the hold queue did not keep (resent after the ≥ 200 ms RTO, DESIGN.md §3; " +
+                    "the hold queue vs drop section below has both side by side).");
             if (local is not null && local.CpuUsPerRequest > 0)
                 sb.AppendLine($"- Router CPU per hand-off request {Us(handoff.CpuUsPerRequest)} µs vs {Us(local.CpuUsPerRequest)} µs for a request the router serves itself " +
                     $"({handoff.CpuUsPerRequest / local.CpuUsPerRequest:F1}×); for reference, DESIGN.md §8 has HAProxy at 19 µs and YARP at 56 µs per 1 KiB request.");

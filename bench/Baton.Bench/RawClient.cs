@@ -18,13 +18,27 @@ internal sealed class RawClient(Socket socket)
 
     public async Task<BenchResponse> GetAsync(string path, CancellationToken stop)
     {
+        await SendGetAsync(path, stop).ConfigureAwait(false);
+        return await ReadResponseAsync(path, stop).ConfigureAwait(false);
+    }
+
+    /// <summary>Writes a GET without waiting for its response (pipelining: several may be in flight).</summary>
+    public async Task SendGetAsync(string path, CancellationToken stop)
+    {
         var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n");
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        cts.CancelAfter(Timeout);
+        int sent = 0;
+        while (sent < request.Length) sent += await socket.SendAsync(request.AsMemory(sent), SocketFlags.None, cts.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the next response (of the GET for <paramref name="path"/>, for the timeout message).</summary>
+    public async Task<BenchResponse> ReadResponseAsync(string path, CancellationToken stop)
+    {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(stop);
         cts.CancelAfter(Timeout);
         try
         {
-            int sent = 0;
-            while (sent < request.Length) sent += await socket.SendAsync(request.AsMemory(sent), SocketFlags.None, cts.Token).ConfigureAwait(false);
             int headEnd;
             while ((headEnd = _buffer.AsSpan(_start, _end - _start).IndexOf("\r\n\r\n"u8)) < 0)
                 await FillAsync(cts.Token).ConfigureAwait(false);

@@ -14,13 +14,20 @@ internal static class AgentCommand
         var listen = new Option<string>("--listen") { Description = "Control address:port for the router (this host's real address)", Required = true };
         var keyFile = new Option<string>("--key-file") { Description = "File holding the cluster key", Required = true };
         var iface = new Option<string?>("--interface") { Description = "Interface facing the router (default: the one holding --listen's address)" };
-        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface };
+        var freezeDelay = new Option<int>("--freeze-delay-ms")
+        {
+            Description = "Diagnostics: wait this many ms before answering Ready and before dumping on Freeze, widening the router's frozen window (to test its hold queue); default 0",
+        };
+        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface, freezeDelay };
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var ep) || ep.Port == 0)
                 throw new ArgumentException($"--listen: '{parse.GetValue(listen)}' is not address:port");
+            if (parse.GetValue(freezeDelay) is var delay and (< 0 or > 60_000))
+                throw new ArgumentException($"--freeze-delay-ms: {delay} is not between 0 and 60000");
             var options = new AgentOptions
             {
+                FreezeDelay = TimeSpan.FromMilliseconds(parse.GetValue(freezeDelay)),
                 Name = parse.GetValue(name)!,
                 ControlEndpoint = ep,
                 Key = ClusterKey.FromFile(parse.GetValue(keyFile)!),

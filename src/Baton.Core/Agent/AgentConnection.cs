@@ -87,6 +87,8 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
             return;
         }
 
+        // Diagnostics only (AgentOptions.FreezeDelay): the router holds the connection frozen meanwhile.
+        if (session.Options.FreezeDelay > TimeSpan.Zero) await Task.Delay(session.Options.FreezeDelay).ConfigureAwait(false);
         TcpSnapshot snapshot;
         try
         {

@@ -78,6 +78,8 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, I
             await link.SendAsync(ControlMessageType.Refused, m.ConnectionId, Encoding.UTF8.GetBytes(e.Message)).ConfigureAwait(false);
             return;
         }
+        // Diagnostics only (AgentOptions.FreezeDelay); the link's other messages wait meanwhile.
+        if (options.FreezeDelay > TimeSpan.Zero) await Task.Delay(options.FreezeDelay).ConfigureAwait(false);
         await link.SendAsync(ControlMessageType.Ready, m.ConnectionId, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
     }
 

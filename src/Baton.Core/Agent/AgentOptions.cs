@@ -29,6 +29,14 @@ public sealed class AgentOptions
     /// <summary>How long to wait for the router's Freeze after asking it to take a connection back.</summary>
     public TimeSpan FreezeTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Diagnostics: how long to wait before answering Ready to a hand-off and before dumping a
+    /// connection on Freeze, which widens the window in which the router has it frozen (from ~0.1 ms
+    /// to this) so that the router's hold queue can be tested and measured. Zero (the default) in
+    /// production: every millisecond here is latency for the client.
+    /// </summary>
+    public TimeSpan FreezeDelay { get; init; } = TimeSpan.Zero;
+
     /// <summary>How long a response may take to leave the kernel before the connection is closed instead of returned.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }

@@ -93,12 +93,12 @@ public sealed class BatonLab : IBatonLab
                 throw new InvalidOperationException($"router did not connect to agent {be}:\n{Router.Output}");
     }
 
-    /// <summary>Starts (or restarts) the agent of back-end <paramref name="backend"/>.</summary>
-    public BatonProcess StartAgent(string backend)
+    /// <summary>Starts (or restarts) the agent of back-end <paramref name="backend"/>, with <paramref name="agentArgs"/> added to its command line.</summary>
+    public BatonProcess StartAgent(string backend, params string[] agentArgs)
     {
         if (_agents.Remove(backend, out var old)) old.Dispose();
         var p = BatonProcess.Start(Net.Ns(backend), backend,
-            ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile],
+            ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile, .. agentArgs],
             Prefixed(backend, _echo));
         _agents[backend] = p;
         StaleProcesses.Record(Net.Prefix, p.Pid);

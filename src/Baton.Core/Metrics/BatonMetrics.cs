@@ -45,4 +45,16 @@ public static class BatonMetrics
 
     /// <summary>Requests the relay sent again on a fresh connection (connect failure, or a pooled connection found closed).</summary>
     public static readonly Counter<long> RelayRetries = Meter.CreateCounter<long>("baton.relay.retries", description: "Relay requests retried on a fresh connection");
+
+    /// <summary>Frames of connections frozen in transit that the hold queue kept (eBPF steering with <c>Baton:HoldQueue</c>).</summary>
+    public static readonly Counter<long> HoldHeld = Meter.CreateCounter<long>("baton.hold.held", description: "Frames kept while their connection was frozen");
+
+    /// <summary>Held frames sent on when their connection landed (to the back-end, or to the router's own stack).</summary>
+    public static readonly Counter<long> HoldReplayed = Meter.CreateCounter<long>("baton.hold.replayed", description: "Held frames replayed");
+
+    /// <summary>
+    /// Frames the hold queue dropped, tagged with the reason (overflow, expired, ended, not-held,
+    /// oversize, unreadable, replay-failed); the client retransmits each after its RTO.
+    /// </summary>
+    public static readonly Counter<long> HoldDropped = Meter.CreateCounter<long>("baton.hold.dropped", description: "Frames of frozen connections dropped by the hold queue");
 }

@@ -57,6 +57,7 @@ public static class RouterConfig
             Listen = Endpoint(b, "Listen"),
             Interface = handoff ? Required(b, "Interface", "handoff clusters steer packets on the router's client-facing interface") : b["Interface"],
             Steering = SteeringFrom(b),
+            HoldQueue = HoldQueueFrom(b),
             Key = key,
             WorkerSocket = workerSocket,
             WorkerUid = workerUid,
@@ -249,6 +250,16 @@ public static class RouterConfig
         "nftables" => SteeringKind.NfTables,
         _ => throw new ConfigException($"{b.Path}:Steering: '{b["Steering"]}' is not a flow steering (bpf, nftables, auto)"),
     };
+
+    // On by default where eBPF steering runs; asking for it with nftables only steering is a contradiction.
+    private static bool HoldQueueFrom(IConfigurationSection b)
+    {
+        if (b["HoldQueue"] is null) return true;
+        bool on = Flag(b, "HoldQueue");
+        if (on && SteeringFrom(b) == SteeringKind.NfTables)
+            throw new ConfigException($"{b.Path}:HoldQueue: the hold queue needs eBPF steering (Baton:Steering is nftables); remove HoldQueue or set Steering to bpf or auto");
+        return on;
+    }
 
     private static int PositiveInt(IConfigurationSection s, string key) =>
         int.TryParse(s[key], System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0

@@ -228,8 +228,9 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         {
             try
             {
-                var bpf = new BpfFlowSteering(iface, options.Listen, mac);
+                var bpf = new BpfFlowSteering(iface, options.Listen, mac, options.HoldQueue ? Steering.Hold.HoldLimits.Default : null);
                 NftFlowSteering.RemoveStale();
+                if (bpf.HoldUnavailable is { } why) RouterLog.HoldQueueUnavailable(_log, why);
                 return bpf;
             }
             catch (SteeringException e) when (options.Steering == SteeringKind.Auto)
@@ -238,6 +239,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
             }
         }
         BpfFlowSteering.RemoveStale(iface);
+        if (options.HoldQueue) RouterLog.HoldQueueUnavailable(_log, "nftables steering has none");
         return new NftFlowSteering(iface, options.Listen, mac);
     }
 
@@ -280,8 +282,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         {
             var loaded = RouterConfig.Load(file);
             if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface || loaded.WorkerSocket != options.WorkerSocket
-                || loaded.Steering != options.Steering)
-                RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface, Baton:Steering and Baton:WorkerSocket changes need a restart");
+                || loaded.Steering != options.Steering || loaded.HoldQueue != options.HoldQueue)
+                RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface, Baton:Steering, Baton:HoldQueue and Baton:WorkerSocket changes need a restart");
             Apply(loaded.Routes);
             RouterLog.Reloaded(_log, file, loaded.Routes.Routes.Count);
             foreach (var w in loaded.Warnings) RouterLog.ConfigWarning(_log, w);

@@ -32,4 +32,7 @@ internal static partial class RouterLog
 
     [LoggerMessage(114, LogLevel.Warning, "flow steering with nftables: eBPF steering did not load ({Reason})")]
     public static partial void SteeringFallback(ILogger log, string reason);
+
+    [LoggerMessage(115, LogLevel.Warning, "hold queue unavailable: {Reason}; packets of connections frozen in transit are dropped (the client resends them after its RTO, >= 200 ms)")]
+    public static partial void HoldQueueUnavailable(ILogger log, string reason);
 }

@@ -17,6 +17,13 @@ public sealed record RouterOptions
     /// <summary>Which flow steering handoff clusters use: eBPF where it loads (default), or nftables.</summary>
     public Baton.Steering.SteeringKind Steering { get; init; } = Baton.Steering.SteeringKind.Auto;
 
+    /// <summary>
+    /// Whether eBPF steering keeps the packets of a connection frozen in transit and replays them
+    /// when it lands (<c>Baton:HoldQueue</c>), instead of dropping them for the client to resend
+    /// after its RTO. nftables steering has no hold queue and always drops.
+    /// </summary>
+    public bool HoldQueue { get; init; } = true;
+
     /// <summary>The cluster key shared with the agents; needed by handoff clusters.</summary>
     public ClusterKey? Key { get; init; }
 

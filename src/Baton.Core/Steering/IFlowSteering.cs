@@ -16,6 +16,14 @@ public interface IFlowSteering : IDisposable
     /// <summary>Drops the connection's packets until it is forwarded or cleared.</summary>
     void Block(IPEndPoint client);
 
+    /// <summary>
+    /// Freezes the connection as <see cref="Block"/> does, but where the steering has a hold queue
+    /// its packets are kept and replayed, in order, when it is forwarded (to that back-end) or
+    /// cleared (to this host): the client need not resend them after its RTO. Without a hold
+    /// queue (nftables) this is <see cref="Block"/>.
+    /// </summary>
+    void Hold(IPEndPoint client) => Block(client);
+
     /// <summary>Sends the connection's packets to <paramref name="backend"/>.</summary>
     void Forward(IPEndPoint client, string backend);
 

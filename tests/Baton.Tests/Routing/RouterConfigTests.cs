@@ -217,6 +217,32 @@ public sealed class RouterConfigTests : IDisposable
         Assert.Equal(expected, RouterConfig.Load(Write(c)).Steering);
     }
 
+    [Theory]
+    [InlineData(null, null, true)]
+    [InlineData("true", null, true)]
+    [InlineData("false", null, false)]
+    [InlineData("false", "nftables", false)]
+    [InlineData(null, "nftables", true)] // asked for by default: the router logs that nftables has none
+    [InlineData("true", "bpf", true)]
+    public void Hold_queue_is_on_by_default(string? value, string? steering, bool expected)
+    {
+        var c = ValidConfig();
+        if (value is not null) c["Baton"]!["HoldQueue"] = value;
+        if (steering is not null) c["Baton"]!["Steering"] = steering;
+        Assert.Equal(expected, RouterConfig.Load(Write(c)).HoldQueue);
+    }
+
+    [Fact]
+    public void Hold_queue_must_be_a_flag_and_cannot_be_asked_of_nftables()
+    {
+        Assert.Contains("Baton:HoldQueue: 'sometimes' is not true or false", LoadError(c => c["Baton"]!["HoldQueue"] = "sometimes"));
+        Assert.Contains("Baton:HoldQueue: the hold queue needs eBPF steering", LoadError(c =>
+        {
+            c["Baton"]!["HoldQueue"] = "true";
+            c["Baton"]!["Steering"] = "nftables";
+        }));
+    }
+
     [Fact]
     public void Unknown_steering_names_Baton_Steering() =>
         Assert.Contains("Baton:Steering: 'iptables' is not a flow steering (bpf, nftables, auto)", LoadError(c => c["Baton"]!["Steering"] = "iptables"));

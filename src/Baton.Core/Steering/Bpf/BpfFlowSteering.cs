@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using Baton.Interop;
+using Baton.Steering.Hold;
 
 namespace Baton.Steering.Bpf;
 
@@ -11,6 +12,8 @@ namespace Baton.Steering.Bpf;
 /// (0.8 µs against 90–110 µs here, DESIGN.md §5). Only TCP to the service is looked at.
 /// Start replaces a filter a crashed run left at Baton's handle and priority; stop removes only
 /// that filter. The maps live as long as the filter and are not pinned: nothing is left in bpffs.
+/// With a hold queue, <see cref="Hold"/> redirects a frozen connection's frames to it instead of
+/// dropping them, and forward or clear replays them (<see cref="HoldCapture"/>).
 /// </summary>
 public sealed class BpfFlowSteering : IFlowSteering
 {
@@ -20,16 +23,19 @@ public sealed class BpfFlowSteering : IFlowSteering
     private readonly int _ifindex;
     private readonly byte[] _routerMac;
     private readonly Dictionary<string, byte[]> _backends = new(StringComparer.Ordinal);
-    // Backend name, or null for block: what the map holds, so Count needs no syscall and a repeated change none either.
-    private readonly Dictionary<IPEndPoint, string?> _entries = new();
+    // What the map holds, so Count needs no syscall and a repeated change none either.
+    private readonly Dictionary<IPEndPoint, Entry> _entries = new();
+    private readonly HoldCapture? _hold;
     private bool _disposed;
 
     /// <summary>
     /// Loads the program, points it at <paramref name="service"/> (the VIP and port) and attaches it
-    /// at ingress of <paramref name="device"/> in the calling thread's network namespace.
+    /// at ingress of <paramref name="device"/> in the calling thread's network namespace. With
+    /// <paramref name="holdQueue"/> it also makes the hold queue (its veth pair and packet sockets);
+    /// when that fails steering still works, holds drop as blocks do, and <see cref="HoldUnavailable"/> says why.
     /// </summary>
     /// <exception cref="SteeringException">libbpf is missing, the kernel refused the program, or the device does not exist.</exception>
-    public BpfFlowSteering(string device, IPEndPoint service, PhysicalAddress routerMac)
+    public BpfFlowSteering(string device, IPEndPoint service, PhysicalAddress routerMac, HoldLimits? holdQueue = null)
     {
         _routerMac = MacBytes(routerMac);
         _ifindex = IfIndex(device);
@@ -45,7 +51,19 @@ public sealed class BpfFlowSteering : IFlowSteering
             _program.Dispose();
             throw;
         }
+        if (holdQueue is null) HoldDevice.RemoveStale();
+        else
+        {
+            try { _hold = HoldCapture.Start(_ifindex, holdQueue); }
+            catch (SteeringException e) { HoldUnavailable = e.Message; }
+        }
     }
+
+    /// <summary>Why the hold queue asked for could not be set up (frozen packets are then dropped); null when it runs or was not asked for.</summary>
+    public string? HoldUnavailable { get; }
+
+    /// <summary>Whether <see cref="Hold"/> keeps packets (true) or drops them as <see cref="Block"/> does.</summary>
+    public bool Holds => _hold is not null;
 
     /// <inheritdoc />
     public int Count { get { lock (_gate) return _entries.Count; } }
@@ -61,8 +79,8 @@ public sealed class BpfFlowSteering : IFlowSteering
             _backends[name] = bytes;
             // An agent that reconnects with a new MAC: its connections follow it, as the nftables chain does.
             if (changed)
-                foreach (var (client, backend) in _entries)
-                    if (backend == name) FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, bytes, _routerMac);
+                foreach (var (client, entry) in _entries)
+                    if (entry.Backend == name) FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, bytes, _routerMac);
         }
     }
 
@@ -72,9 +90,31 @@ public sealed class BpfFlowSteering : IFlowSteering
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_entries.TryGetValue(client, out var old) && old is null) return;
+            bool present = _entries.TryGetValue(client, out var old);
+            if (present && old.Action == FlowAction.Block) return;
             FlowMap.Set(_program.ConnsFd, client, FlowAction.Block, _ifindex, default, _routerMac);
-            _entries[client] = null;
+            _entries[client] = new Entry(FlowAction.Block, null);
+            // Held frames of a connection now blocked would only be replayed late: it ended.
+            if (present && old.Action == FlowAction.Hold) _hold?.Drop(client);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Hold(IPEndPoint client)
+    {
+        if (_hold is null)
+        {
+            Block(client);
+            return;
+        }
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_entries.TryGetValue(client, out var old) && old.Action == FlowAction.Hold) return;
+            // Open before the redirect: the first frame redirected finds its connection held.
+            _hold.Open(client);
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, _hold.DeviceIfIndex, default, _routerMac);
+            _entries[client] = new Entry(FlowAction.Hold, null);
         }
     }
 
@@ -85,10 +125,13 @@ public sealed class BpfFlowSteering : IFlowSteering
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_backends.TryGetValue(backend, out var mac)) throw new SteeringException($"unknown back-end '{backend}'");
-            if (_entries.TryGetValue(client, out var old) && old == backend) return;
+            bool present = _entries.TryGetValue(client, out var old);
+            if (present && old.Backend == backend) return;
             // In place: block → forward is one atomic update, no moment without an entry.
             FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, mac, _routerMac);
-            _entries[client] = backend;
+            _entries[client] = new Entry(FlowAction.Forward, backend);
+            // After the switch: what was held goes first, anything newer goes straight there.
+            if (present && old.Action == FlowAction.Hold) _hold!.ReplayToBackend(client, mac, _routerMac);
         }
     }
 
@@ -98,8 +141,9 @@ public sealed class BpfFlowSteering : IFlowSteering
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_entries.Remove(client)) return;
+            if (!_entries.Remove(client, out var old)) return;
             FlowMap.Delete(_program.ConnsFd, client);
+            if (old.Action == FlowAction.Hold) _hold!.ReplayToHost(client);
         }
     }
 
@@ -112,6 +156,7 @@ public sealed class BpfFlowSteering : IFlowSteering
             _disposed = true;
             _filter.Dispose();
             _program.Dispose();
+            _hold?.Dispose();
         }
     }
 
@@ -126,6 +171,7 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (Libc.IfNameToIndex(device) is var i and > 0) TcIngressFilter.Remove((int)i);
         }
         catch (DllNotFoundException) { } // without libbpf no run can have left one
+        HoldDevice.RemoveStale();
     }
 
     /// <summary>
@@ -135,6 +181,9 @@ public sealed class BpfFlowSteering : IFlowSteering
     /// </summary>
     internal static List<FlowEntry>? ReadAttached(string device) =>
         TcIngressFilter.Query(IfIndex(device)) is { } progId ? AttachedMaps.ReadConns(progId) : null;
+
+    // Backend is the owner's name for Forward, null otherwise.
+    private readonly record struct Entry(FlowAction Action, string? Backend);
 
     private static int IfIndex(string device)
     {

@@ -13,6 +13,9 @@ internal enum FlowAction : uint
 
     /// <summary>Rewrite both MACs and send the frame back out to the owning back-end.</summary>
     Forward = 1,
+
+    /// <summary>Send the frame, unchanged, out the hold device (the entry's ifindex): the connection is frozen, the hold queue keeps it.</summary>
+    Hold = 2,
 }
 
 /// <summary>One entry of the <c>conns</c> map.</summary>

@@ -3,7 +3,8 @@
 // (DESIGN.md §2, §5). Only TCP to the service (VIP:port, the one entry of `service`) from a client
 // with an entry in `conns` is touched: forward rewrites both MACs and sends the frame back out the
 // same interface to the back-end that owns the connection; block drops it while the connection is
-// frozen in transit. Everything else goes on to the router's own stack.
+// frozen in transit; hold sends it, unchanged, to the router's hold device (ifindex), where the
+// hold queue keeps it until the connection lands. Everything else goes on to the router's own stack.
 //
 // Build (build.sh, which also refreshes steer.bpf.o next to this file):
 //   clang-14 -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c steer.bpf.c
@@ -33,9 +34,9 @@ static long (*bpf_skb_pull_data)(struct __sk_buff *skb, __u32 len) = (void *)BPF
 
 #define IP_FRAGMENT_OFFSET 0x1fff
 
-// Values of flow_action.action. Anything but FORWARD drops: a packet of a connection the router has
-// no live socket for must never reach its stack (it would answer with a reset). HOLD is reserved for
-// capturing frozen packets instead of dropping them.
+// Values of flow_action.action. Anything but FORWARD and HOLD drops: a packet of a connection the
+// router has no live socket for must never reach its stack (it would answer with a reset). HOLD
+// redirects to one end of the hold veth pair; the hold queue reads the other end.
 enum { STEER_BLOCK = 0, STEER_FORWARD = 1, STEER_HOLD = 2 };
 
 // Client address and port as they are on the wire (network byte order). 8 bytes.
@@ -124,6 +125,10 @@ int steer(struct __sk_buff *skb)
 
     struct flow_action *a = bpf_map_lookup_elem(&conns, &key);
     if (!a) return TC_ACT_OK;
+    // Unchanged: out the hold device, in at its veth peer, where the hold queue's packet socket sees
+    // it and the stack then discards it: its destination is the router's MAC, not the peer's
+    // (PACKET_OTHERHOST), so it never meets the router's socket while the connection is frozen.
+    if (a->action == STEER_HOLD) return bpf_redirect(a->ifindex, 0);
     if (a->action != STEER_FORWARD) return TC_ACT_SHOT;
 
     void *data = (void *)(long)skb->data;

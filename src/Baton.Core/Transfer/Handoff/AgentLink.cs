@@ -171,8 +171,9 @@ public sealed class AgentLink : IAsyncDisposable
                 case ControlMessageType.NextRequest:
                 case ControlMessageType.ReturnRequest:
                     long t0 = Stopwatch.GetTimestamp();
-                    // Block before Freeze: the agent's dump must not race the client's next packets.
-                    _steering.Block(s.Client);
+                    // Block before Freeze: the agent's dump must not race the client's next packets
+                    // (held where steering can, replayed to our stack after the restore).
+                    _steering.Hold(s.Client);
                     s.Timings.ReturnBlock = Stopwatch.GetTimestamp() - t0;
                     s.Timings.FreezeSentAt = Stopwatch.GetTimestamp();
                     await link.SendAsync(ControlMessageType.Freeze, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);

@@ -36,10 +36,11 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         var t = session.Timings;
         long mark = Stopwatch.GetTimestamp();
 
-        // 1. Block: TCP_REPAIR does not freeze input, so packets must stop before the dump.
+        // 1. Block: TCP_REPAIR does not freeze input, so packets must stop before the dump (held,
+        // where steering can, and replayed once the connection is forwarded or cleared).
         try
         {
-            steering.Block(client);
+            steering.Hold(client);
         }
         catch (SteeringException e)
         {

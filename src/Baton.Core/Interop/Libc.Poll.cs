@@ -1,0 +1,20 @@
+using System.Runtime.InteropServices;
+
+namespace Baton.Interop;
+
+internal static partial class Libc
+{
+    internal const short POLLIN = 0x1;
+
+    [LibraryImport(Name, EntryPoint = "poll", SetLastError = true)]
+    internal static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+}
+
+/// <summary>struct pollfd.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PollFd
+{
+    public int Fd;
+    public short Events;
+    public short Revents;
+}

@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.InteropServices;
+using Baton.Interop;
+using Baton.Metrics;
+
+namespace Baton.Steering.Hold;
+
+/// <summary>
+/// The router's hold queue on the wire: a PACKET_VNET_HDR packet socket on the hold device's queue
+/// end reads the frames eBPF steering redirects there (connections frozen in transit) into a
+/// <see cref="HoldQueue"/>, and replays a connection's frames, in order, when it lands: out the
+/// uplink to the back-end that now owns it (MACs rewritten as steering's forward does), or into the
+/// router's own stack through the hold device after a return. Without it those frames are dropped
+/// and the client resends them only after its ≥ 200 ms RTO (one request in ~24 in
+/// bench/results/handoff.md, and the whole of the hand-off p99).
+/// One thread reads; a replay first drains the socket under the same lock, so a frame read before
+/// the connection landed is never left behind.
+/// </summary>
+internal sealed unsafe class HoldCapture : IDisposable
+{
+    // A GSO aggregate is at most 64 KiB of IP plus its headers; anything larger is dropped (counted).
+    private const int BufferSize = HeldFrame.VnetHeaderLength + 14 + 65536 + 64;
+    private const int SO_RCVBUFFORCE = 33;
+    private const int MSG_TRUNC = 0x20;
+    // How often the reader wakes with nothing to read, to expire old frames and to notice stop.
+    private const int PollMs = 100;
+
+    private readonly object _gate = new();
+    private readonly HoldQueue _queue;
+    private readonly HoldDevice _device;
+    private readonly int _uplink;
+    private readonly int _reader, _sender;
+    private readonly byte* _buffer;
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+    private bool _disposed;
+
+    private HoldCapture(HoldDevice device, int uplink, HoldLimits limits, int reader, int sender)
+    {
+        _device = device;
+        _uplink = uplink;
+        _queue = new HoldQueue(limits);
+        _reader = reader;
+        _sender = sender;
+        _buffer = (byte*)NativeMemory.Alloc(BufferSize);
+        _thread = new Thread(ReadLoop) { IsBackground = true, Name = "Baton hold queue" };
+        _thread.Start();
+    }
+
+    /// <summary>ifindex of the device steering's hold action redirects to.</summary>
+    public int DeviceIfIndex => _device.IfIndex;
+
+    /// <summary>
+    /// Makes the hold device pair (replacing a crashed run's) and the packet sockets, for replays out
+    /// of <paramref name="uplink"/> (the router's client-facing interface), in the calling process's namespace.
+    /// </summary>
+    /// <exception cref="SteeringException">The devices or the sockets could not be made.</exception>
+    public static HoldCapture Start(int uplink, HoldLimits limits)
+    {
+        var device = HoldDevice.Create();
+        int reader = -1, sender = -1;
+        try
+        {
+            // Protocol 0 until bound: an ETH_P_ALL socket would see every device's frames meanwhile.
+            reader = PacketSocket("socket(AF_PACKET) for the hold queue");
+            Option(reader, SockAddrLl.SOL_PACKET, SockAddrLl.PACKET_VNET_HDR, 1, "setsockopt(PACKET_VNET_HDR)");
+            // Replays for the router's stack leave through this same device: never read them back.
+            Option(reader, SockAddrLl.SOL_PACKET, SockAddrLl.PACKET_IGNORE_OUTGOING, 1, "setsockopt(PACKET_IGNORE_OUTGOING)");
+            // Frames wait here only between the reader's wake-ups; 4 MiB is the bounds' worth of small frames.
+            _ = Libc.SetSockOpt(reader, Libc.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20);
+            Bind(reader, device.QueueIfIndex, SockAddrLl.ETH_P_ALL, "bind(AF_PACKET, hold queue)");
+
+            // Protocol 0 and never bound to one: it receives nothing, and sendto names the device.
+            sender = PacketSocket("socket(AF_PACKET) for replays");
+            Option(sender, SockAddrLl.SOL_PACKET, SockAddrLl.PACKET_VNET_HDR, 1, "setsockopt(PACKET_VNET_HDR)");
+            return new HoldCapture(device, uplink, limits, reader, sender);
+        }
+        catch
+        {
+            if (reader >= 0) Libc.Close(reader);
+            if (sender >= 0) Libc.Close(sender);
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Starts keeping <paramref name="client"/>'s frames; call before steering redirects them here.</summary>
+    public void Open(IPEndPoint client)
+    {
+        lock (_gate) _queue.Open(client, Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>
+    /// Sends <paramref name="client"/>'s held frames, in order, to <paramref name="backendMac"/> out
+    /// of the uplink, as steering's forward would have; call after steering forwards the connection.
+    /// </summary>
+    public void ReplayToBackend(IPEndPoint client, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac)
+    {
+        foreach (var f in Take(client))
+        {
+            HeldFrame.SetMacs(f, backendMac, routerMac);
+            Send(f, _uplink);
+        }
+    }
+
+    /// <summary>Delivers <paramref name="client"/>'s held frames, in order, to the router's own stack; call after steering cleared the connection.</summary>
+    public void ReplayToHost(IPEndPoint client)
+    {
+        foreach (var f in Take(client))
+        {
+            // Addressed to the hold device, or its stack discards them as another host's.
+            HeldFrame.SetMacs(f, _device.Mac, f.AsSpan(HeldFrame.VnetHeaderLength + 6, 6));
+            Send(f, _device.QueueIfIndex);
+        }
+    }
+
+    /// <summary>Discards <paramref name="client"/>'s frames and stops holding it: the connection ended.</summary>
+    public void Drop(IPEndPoint client)
+    {
+        int n;
+        lock (_gate) n = _queue.Drop(client);
+        Dropped(n, "ended");
+    }
+
+    private IReadOnlyList<byte[]> Take(IPEndPoint client)
+    {
+        lock (_gate)
+        {
+            if (_disposed) return [];
+            Drain();
+            return _queue.Take(client);
+        }
+    }
+
+    private void ReadLoop()
+    {
+        var pfd = new PollFd { Fd = _reader, Events = Libc.POLLIN };
+        long lastExpiry = Stopwatch.GetTimestamp();
+        while (!_stopping)
+        {
+            int rc = Libc.Poll(&pfd, 1, PollMs);
+            lock (_gate)
+            {
+                if (_disposed) return;
+                if (rc > 0) Drain();
+                long now = Stopwatch.GetTimestamp();
+                if (Stopwatch.GetElapsedTime(lastExpiry, now).TotalMilliseconds >= PollMs)
+                {
+                    Dropped(_queue.Expire(now), "expired");
+                    lastExpiry = now;
+                }
+            }
+        }
+    }
+
+    // Under _gate: everything the socket has now goes into the queue, in the kernel's order.
+    private void Drain()
+    {
+        while (true)
+        {
+            nint n = Libc.Recv(_reader, _buffer, BufferSize, Libc.MSG_DONTWAIT | MSG_TRUNC);
+            if (n < 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Libc.EINTR) continue;
+                // EAGAIN: empty. Anything else (EINVAL for a GSO kind virtio_net_hdr cannot describe)
+                // loses that one frame only.
+                if (errno != Libc.EAGAIN) { Dropped(1, "unreadable"); continue; }
+                return;
+            }
+            if (n > BufferSize) { Dropped(1, "oversize"); continue; }
+            var frame = new ReadOnlySpan<byte>(_buffer, (int)n);
+            if (HeldFrame.ClientOf(frame) is not { } client) { Dropped(1, "not-held"); continue; }
+            switch (_queue.Add(client, frame.ToArray()))
+            {
+                case HoldResult.Held: BatonMetrics.HoldHeld.Add(1); break;
+                case HoldResult.Overflow: Dropped(1, "overflow"); break;
+                default: Dropped(1, "not-held"); break;
+            }
+        }
+    }
+
+    private void Send(byte[] frame, int ifindex)
+    {
+        var to = SockAddrLl.For(ifindex, SockAddrLl.ETH_P_IP);
+        nint rc;
+        fixed (byte* p = frame) rc = Libc.SendTo(_sender, p, (nuint)frame.Length, 0, &to, (uint)sizeof(SockAddrLl));
+        if (rc < 0) Dropped(1, "replay-failed");
+        else BatonMetrics.HoldReplayed.Add(1);
+    }
+
+    private static void Dropped(int frames, string reason)
+    {
+        if (frames > 0) BatonMetrics.HoldDropped.Add(frames, new KeyValuePair<string, object?>("reason", reason));
+    }
+
+    /// <summary>Stops reading, discards what is held, closes the sockets and deletes the hold devices.</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        _thread.Join();
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            Libc.Close(_reader);
+            Libc.Close(_sender);
+            NativeMemory.Free(_buffer);
+        }
+        _device.Dispose();
+    }
+
+    private static int PacketSocket(string what)
+    {
+        int fd = Libc.Socket(SockAddrLl.AF_PACKET, 3 /* SOCK_RAW */ | Libc.SOCK_CLOEXEC, 0);
+        if (fd < 0) throw Failure(what);
+        return fd;
+    }
+
+    private static void Option(int fd, int level, int name, int value, string what)
+    {
+        int errno = Libc.SetSockOpt(fd, level, name, value);
+        if (errno != 0) throw Failure(what, errno);
+    }
+
+    private static void Bind(int fd, int ifindex, ushort protocol, string what)
+    {
+        var a = SockAddrLl.For(ifindex, protocol);
+        if (Libc.Bind(fd, &a, (uint)sizeof(SockAddrLl)) < 0) throw Failure(what);
+    }
+
+    private static SteeringException Failure(string what, int errno = -1)
+    {
+        if (errno < 0) errno = Marshal.GetLastPInvokeError();
+        return new SteeringException(errno == Libc.EPERM
+            ? $"{what}: the hold queue needs CAP_NET_RAW and CAP_NET_ADMIN (run as root)"
+            : new NativeCallException(what, errno).Message);
+    }
+}
