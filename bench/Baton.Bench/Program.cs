@@ -318,35 +318,8 @@ namespace Baton.Bench
 
         private static string LocalPath(int connection, int i) => "/router/x";
 
-        /// <summary>Sends <paramref name="total"/> requests spread over the connections, each connection sequential; returns latencies in µs.</summary>
-        private static async Task<double[]> DriveAsync(List<RawClient> clients, int total, Func<int, int, string> path)
-        {
-            var tasks = new Task<double[]>[clients.Count];
-            for (int c = 0; c < clients.Count; c++)
-            {
-                int conn = c;
-                int count = total / clients.Count + (c < total % clients.Count ? 1 : 0);
-                tasks[c] = Task.Run(async () =>
-                {
-                    var lat = new double[count];
-                    for (int i = 0; i < count; i++)
-                    {
-                        string p = path(conn, i);
-                        long t0 = Stopwatch.GetTimestamp();
-                        var r = await clients[conn].GetAsync(p, Stop.Token).ConfigureAwait(false);
-                        lat[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
-                        if (r.Status != 200)
-                            throw new InvalidOperationException($"GET {p} on connection {conn} answered {r.Status}");
-                        string expected = p.Split('/')[1];
-                        if (!string.Equals(r.Host, expected, StringComparison.Ordinal))
-                            throw new InvalidOperationException($"GET {p} on connection {conn} was served by '{r.Host}', expected '{expected}'");
-                    }
-                    return lat;
-                });
-            }
-            var all = await Task.WhenAll(tasks).ConfigureAwait(false);
-            return all.SelectMany(x => x).ToArray();
-        }
+        private static Task<double[]> DriveAsync(List<RawClient> clients, int total, Func<int, int, string> path) =>
+            RequestDriver.DriveAsync(clients, total, path, Stop.Token);
 
         private static async Task<PhaseResult> MeasureAsync(List<RawClient> clients, BatonLab lab, int total, Func<int, int, string> path)
         {

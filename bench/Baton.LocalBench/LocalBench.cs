@@ -186,35 +186,8 @@ internal static class LocalBench
         return new Phase(total, latency, wall, router1 - router0, workers1 - workers0, byName, sched1.Router - sched0.Router, sched1.Workers - sched0.Workers);
     }
 
-    /// <summary>Sends <paramref name="total"/> requests spread over the connections, each connection sequential; latencies in µs.</summary>
-    private static async Task<double[]> DriveAsync(List<RawClient> clients, int total, Func<int, int, string> path)
-    {
-        var tasks = new Task<double[]>[clients.Count];
-        for (int c = 0; c < clients.Count; c++)
-        {
-            int conn = c;
-            int count = total / clients.Count + (c < total % clients.Count ? 1 : 0);
-            tasks[c] = Task.Run(async () =>
-            {
-                var latency = new double[count];
-                for (int i = 0; i < count; i++)
-                {
-                    string p = path(conn, i);
-                    long t0 = Stopwatch.GetTimestamp();
-                    var r = await clients[conn].GetAsync(p, Stop.Token).ConfigureAwait(false);
-                    latency[i] = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
-                    if (r.Status != 200)
-                        throw new InvalidOperationException($"GET {p} on connection {conn} answered {r.Status}");
-                    string expected = p.Split('/')[1];
-                    if (!string.Equals(r.Host, expected, StringComparison.Ordinal))
-                        throw new InvalidOperationException($"GET {p} on connection {conn} was served by '{r.Host}', expected '{expected}'");
-                }
-                return latency;
-            });
-        }
-        var all = await Task.WhenAll(tasks).ConfigureAwait(false);
-        return [.. all.SelectMany(x => x)];
-    }
+    private static Task<double[]> DriveAsync(List<RawClient> clients, int total, Func<int, int, string> path) =>
+        RequestDriver.DriveAsync(clients, total, path, Stop.Token);
 
     private static string Tail(string text, int lines)
     {
