@@ -156,6 +156,10 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
                 await w.SendAsync(RawHttp.Get($"/{Backend}/warm") + RawHttp.Get($"/{Backend}/warm-stay"));
                 Assert.Equal(Backend, (await w.ReadResponseAsync(TimeSpan.FromSeconds(10))).Header("Baton-Host"));
                 Assert.Equal(Backend, (await w.ReadResponseAsync(TimeSpan.FromSeconds(10))).Header("Baton-Host"));
+                // Home before it closes: a FIN sent into the slow agent's 300 ms return freeze would be
+                // held past the client's 200 ms RTO and resent, which the namespace-wide counter below
+                // would count against the measured connection.
+                Assert.Equal(200, (await w.RequestAsync("/router/home")).Status);
             }
             long retrans0 = lab.ClientTcpCounter("RetransSegs") ?? throw new InvalidOperationException("no RetransSegs");
             using var s = await lab.ConnectClientAsync();
