@@ -3,7 +3,7 @@ using Xunit.Abstractions;
 namespace Baton.Tests.Http.Conformance;
 
 /// <summary>
-/// llhttp's request and response cases (shared/vectors/llhttp, data only) run against Baton's strict framing:
+/// llhttp's request and response cases (tests/vectors/llhttp, data only) run against Baton's strict framing:
 /// accepted vs refused must agree, and so must message boundaries (count, method/url or status, body bytes).
 /// Lenient cases must be refused unless the same bytes are valid without the flag.
 /// </summary>

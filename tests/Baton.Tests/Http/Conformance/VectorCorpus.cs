@@ -50,7 +50,7 @@ internal sealed class VectorCase
     public override string ToString() => Id;
 }
 
-/// <summary>Reads llhttp's markdown test cases (data only) from <c>&lt;repo&gt;/../shared/vectors/llhttp</c>.</summary>
+/// <summary>Reads llhttp's markdown test cases (data only) from <c>tests/vectors/llhttp</c> in the repository.</summary>
 internal static class VectorCorpus
 {
     private static readonly Lazy<IReadOnlyDictionary<string, VectorCase>> All = new(Load);
@@ -59,17 +59,13 @@ internal static class VectorCorpus
 
     public static string LocateVectors()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        for (; dir != null; dir = dir.Parent)
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
         {
-            // The repo root holds Baton.slnx / .git; its parent holds shared/.
-            if (Directory.Exists(Path.Combine(dir.FullName, "src", "Baton.Core")))
-            {
-                string candidate = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "vectors", "llhttp"));
-                if (Directory.Exists(candidate)) return candidate;
-                throw new DirectoryNotFoundException(
-                    $"conformance vectors not found at {candidate}: the repo's parent folder must hold shared/vectors/llhttp (see shared/vectors/README.md)");
-            }
+            if (!Directory.Exists(Path.Combine(dir.FullName, "src", "Baton.Core"))) continue; // the repo root
+            string candidate = Path.Combine(dir.FullName, "tests", "vectors", "llhttp");
+            return Directory.Exists(candidate)
+                ? candidate
+                : throw new DirectoryNotFoundException($"conformance vectors not found at {candidate} (see tests/vectors/README.md)");
         }
         throw new DirectoryNotFoundException($"cannot find the repo root (a folder with src/Baton.Core) above {AppContext.BaseDirectory}");
     }
