@@ -168,6 +168,9 @@ internal static class DemoCommand
                         hand = $"{v:F0} µs";
                     }
                     else if (demo.IsRelay && host != RouterName) hand = "relay";
+                    // A back-end's answer without a hand-off time: the request stayed where the
+                    // connection already was (the same-target shortcut), nothing moved for it.
+                    else if (host != RouterName && host != "?") hand = "stayed";
                     bool ok = resp.IsSuccessStatusCode && BodyIsRight(path, body);
                     if (!ok) failures++;
                     servedBy[c].Add(host);
