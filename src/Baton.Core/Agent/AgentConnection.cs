@@ -30,6 +30,8 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     private TaskCompletionSource<bool> _verdict = NewVerdict();
     private TimeSpan _transferTime = handoff;
     private bool _stay;
+    // Refilled for each next request's length (NextHeadLengthAsync): no allocation per request.
+    private readonly RequestHead _next = new();
 
     protected override string HostName => session.Options.Name;
     protected override IBatonApplication Application => session.Options.Application;
@@ -121,9 +123,9 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     {
         if (Socket.Available > 0 && await Input.FillAsync(session.Closing).ConfigureAwait(false) == 0) return 0;
         if (Input.Unread.IsEmpty) return 0;
-        var r = RequestHeadParser.Parse(Input.Unread, HeadLimit);
+        var r = RequestHeadParser.Parse(Input.Unread, _next, HeadLimit);
         // An invalid head goes back to the router, which refuses it as if it had come back whole.
-        return r.Status == ParseStatus.Complete ? r.Head!.Length : 0;
+        return r.Status == ParseStatus.Complete ? _next.Length : 0;
     }
 
     private async Task<bool> WaitSentAsync()

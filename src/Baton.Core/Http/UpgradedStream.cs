@@ -4,8 +4,8 @@ namespace Baton.Http;
 
 /// <summary>
 /// A connection after 101 Switching Protocols, as a two-way byte stream: reads return the bytes
-/// that followed the request head in the input buffer first, then the socket's; writes go to the
-/// socket. Reads return 0 when the client closes its side.
+/// that followed the request head in the input buffer first, then the socket's (straight into the
+/// caller's buffer); writes go to the socket. Reads return 0 when the peer closes its side.
 /// </summary>
 internal sealed class UpgradedStream(HttpInput input, Socket socket) : BodyStream
 {
@@ -15,9 +15,7 @@ internal sealed class UpgradedStream(HttpInput input, Socket socket) : BodyStrea
     {
         if (buffer.IsEmpty) return 0;
         int n = input.Take(buffer.Span);
-        if (n > 0) return n;
-        if (await input.FillAsync(ct).ConfigureAwait(false) == 0) return 0;
-        return input.Take(buffer.Span);
+        return n > 0 ? n : await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
     }
 
     public override void Write(byte[] buffer, int offset, int count) => socket.Send(buffer.AsSpan(offset, count));

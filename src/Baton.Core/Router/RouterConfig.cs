@@ -36,7 +36,7 @@ public static class RouterConfig
         var b = c.GetSection("Baton");
         var warnings = new List<string>();
         var routes = LoadRoutes(c.GetSection("ReverseProxy"), warnings);
-        bool handoff = routes.Clusters.Values.Any(x => x.Transfer is TransferMode.Handoff or TransferMode.Adaptive);
+        bool handoff = routes.Clusters.Values.Any(x => x.Transfer.HandsOff());
         bool local = routes.Clusters.Values.Any(x => x.Transfer == TransferMode.Local);
         // What each mechanism needs is asked for only when a cluster uses it: a local-only router
         // needs neither a key nor an interface, nor root.
@@ -229,7 +229,7 @@ public static class RouterConfig
         {
             if (mode == TransferMode.Router)
                 warnings.Add($"{a.Path}:Enabled: a router cluster has no destinations to probe");
-            foreach (var d in destinations.Where(d => d.Health is null && mode is not (TransferMode.Relay or TransferMode.Adaptive)))
+            foreach (var d in destinations.Where(d => d.Health is null && !mode.HasOrigin()))
                 warnings.Add($"{cluster.Path}:Destinations:{d.Name}:Health: missing, so active checks cannot probe this {mode.ToString().ToLowerInvariant()} destination " +
                     $"(give its HTTP health URL); its {(mode == TransferMode.Handoff ? "agent control link" : "worker registration")} is its only health");
         }

@@ -25,6 +25,8 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
     // The load the connection puts on the destination it is at now (a stay replaces it).
     private DestinationLease? _held;
     private System.Net.IPEndPoint? _client;
+    // The next request's head as an agent reported it, refilled each time (StaysAt): no allocation.
+    private readonly RequestHead _next = new();
 
     private sealed record Decided(Cluster Cluster, ITransferTarget Target, DestinationLease Lease);
 
@@ -128,11 +130,14 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
     }
 
     /// <inheritdoc />
-    public bool StaysAt(ITransferTarget current, RequestHead head)
+    public bool StaysAt(ITransferTarget current, ReadOnlySpan<byte> bytes)
     {
         // What the loop above would do with this request once the connection is back: requests the
-        // router answers itself (404, its own routes, 503, an oversized head) come back for that.
-        if (head.Length > host.Options.HeadLimit || host.Routes.Match(head) is not { Cluster: var cluster } || cluster.Transfer == TransferMode.Router)
+        // router answers itself (invalid or oversized, 404, its own routes, 503) come back for that.
+        var parsed = RequestHeadParser.Parse(bytes, _next, host.Options.HeadLimit);
+        if (parsed.Status != ParseStatus.Complete || _next.Length != bytes.Length) return false;
+        var head = _next;
+        if (host.Routes.Match(head) is not { Cluster: var cluster } || cluster.Transfer == TransferMode.Router)
             return false;
         // As if the connection were back: its load leaves its destination before the policy picks.
         Interlocked.Exchange(ref _held, null)?.Dispose();

@@ -55,7 +55,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     {
         // Each mechanism's machinery starts only when a cluster uses it: a router with local and
         // relay clusters only needs no privilege, no steering table and no key.
-        using var steering = Uses(options.Routes, TransferMode.Handoff) || Uses(options.Routes, TransferMode.Adaptive) ? StartSteering() : null;
+        using var steering = options.Routes.Clusters.Values.Any(c => c.Transfer.HandsOff()) ? StartSteering() : null;
         await using var workers = Uses(options.Routes, TransferMode.Local) ? StartWorkers() : null;
         await using var prober = _prober = new ActiveHealthProber(TimeProvider.System, loggers.CreateLogger("Baton.Health"));
         foreach (var w in options.Warnings) RouterLog.ConfigWarning(_log, w);
@@ -132,7 +132,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
             var added = new List<(Cluster Cluster, Destination Destination)>();
             foreach (var c in table.Clusters.Values.Where(c => c.Transfer != TransferMode.Router))
             {
-                if (c.Transfer is TransferMode.Handoff or TransferMode.Adaptive && _handoff is null)
+                if (c.Transfer.HandsOff() && _handoff is null)
                     throw new ConfigException($"ReverseProxy:Clusters:{c.Id}: handoff clusters added by a reload need a restart (the router started without steering)");
                 if (c.Transfer == TransferMode.Local && _workers is null)
                     throw new ConfigException($"ReverseProxy:Clusters:{c.Id}: local clusters added by a reload need a restart (the router started without a worker socket)");

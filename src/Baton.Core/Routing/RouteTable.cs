@@ -21,6 +21,16 @@ public enum TransferMode
     Adaptive,
 }
 
+/// <summary>What each transfer mode needs, asked in one place rather than by listing modes at each use.</summary>
+public static class TransferModes
+{
+    /// <summary>Whether the mode moves live connections to agents (TCP_REPAIR, steering, the cluster key).</summary>
+    public static bool HandsOff(this TransferMode mode) => mode is TransferMode.Handoff or TransferMode.Adaptive;
+
+    /// <summary>Whether the mode's destinations are HTTP origins (a URL the router can relay to and probe).</summary>
+    public static bool HasOrigin(this TransferMode mode) => mode is TransferMode.Relay or TransferMode.Adaptive;
+}
+
 /// <summary>
 /// A back-end destination by name. A handoff destination is an agent at <paramref name="ControlEndpoint"/>;
 /// a relay destination an HTTP server at <paramref name="Url"/>; a local one a worker process that

@@ -1,5 +1,3 @@
-using Baton.Http;
-
 namespace Baton.Transfer;
 
 /// <summary>
@@ -11,8 +9,9 @@ namespace Baton.Transfer;
 public interface INextRequestRouter
 {
     /// <summary>
-    /// True when the request whose head is <paramref name="head"/> is routed to <paramref name="current"/>
-    /// (counted as routed there). Called on a control link's receive loop: quick, never blocking.
+    /// True when the request whose head is <paramref name="head"/> (its bytes, as the destination
+    /// read them) is routed to <paramref name="current"/> (counted as routed there). A head that does
+    /// not parse comes back to be refused. Called on a control link's receive loop: quick, never blocking.
     /// </summary>
-    bool StaysAt(ITransferTarget current, RequestHead head);
+    bool StaysAt(ITransferTarget current, ReadOnlySpan<byte> head);
 }

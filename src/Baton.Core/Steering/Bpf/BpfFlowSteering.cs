@@ -121,30 +121,35 @@ public sealed class BpfFlowSteering : IFlowSteering
     /// <inheritdoc />
     public void Forward(IPEndPoint client, string backend)
     {
+        byte[] mac;
+        bool wasHeld;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_backends.TryGetValue(backend, out var mac)) throw new SteeringException($"unknown back-end '{backend}'");
+            if (!_backends.TryGetValue(backend, out mac!)) throw new SteeringException($"unknown back-end '{backend}'");
             bool present = _entries.TryGetValue(client, out var old);
             if (present && old.Backend == backend) return;
             // In place: block → forward is one atomic update, no moment without an entry.
             FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, mac, _routerMac);
             _entries[client] = new Entry(FlowAction.Forward, backend);
-            // After the switch: what was held goes first, anything newer goes straight there.
-            if (present && old.Action == FlowAction.Hold) _hold!.ReplayToBackend(client, mac, _routerMac);
+            wasHeld = present && old.Action == FlowAction.Hold;
         }
+        // After the switch: what was held goes first, anything newer goes straight there. Outside
+        // the lock: other connections' steering changes need not wait for this one's frames.
+        if (wasHeld) _hold!.ReplayToBackend(client, mac, _routerMac);
     }
 
     /// <inheritdoc />
     public void Clear(IPEndPoint client)
     {
+        Entry old;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_entries.Remove(client, out var old)) return;
+            if (!_entries.Remove(client, out old)) return;
             FlowMap.Delete(_program.ConnsFd, client);
-            if (old.Action == FlowAction.Hold) _hold!.ReplayToHost(client);
         }
+        if (old.Action == FlowAction.Hold) _hold!.ReplayToHost(client); // outside the lock, as for Forward
     }
 
     /// <summary>Detaches the filter (only Baton's, at its handle and priority) and unloads the program and its maps.</summary>

@@ -37,6 +37,7 @@ public sealed class ResponseSizeHints
     }
 
     /// <summary>The key of a request: its host and path (the query is left out, so ?v=2 shares its path's size).</summary>
+    /// <remarks>Hashed from the head's chars: a reused head makes no string for it.</remarks>
     public static int KeyOf(RequestHead head) =>
-        HashCode.Combine(string.GetHashCode(head.Host.AsSpan(), StringComparison.OrdinalIgnoreCase), string.GetHashCode(head.Path.AsSpan(), StringComparison.Ordinal));
+        HashCode.Combine(string.GetHashCode(head.HostChars, StringComparison.OrdinalIgnoreCase), string.GetHashCode(head.PathChars, StringComparison.Ordinal));
 }

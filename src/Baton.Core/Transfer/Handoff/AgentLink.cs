@@ -58,9 +58,9 @@ public sealed class AgentLink : IAsyncDisposable
     /// <summary>Starts connecting (and reconnecting) in the background.</summary>
     public void Start() => _run = Task.Run(() => RunAsync(_stop.Token));
 
-    internal HandoffSession Begin(ulong id, IPEndPoint client, Func<byte[], bool>? staysHere = null)
+    internal HandoffSession Begin(ulong id, IPEndPoint client, (INextRequestRouter Router, ITransferTarget Target)? next = null)
     {
-        var s = new HandoffSession(id, client) { StaysHere = staysHere };
+        var s = new HandoffSession(id, client) { Next = next };
         _sessions[id] = s;
         return s;
     }
@@ -162,7 +162,7 @@ public sealed class AgentLink : IAsyncDisposable
                 case ControlMessageType.Refused:
                     s.Ready.TrySetResult(Encoding.UTF8.GetString(m.Payload));
                     break;
-                case ControlMessageType.NextRequest when s.StaysHere is { } stays && stays(m.Payload):
+                case ControlMessageType.NextRequest when s.Next is { } next && next.Router.StaysAt(next.Target, m.Payload):
                     // The client's next request is routed to this agent again: it stays there.
                     s.Stays++;
                     BatonMetrics.Stays.Add(1);
@@ -249,11 +249,11 @@ internal sealed class HandoffSession(ulong id, IPEndPoint client)
     public TaskCompletionSource<TcpSnapshot?> Back { get; } = new();
     public HandoffTimings Timings { get; } = new();
     /// <summary>
-    /// Routes the head of the client's next request (NextRequest) while the connection is at the
-    /// agent: true when it goes to this agent again (the agent serves it, nothing moves). Runs on
-    /// the link's receive loop, so it must be quick and never block.
+    /// Who routes the head of the client's next request (NextRequest) while the connection is at the
+    /// agent, and the destination the agent is to the router: when the request goes there again the
+    /// agent serves it and nothing moves. Asked on the link's receive loop.
     /// </summary>
-    public Func<byte[], bool>? StaysHere { get; init; }
+    public (INextRequestRouter Router, ITransferTarget Target)? Next { get; init; }
     /// <summary>Requests served at the agent after a Stay, since the hand-off.</summary>
     public int Stays { get; set; }
 }

@@ -18,9 +18,8 @@ internal sealed class HandoffTarget(AgentLink link, HandoffTransfer transfer) : 
     {
         var input = connection.Input;
         input.PutBack(head.Length); // the request travels whole, in the moved socket's receive queue
-        var router = connection.NextRequests;
         var outcome = await transfer.TransferAsync(connection.Socket, input.Unread.ToArray(), link, ct,
-            router is null ? null : next => StaysHere(router, next)).ConfigureAwait(false);
+            connection.NextRequests is { } router ? (router, this) : null).ConfigureAwait(false);
         switch (outcome)
         {
             case TransferOutcome.Returned back:
@@ -33,12 +32,5 @@ internal sealed class HandoffTarget(AgentLink link, HandoffTransfer transfer) : 
             default:
                 return new TransactionOutcome.Ended();
         }
-    }
-
-    private bool StaysHere(INextRequestRouter router, byte[] next)
-    {
-        // The agent parsed it with the same parser; anything else is refused by the router after the return.
-        var r = RequestHeadParser.Parse(next, Math.Max(next.Length, RequestHeadParser.DefaultHeadLimit));
-        return r.Status == ParseStatus.Complete && r.Head!.Length == next.Length && router.StaysAt(this, r.Head);
     }
 }

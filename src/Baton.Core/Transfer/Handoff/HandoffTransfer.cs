@@ -25,14 +25,16 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
     /// <summary>
     /// Hands <paramref name="socket"/> (with <paramref name="unread"/>, the bytes the router already
     /// read from it) to <paramref name="agent"/>, and waits for it to come back.
-    /// <paramref name="staysHere"/> routes a next request the agent reports while it holds the
-    /// connection (see <see cref="HandoffSession.StaysHere"/>); null: every request comes back.
+    /// <paramref name="next"/> routes a next request the agent reports while it holds the
+    /// connection, as if it were the target <paramref name="next"/> names (see
+    /// <see cref="HandoffSession.Next"/>); null: every request comes back.
     /// </summary>
-    public async Task<TransferOutcome> TransferAsync(Socket socket, ReadOnlyMemory<byte> unread, AgentLink agent, CancellationToken ct, Func<byte[], bool>? staysHere = null)
+    public async Task<TransferOutcome> TransferAsync(Socket socket, ReadOnlyMemory<byte> unread, AgentLink agent, CancellationToken ct,
+        (INextRequestRouter Router, ITransferTarget Target)? next = null)
     {
         var client = (IPEndPoint)socket.RemoteEndPoint!;
         ulong id = (ulong)Interlocked.Increment(ref _nextId);
-        var session = agent.Begin(id, client, staysHere);
+        var session = agent.Begin(id, client, next);
         var t = session.Timings;
         long mark = Stopwatch.GetTimestamp();
 

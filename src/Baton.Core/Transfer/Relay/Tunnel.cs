@@ -16,31 +16,23 @@ internal static class Tunnel
     public static async Task RunAsync(HttpInput clientInput, Socket client, HttpInput originInput, Socket origin, CancellationToken ct)
     {
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var up = CopyAsync(clientInput, client, origin, failed);
-        var down = CopyAsync(originInput, origin, client, failed);
+        var up = CopyAsync(new UpgradedStream(clientInput, client), origin, failed);
+        var down = CopyAsync(new UpgradedStream(originInput, origin), client, failed);
         await Task.WhenAll(up, down).ConfigureAwait(false);
     }
 
-    private static async Task CopyAsync(HttpInput input, Socket from, Socket to, CancellationTokenSource failed)
+    private static async Task CopyAsync(UpgradedStream from, Socket to, CancellationTokenSource failed)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
-            int n = input.Take(buffer);
-            while (true)
+            int n;
+            while ((n = await from.ReadAsync(buffer, failed.Token).ConfigureAwait(false)) > 0)
             {
-                if (n > 0)
-                {
-                    var data = buffer.AsMemory(0, n);
-                    while (!data.IsEmpty) data = data[await to.SendAsync(data, SocketFlags.None, failed.Token).ConfigureAwait(false)..];
-                }
-                n = await from.ReceiveAsync(buffer, SocketFlags.None, failed.Token).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    to.Shutdown(SocketShutdown.Send); // the other side sees this side's close
-                    return;
-                }
+                var data = buffer.AsMemory(0, n);
+                while (!data.IsEmpty) data = data[await to.SendAsync(data, SocketFlags.None, failed.Token).ConfigureAwait(false)..];
             }
+            to.Shutdown(SocketShutdown.Send); // the other side sees this side's close
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
         {
