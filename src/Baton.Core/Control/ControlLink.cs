@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.Pipelines;
 using System.Security.Cryptography;
 
 namespace Baton.Control;
@@ -36,16 +37,20 @@ public sealed class ControlLink : IAsyncDisposable
     private const byte FromRouter = 1;
 
     private readonly Stream _stream;
+    // Reads whatever has arrived into its own buffer: one receive call per burst of frames, where
+    // reading header and payload straight from the socket took two or more per frame.
+    private readonly PipeReader _reader;
     private readonly bool _isRouter;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly byte[] _header = new byte[HeaderLength];
-    private byte[] _sessionKey = [];
+    // Keyed once per link: a one-shot HMAC sets up its key for every frame.
+    private IncrementalHash? _sendMac, _receiveMac;
     private ulong _sendSeq;
     private ulong _receiveSeq;
 
     private ControlLink(Stream stream, bool isRouter)
     {
         _stream = stream;
+        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 << 10, minimumReadSize: 4 << 10, leaveOpen: true));
         _isRouter = isRouter;
     }
 
@@ -65,7 +70,9 @@ public sealed class ControlLink : IAsyncDisposable
         if (peer.Payload[0] != Version)
             throw new ControlProtocolException($"peer speaks control protocol version {peer.Payload[0]}, this is version {Version}");
         var peerNonce = peer.Payload.AsSpan(1);
-        link._sessionKey = isRouter ? key.DeriveSessionKey(nonce, peerNonce) : key.DeriveSessionKey(peerNonce, nonce);
+        var sessionKey = isRouter ? key.DeriveSessionKey(nonce, peerNonce) : key.DeriveSessionKey(peerNonce, nonce);
+        link._sendMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, sessionKey);
+        link._receiveMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, sessionKey);
         return link;
     }
 
@@ -100,7 +107,11 @@ public sealed class ControlLink : IAsyncDisposable
             BinaryPrimitives.WriteUInt32BigEndian(f[24..], (uint)payload.Length);
             payload.Span.CopyTo(f[HeaderLength..]);
             var tag = f[(HeaderLength + payload.Length)..];
-            if (authenticate) HMACSHA256.HashData(_sessionKey, f[..(HeaderLength + payload.Length)], tag);
+            if (authenticate)
+            {
+                _sendMac!.AppendData(f[..(HeaderLength + payload.Length)]);
+                _sendMac.GetHashAndReset(tag);
+            }
             else tag.Clear();
             await _stream.WriteAsync(frame.AsMemory(0, total), ct).ConfigureAwait(false);
             await _stream.FlushAsync(ct).ConfigureAwait(false);
@@ -114,24 +125,63 @@ public sealed class ControlLink : IAsyncDisposable
 
     private async ValueTask<ControlMessage?> ReadFrameAsync(bool authenticate, CancellationToken ct)
     {
-        var h = _header;
-        int got = await _stream.ReadAtLeastAsync(h, HeaderLength, throwOnEndOfStream: false, ct).ConfigureAwait(false);
-        if (got == 0) return null;
-        if (got < HeaderLength) throw new ControlProtocolException("control link closed in the middle of a frame");
-        if (!h.AsSpan(0, 4).SequenceEqual("BATN"u8)) throw new ControlProtocolException("not a Baton control frame (bad magic)");
+        while (true)
+        {
+            var read = await _reader.ReadAsync(ct).ConfigureAwait(false);
+            var buffer = read.Buffer;
+            ControlMessage? message;
+            try
+            {
+                message = TryTakeFrame(ref buffer, authenticate);
+            }
+            catch
+            {
+                _reader.AdvanceTo(buffer.Start);
+                throw;
+            }
+            if (message is not null)
+            {
+                _reader.AdvanceTo(buffer.Start);
+                return message;
+            }
+            if (read.IsCompleted)
+            {
+                bool clean = buffer.IsEmpty;
+                _reader.AdvanceTo(buffer.End);
+                if (clean) return null;
+                throw new ControlProtocolException("control link closed in the middle of a frame");
+            }
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>
+    /// The first frame in <paramref name="buffer"/>, checked, and the buffer moved past it; null
+    /// while it has not arrived whole. A bad header throws as soon as the header is in.
+    /// </summary>
+    private ControlMessage? TryTakeFrame(ref ReadOnlySequence<byte> buffer, bool authenticate)
+    {
+        if (buffer.Length < HeaderLength) return null;
+        Span<byte> h = stackalloc byte[HeaderLength];
+        buffer.Slice(0, HeaderLength).CopyTo(h);
+        if (!h[..4].SequenceEqual("BATN"u8)) throw new ControlProtocolException("not a Baton control frame (bad magic)");
         if (h[4] != Version) throw new ControlProtocolException($"control frame version {h[4]}, expected {Version}");
-        uint length = BinaryPrimitives.ReadUInt32BigEndian(h.AsSpan(24));
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(h[24..]);
         if (length > MaxPayload) throw new ControlProtocolException($"control frame of {length} bytes is over the limit");
-        var body = new byte[HeaderLength + length + TagLength];
-        h.CopyTo(body, 0);
-        await _stream.ReadExactlyAsync(body.AsMemory(HeaderLength), ct).ConfigureAwait(false);
+        long total = HeaderLength + length + TagLength;
+        if (buffer.Length < total) return null;
+
         var type = (ControlMessageType)h[5];
-        ulong seq = BinaryPrimitives.ReadUInt64BigEndian(h.AsSpan(8));
+        ulong seq = BinaryPrimitives.ReadUInt64BigEndian(h[8..]);
+        var signed = buffer.Slice(0, HeaderLength + length);
         if (authenticate)
         {
+            foreach (var segment in signed) _receiveMac!.AppendData(segment.Span);
             Span<byte> expected = stackalloc byte[TagLength];
-            HMACSHA256.HashData(_sessionKey, body.AsSpan(0, HeaderLength + (int)length), expected);
-            if (!CryptographicOperations.FixedTimeEquals(expected, body.AsSpan(HeaderLength + (int)length)))
+            _receiveMac!.GetHashAndReset(expected);
+            Span<byte> tag = stackalloc byte[TagLength];
+            buffer.Slice(signed.End, TagLength).CopyTo(tag);
+            if (!CryptographicOperations.FixedTimeEquals(expected, tag))
                 throw new ControlProtocolException($"control frame ({type}) failed authentication: the peer does not hold the cluster key");
             if ((h[6] & FromRouter) == (_isRouter ? FromRouter : 0))
                 throw new ControlProtocolException("control frame came back in the wrong direction (reflected)");
@@ -139,14 +189,20 @@ public sealed class ControlLink : IAsyncDisposable
                 throw new ControlProtocolException($"control frame sequence {seq}, expected {_receiveSeq + 1} (replayed or lost)");
             _receiveSeq = seq;
         }
-        return new ControlMessage(type, BinaryPrimitives.ReadUInt64BigEndian(h.AsSpan(16)),
-            body.AsSpan(HeaderLength, (int)length).ToArray());
+        byte[] payload = length == 0 ? [] : signed.Slice(HeaderLength).ToArray();
+        buffer = buffer.Slice(total);
+        return new ControlMessage(type, BinaryPrimitives.ReadUInt64BigEndian(h[16..]), payload);
     }
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        // The stream, not the reader: a receive may be pending on another task, and closing the
+        // stream fails it with an IOException its loop expects; completing the reader under it
+        // would not be safe (a PipeReader is single-consumer). Its pooled buffer goes to the GC.
         await _stream.DisposeAsync().ConfigureAwait(false);
         _writeLock.Dispose();
+        _sendMac?.Dispose();
+        _receiveMac?.Dispose();
     }
 }

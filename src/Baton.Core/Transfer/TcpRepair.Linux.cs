@@ -24,7 +24,7 @@ internal static class TcpRepair
     private const int SO_REUSEADDR = 2;
     private const int SO_SNDBUF = 7, SO_SNDBUFFORCE = 32;
 
-    private const int TCP_NO_QUEUE = 0, TCP_RECV_QUEUE = 1, TCP_SEND_QUEUE = 2;
+    private const int TCP_RECV_QUEUE = 1, TCP_SEND_QUEUE = 2;
     private const int TCP_REPAIR_ON = 1, TCP_REPAIR_OFF_NO_WP = -1;
     private const int TCP_ESTABLISHED = 1;
 
@@ -78,7 +78,9 @@ internal static class TcpRepair
             Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
             uint sendSeq = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
             byte[] sendQueue = PeekQueue(fd, outq, "send");
-            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
+            // No TCP_REPAIR_QUEUE = NO_QUEUE after: the selection is read only in repair mode, by
+            // send/recv and TCP_QUEUE_SEQ, none of which this socket sees again (it is closed in
+            // repair mode or resumed), and TCP_REPAIR = on resets it.
 
             return new TcpSnapshot
             {
@@ -144,11 +146,24 @@ internal static class TcpRepair
             // The receive queue needs no room made: its repair path is not held to the buffer size
             // (a 1+ MiB queue restores into a new socket, TcpRepairTests).
             FitSendBuffer(fd, inFlight.Length);
-            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=recv)");
-            SendAll(fd, s.ReceiveQueue, "send(receive queue)");
-            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=send)");
-            SendAll(fd, inFlight, "send(send queue)");
-            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=none)");
+            // The send queue is still selected from its TCP_QUEUE_SEQ above. An empty queue needs
+            // no selection and no write: after a typical transaction both are empty (the agent waits
+            // for the response's ACK, the next request has not come), which saves three calls. The
+            // selection is not reset to NO_QUEUE at the end either: only repair-mode send/recv and
+            // TCP_QUEUE_SEQ read it, and nothing calls those after this.
+            bool sendSelected = true;
+            if (s.ReceiveQueue.Length > 0)
+            {
+                Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=recv)");
+                SendAll(fd, s.ReceiveQueue, "send(receive queue)");
+                sendSelected = false;
+            }
+            if (!inFlight.IsEmpty)
+            {
+                if (!sendSelected)
+                    Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE=send)");
+                SendAll(fd, inFlight, "send(send queue)");
+            }
 
             // Last: before the receive queue is in place the kernel refuses the window (EINVAL).
             Span<byte> win = stackalloc byte[20];

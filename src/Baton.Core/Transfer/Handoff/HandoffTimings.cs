@@ -4,19 +4,19 @@ namespace Baton.Transfer.Handoff;
 
 /// <summary>
 /// Router-side time of one hand-off and its return, step by step, in Stopwatch ticks.
-/// Hand-off: block, dump, control round trip (Handoff → Ready), steer forward, close, Go.
+/// Hand-off: block, dump, control round trip (Handoff → Ready), steer forward, Go, close.
 /// Return: block + Freeze (on ReturnRequest), Freeze → Returned round trip, restore, clear, activate.
 /// </summary>
 public sealed class HandoffTimings
 {
     /// <summary>Column names, in the order of <see cref="ToCsv"/>.</summary>
-    public const string CsvHeader = "block_us,dump_us,control_rtt_us,steer_us,close_us,go_us,handoff_total_us,ret_block_us,ret_rtt_us,restore_us,ret_clear_us,activate_us,return_total_us";
+    public const string CsvHeader = "block_us,dump_us,control_rtt_us,steer_us,go_us,close_us,handoff_total_us,ret_block_us,ret_rtt_us,restore_us,ret_clear_us,activate_us,return_total_us";
 
     internal long Block, Dump, ControlRtt, Steer, Close, Go;
     internal long ReturnBlock, ReturnRtt, Restore, ReturnClear, Activate;
     internal long FreezeSentAt;
 
-    /// <summary>Router time from block to Go sent.</summary>
+    /// <summary>Router time from block to its copy closed, after Go.</summary>
     public TimeSpan Handoff => Stopwatch.GetElapsedTime(0, Block + Dump + ControlRtt + Steer + Close + Go);
 
     /// <summary>Router time of the return, from ReturnRequest received to the socket live.</summary>
@@ -26,7 +26,7 @@ public sealed class HandoffTimings
     public string ToCsv()
     {
         static string Us(long ticks) => (ticks * 1_000_000.0 / Stopwatch.Frequency).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
-        return string.Join(',', Us(Block), Us(Dump), Us(ControlRtt), Us(Steer), Us(Close), Us(Go),
+        return string.Join(',', Us(Block), Us(Dump), Us(ControlRtt), Us(Steer), Us(Go), Us(Close),
             Us(Block + Dump + ControlRtt + Steer + Close + Go),
             Us(ReturnBlock), Us(ReturnRtt), Us(Restore), Us(ReturnClear), Us(Activate),
             Us(ReturnBlock + ReturnRtt + Restore + ReturnClear + Activate));
