@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for the hand-off benchmark (as root): bench/run.sh [--cycles N] [--connections N] [--warmup N (500)] [--local N]
+# One command for the hand-off benchmark (as root): bench/run.sh [--cycles N] [--connections N] [--warmup N (3000)] [--local N]
 # Builds Release, builds a btbench-* namespace cluster, runs the router and agents as real processes,
 # drives hand-off+return cycles, and prints a markdown report (also written to bench/results/handoff.md).
 # bench/run.sh compare [options]: Baton against YARP, HAProxy and nginx instead (bench/compare.sh).
