@@ -217,7 +217,38 @@ namespace Baton.Bench
                 clients.Clear();
                 lab.Router.Stop(TimeSpan.FromSeconds(15));
 
+                // The sequential hand-off phase once more on a router steering with nftables (the
+                // fallback; no hold queue there, as in the phase above), warmed up the same way: the
+                // router's cost per cycle with each steering, side by side.
+                Console.WriteLine("restarting the router with Baton:Steering nftables ...");
+                config["Baton"]!["Steering"] = "nftables";
+                File.WriteAllText(lab.ConfigFile, config.ToJsonString());
+                string nftCsv = csv + ".nft";
+                File.Delete(nftCsv);
+                await lab.StartRouterAsync("--timings", nftCsv).ConfigureAwait(false);
+                PhaseResult nft;
+                List<double[]> nftRows;
+                try
+                {
+                    for (int c = 0; c < o.Connections; c++)
+                        clients.Add(new RawClient(await lab.ConnectClientAsync().ConfigureAwait(false)));
+                    await DriveAsync(clients, o.Warmup, HandoffPath).ConfigureAwait(false);
+                    await Task.Delay(300, Stop.Token).ConfigureAwait(false);
+                    Console.WriteLine($"measuring {o.Cycles} hand-off+return cycles with nftables steering ...");
+                    nft = await MeasureAsync(clients, lab, o.Cycles, HandoffPath).ConfigureAwait(false);
+                    foreach (var c in clients) c.Close();
+                    clients.Clear();
+                    lab.Router.Stop(TimeSpan.FromSeconds(15));
+                    if (!File.Exists(nftCsv)) throw new InvalidOperationException($"router (nftables) wrote no timings file:\n{lab.Router.Output}");
+                    nftRows = ReadTimings(nftCsv, o.Warmup).Rows;
+                }
+                finally
+                {
+                    File.Delete(nftCsv);
+                }
+
                 string md = Report(o, rows, skipped, handoff, local, (idleBefore, idleAfter), steering)
+                    + SteeringReport(rows, handoff, nftRows, nft)
                     + HoldReport(handoff, pipelined, dropSequential, dropPipelined);
                 Console.WriteLine();
                 Console.WriteLine(md);
@@ -290,6 +321,39 @@ namespace Baton.Bench
                 Retransmits = Netns.SnmpCounter(clientNs, "Tcp", "RetransSegs") - retrans0,
                 Resets = Netns.SnmpCounter(clientNs, "Tcp", "EstabResets") - resets0,
             };
+        }
+
+        private static double[] Sorted(IEnumerable<double> values)
+        {
+            var v = values.ToArray();
+            Array.Sort(v);
+            return v;
+        }
+
+        /// <summary>Per-cycle router time with eBPF and with nftables steering, medians, and the phases' CPU.</summary>
+        private static string SteeringReport(List<double[]> bpfRows, PhaseResult bpf, List<double[]> nftRows, PhaseResult nft)
+        {
+            int Col(string name) => Array.IndexOf(Columns, name);
+            double Median(List<double[]> rows, Func<double[], double> f) => Stats.Percentile(Sorted(rows.Select(f)), 0.5);
+            double Cycle(double[] r) => r[Col("handoff_total_us")] + r[Col("return_total_us")];
+            double Own(double[] r) => Cycle(r) - r[Col("control_rtt_us")] - r[Col("ret_rtt_us")];
+            double Steering(double[] r) => r[Col("block_us")] + r[Col("steer_us")] + r[Col("ret_block_us")] + r[Col("ret_clear_us")];
+            var sb = new StringBuilder();
+            sb.AppendLine();
+            sb.AppendLine("## eBPF vs nftables steering (router per cycle, same run)");
+            sb.AppendLine();
+            sb.AppendLine($"The sequential hand-off phase above, then again on a router restarted with `Baton:Steering: nftables` and warmed up the same way ({nftRows.Count} cycles measured). Medians of the per-cycle sums, µs.");
+            sb.AppendLine();
+            sb.AppendLine("| measure | eBPF | nftables | eBPF ÷ nftables |");
+            sb.AppendLine("|---|---:|---:|---:|");
+            void Row(string label, double b, double n) => sb.AppendLine($"| {label} | {Us(b)} | {Us(n)} | {b / n:F2} |");
+            Row("the 4 steering changes of a cycle", Median(bpfRows, Steering), Median(nftRows, Steering));
+            Row("the router's own steps per cycle (without the two round trips)", Median(bpfRows, Own), Median(nftRows, Own));
+            Row("**hand-off + return (router wall time per cycle)**", Median(bpfRows, Cycle), Median(nftRows, Cycle));
+            Row("router CPU per request (utime+stime)", bpf.CpuUsPerRequest, nft.CpuUsPerRequest);
+            Row("client latency median", Stats.Percentile(bpf.LatencyUs, 0.5), Stats.Percentile(nft.LatencyUs, 0.5));
+            sb.AppendLine($"| requests/s (all connections) | {bpf.Requests / bpf.Wall.TotalSeconds:F0} | {nft.Requests / nft.Wall.TotalSeconds:F0} | |");
+            return sb.ToString();
         }
 
         private static string HoldReport(PhaseResult holdSequential, PhaseResult holdPipelined, PhaseResult dropSequential, PhaseResult dropPipelined)
