@@ -63,7 +63,7 @@ public sealed class ControlLink : IAsyncDisposable
         hello[0] = Version;
         nonce.CopyTo(hello, 1);
         await link.WriteFrameAsync(ControlMessageType.Hello, 0, hello, authenticate: false, ct).ConfigureAwait(false);
-        var peer = await link.ReadFrameAsync(authenticate: false, ct).ConfigureAwait(false)
+        var peer = await link.ReadHelloAsync(ct).ConfigureAwait(false)
             ?? throw new ControlProtocolException("peer closed the control link during Hello");
         if (peer.Type != ControlMessageType.Hello || peer.Payload.Length != 1 + NonceLength)
             throw new ControlProtocolException($"expected Hello, got {peer.Type}");
@@ -86,7 +86,7 @@ public sealed class ControlLink : IAsyncDisposable
     /// Call from one task at a time.
     /// </summary>
     public async ValueTask<ControlMessage?> ReceiveAsync(CancellationToken ct = default) =>
-        await ReadFrameAsync(authenticate: true, ct).ConfigureAwait(false);
+        await ReadFrameAsync(ct).ConfigureAwait(false);
 
     private async ValueTask WriteFrameAsync(ControlMessageType type, ulong connectionId, ReadOnlyMemory<byte> payload, bool authenticate, CancellationToken ct)
     {
@@ -123,7 +123,27 @@ public sealed class ControlLink : IAsyncDisposable
         }
     }
 
-    private async ValueTask<ControlMessage?> ReadFrameAsync(bool authenticate, CancellationToken ct)
+    /// <summary>
+    /// The peer's Hello, read straight from the stream and no further: nothing after it is taken
+    /// into the reader's buffer before the link is established (a test reads what follows raw).
+    /// </summary>
+    private async ValueTask<ControlMessage?> ReadHelloAsync(CancellationToken ct)
+    {
+        const int MaxHello = 1 + NonceLength;
+        var header = new byte[HeaderLength];
+        int got = await _stream.ReadAtLeastAsync(header, HeaderLength, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+        if (got == 0) return null;
+        if (got < HeaderLength) throw new ControlProtocolException("control link closed in the middle of a frame");
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(24));
+        if (length > MaxHello) throw new ControlProtocolException($"expected Hello, got a frame of {length} bytes");
+        var frame = new byte[HeaderLength + length + TagLength];
+        header.CopyTo(frame, 0);
+        await _stream.ReadExactlyAsync(frame.AsMemory(HeaderLength), ct).ConfigureAwait(false);
+        var sequence = new ReadOnlySequence<byte>(frame);
+        return TryTakeFrame(ref sequence, authenticate: false);
+    }
+
+    private async ValueTask<ControlMessage?> ReadFrameAsync(CancellationToken ct)
     {
         while (true)
         {
@@ -132,7 +152,7 @@ public sealed class ControlLink : IAsyncDisposable
             ControlMessage? message;
             try
             {
-                message = TryTakeFrame(ref buffer, authenticate);
+                message = TryTakeFrame(ref buffer, authenticate: true);
             }
             catch
             {

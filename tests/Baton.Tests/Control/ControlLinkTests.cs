@@ -263,6 +263,36 @@ public class ControlLinkTests
     }
 
     [Fact]
+    public async Task Frames_arriving_byte_by_byte_or_several_in_one_burst_are_read_whole_and_in_order()
+    {
+        // The link reads whatever has arrived into one buffer: a frame may span reads, and one read
+        // may hold several frames and the start of the next.
+        await using var m = await Mitm.Create(NewKey());
+        var frames = new List<byte[]>();
+        for (int i = 0; i < 4; i++)
+        {
+            await m.Router.SendAsync(ControlMessageType.Freeze, (ulong)(10 + i), Enumerable.Range(0, 100 * i).Select(b => (byte)(b + i)).ToArray(), Guard());
+            frames.Add(await ReadRawFrame(m.RawRouter));
+        }
+        foreach (var b in frames[0]) await m.RawAgent.WriteAsync(new[] { b }, Guard());
+        var burst = frames[1].Concat(frames[2]).Concat(frames[3].Take(30)).ToArray();
+        await m.RawAgent.WriteAsync(burst, Guard());
+        for (int i = 0; i < 3; i++)
+        {
+            var got = (await m.Agent.ReceiveAsync(Guard()))!.Value;
+            Assert.Equal((ulong)(10 + i), got.ConnectionId);
+            Assert.Equal(Enumerable.Range(0, 100 * i).Select(b => (byte)(b + i)).ToArray(), got.Payload);
+        }
+        var last = m.Agent.ReceiveAsync(Guard()).AsTask();
+        await Task.Delay(50);
+        Assert.False(last.IsCompleted, "a frame was returned before all of it arrived");
+        await m.RawAgent.WriteAsync(frames[3].AsMemory(30), Guard());
+        var fourth = (await last)!.Value;
+        Assert.Equal(13UL, fourth.ConnectionId);
+        Assert.Equal(300, fourth.Payload.Length);
+    }
+
+    [Fact]
     public async Task Replayed_frame_is_refused()
     {
         await using var m = await Mitm.Create(NewKey());
