@@ -34,8 +34,8 @@ internal sealed class RepairedSocket : IDisposable
             throw;
         }
         var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
-        // A socket fd wrapped this way keeps whatever O_NONBLOCK it had; NetworkStream refuses
-        // non-blocking sockets, and .NET's async calls switch modes by themselves.
+        // The fd is blocking (TcpRepair.Restore makes it so); the managed socket is told too, as
+        // NetworkStream refuses non-blocking sockets and .NET's async calls switch modes themselves.
         socket.Blocking = true;
         // The never-sent tail of the send queue goes out as ordinary data now that the socket is live.
         if (!_unsentTail.IsEmpty) socket.Send(_unsentTail.Span);

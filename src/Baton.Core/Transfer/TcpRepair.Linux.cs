@@ -119,9 +119,11 @@ internal static class TcpRepair
     /// </summary>
     public static RepairedSocket Restore(TcpSnapshot s)
     {
-        // Non-blocking while in repair: a queue that does not fit must fail (EAGAIN) and leave the
+        // A blocking fd, as the managed Socket made of it at activation expects, but every queue
+        // write is MSG_DONTWAIT: a queue that does not fit must fail (EAGAIN) and leave the
         // connection with its previous owner, never hang a control loop while the flow is blocked.
-        int fd = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, Libc.IPPROTO_TCP);
+        // (A SOCK_NONBLOCK fd cost two fcntl calls per activation to undo.)
+        int fd = Libc.Socket(Libc.AF_INET, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, Libc.IPPROTO_TCP);
         Libc.Check(fd, "socket");
         try
         {
@@ -181,11 +183,6 @@ internal static class TcpRepair
     internal static void LeaveRepairAndTune(int fd)
     {
         Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
-        // Blocking again, as a new managed Socket assumes: it does not look at the fd's flags, so a
-        // non-blocking fd would make its synchronous calls fail with EAGAIN.
-        const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
-        int flags = Libc.Fcntl(fd, F_GETFL, 0);
-        if (flags < 0 || Libc.Fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) throw Libc.Error("fcntl(O_NONBLOCK off)");
         // Socket options are not part of the repair state. Without NODELAY, Nagle held a response
         // behind un-ACKed data until the client's delayed ACK (DESIGN.md §3).
         Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");
@@ -251,7 +248,7 @@ internal static class TcpRepair
             int off = 0;
             while (off < data.Length)
             {
-                nint n = Libc.Send(fd, p + off, (nuint)(data.Length - off), 0);
+                nint n = Libc.Send(fd, p + off, (nuint)(data.Length - off), Libc.MSG_DONTWAIT);
                 if (n < 0) throw Libc.Error(what);
                 if (n == 0) throw new NativeCallException(what, Libc.EAGAIN);
                 off += (int)n;
