@@ -240,8 +240,8 @@ internal sealed class HandoffSession(ulong id, IPEndPoint client)
 {
     public ulong Id { get; } = id;
     public IPEndPoint Client { get; } = client;
-    // Continuations run inline, on the link's receive loop: the hand-off continues (steer, close,
-    // Go) and the return completes (restore, clear) without another thread-pool hop, each a few
+    // Continuations run inline, on the link's receive loop: the hand-off continues (steer, Go,
+    // close) and the return completes (restore, clear) without another thread-pool hop, each a few
     // tens of µs on a busy 2-core host. Both paths are short and never block.
     /// <summary>null when the agent is Ready; otherwise why it is not.</summary>
     public TaskCompletionSource<string?> Ready { get; } = new();
