@@ -21,6 +21,13 @@ if [ "$project" = Baton.Bench ] && [ "$(id -u)" -ne 0 ]; then
 fi
 
 cd "$repo"
+# One at a time: every run builds the same btbench-* namespaces and kills that prefix's processes
+# left from a crashed run, so a second run would tear down the first one's cluster.
+exec 9>"/tmp/baton-bench-$project.lock"
+if ! flock -n 9; then
+    echo "bench/run.sh: another $project run is in progress (lock /tmp/baton-bench-$project.lock); wait for it" >&2
+    exit 2
+fi
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 built=0
