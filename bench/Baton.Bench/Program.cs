@@ -151,8 +151,7 @@ namespace Baton.Bench
             var clients = new List<RawClient>();
             try
             {
-                for (int c = 0; c < o.Connections; c++)
-                    clients.Add(new RawClient(await lab.ConnectClientAsync().ConfigureAwait(false)));
+                await ConnectAsync(lab, clients, o.Connections).ConfigureAwait(false);
 
                 // Warm-up: JIT, agent links, nftables context, both hand-off and local paths.
                 Console.WriteLine($"warm-up: {o.Warmup} hand-off requests and {Math.Min(o.Warmup, 50)} router-local requests on {o.Connections} connections ...");
@@ -207,8 +206,7 @@ namespace Baton.Bench
                 config["Baton"]!["HoldQueue"] = false;
                 File.WriteAllText(lab.ConfigFile, config.ToJsonString());
                 await lab.StartRouterAsync().ConfigureAwait(false);
-                for (int c = 0; c < o.Connections; c++)
-                    clients.Add(new RawClient(await lab.ConnectClientAsync().ConfigureAwait(false)));
+                await ConnectAsync(lab, clients, o.Connections).ConfigureAwait(false);
                 await DriveAsync(clients, Math.Min(o.Warmup, 200), HandoffPath).ConfigureAwait(false);
                 Console.WriteLine($"measuring {o.Cycles} hand-off+return cycles and {o.Cycles} pipelined requests without the hold queue ...");
                 var dropSequential = await MeasureClientAsync(clients, clientNs, () => DriveAsync(clients, o.Cycles, HandoffPath)).ConfigureAwait(false);
@@ -230,8 +228,7 @@ namespace Baton.Bench
                 List<double[]> nftRows;
                 try
                 {
-                    for (int c = 0; c < o.Connections; c++)
-                        clients.Add(new RawClient(await lab.ConnectClientAsync().ConfigureAwait(false)));
+                    await ConnectAsync(lab, clients, o.Connections).ConfigureAwait(false);
                     await DriveAsync(clients, o.Warmup, HandoffPath).ConfigureAwait(false);
                     await Task.Delay(300, Stop.Token).ConfigureAwait(false);
                     Console.WriteLine($"measuring {o.Cycles} hand-off+return cycles with nftables steering ...");
@@ -323,6 +320,24 @@ namespace Baton.Bench
             };
         }
 
+        /// <summary>Opens <paramref name="count"/> keep-alive client connections to the router.</summary>
+        private static async Task ConnectAsync(BatonLab lab, List<RawClient> clients, int count)
+        {
+            for (int c = 0; c < count; c++)
+                clients.Add(new RawClient(await lab.ConnectClientAsync().ConfigureAwait(false)));
+        }
+
+        private static int Col(string name) => Array.IndexOf(Columns, name);
+
+        /// <summary>Router time of one cycle: hand-off plus return.</summary>
+        private static double CycleTotal(double[] r) => r[Col("handoff_total_us")] + r[Col("return_total_us")];
+
+        /// <summary>
+        /// The same cycle without the two waits on the agent (its wake-up, restore or dump, and
+        /// reply): what the router itself spends on the connection's steps.
+        /// </summary>
+        private static double OwnSteps(double[] r) => CycleTotal(r) - r[Col("control_rtt_us")] - r[Col("ret_rtt_us")];
+
         private static double[] Sorted(IEnumerable<double> values)
         {
             var v = values.ToArray();
@@ -334,9 +349,7 @@ namespace Baton.Bench
         private static string SteeringReport(List<double[]> bpfRows, PhaseResult bpf, List<double[]> nftRows, PhaseResult nft)
         {
             int Col(string name) => Array.IndexOf(Columns, name);
-            double Median(List<double[]> rows, Func<double[], double> f) => Stats.Percentile(Sorted(rows.Select(f)), 0.5);
-            double Cycle(double[] r) => r[Col("handoff_total_us")] + r[Col("return_total_us")];
-            double Own(double[] r) => Cycle(r) - r[Col("control_rtt_us")] - r[Col("ret_rtt_us")];
+            double Median(List<double[]> rows, Func<double[], double> f) => Stats.Median(Sorted(rows.Select(f)));
             double Steering(double[] r) => r[Col("block_us")] + r[Col("steer_us")] + r[Col("ret_block_us")] + r[Col("ret_clear_us")];
             var sb = new StringBuilder();
             sb.AppendLine();
@@ -348,8 +361,8 @@ namespace Baton.Bench
             sb.AppendLine("|---|---:|---:|---:|");
             void Row(string label, double b, double n) => sb.AppendLine($"| {label} | {Us(b)} | {Us(n)} | {b / n:F2} |");
             Row("the 4 steering changes of a cycle", Median(bpfRows, Steering), Median(nftRows, Steering));
-            Row("the router's own steps per cycle (without the two round trips)", Median(bpfRows, Own), Median(nftRows, Own));
-            Row("**hand-off + return (router wall time per cycle)**", Median(bpfRows, Cycle), Median(nftRows, Cycle));
+            Row("the router's own steps per cycle (without the two round trips)", Median(bpfRows, OwnSteps), Median(nftRows, OwnSteps));
+            Row("**hand-off + return (router wall time per cycle)**", Median(bpfRows, CycleTotal), Median(nftRows, CycleTotal));
             Row("router CPU per request (utime+stime)", bpf.CpuUsPerRequest, nft.CpuUsPerRequest);
             Row("client latency median", Stats.Percentile(bpf.LatencyUs, 0.5), Stats.Percentile(nft.LatencyUs, 0.5));
             sb.AppendLine($"| requests/s (all connections) | {bpf.Requests / bpf.Wall.TotalSeconds:F0} | {nft.Requests / nft.Wall.TotalSeconds:F0} | |");
@@ -464,20 +477,14 @@ namespace Baton.Bench
             var p99s = new Dictionary<string, double>();
             for (int c = 0; c < Columns.Length; c++)
             {
-                var v = rows.Select(r => r[c]).ToArray();
-                Array.Sort(v);
+                var v = Sorted(rows.Select(r => r[c]));
                 medians[Columns[c]] = Stats.Percentile(v, 0.5);
                 p99s[Columns[c]] = Stats.Percentile(v, 0.99);
                 sb.AppendLine($"| {ColumnLabels.GetValueOrDefault(Columns[c], Columns[c])} | {Us(medians[Columns[c]])} | {Us(p99s[Columns[c]])} | {Us(v[^1])} |");
             }
-            var cycleTotals = rows.Select(r => r[Array.IndexOf(Columns, "handoff_total_us")] + r[Array.IndexOf(Columns, "return_total_us")]).ToArray();
-            Array.Sort(cycleTotals);
+            var cycleTotals = Sorted(rows.Select(CycleTotal));
             sb.AppendLine($"| **hand-off + return (router time per cycle)** | {Us(Stats.Percentile(cycleTotals, 0.5))} | {Us(Stats.Percentile(cycleTotals, 0.99))} | {Us(cycleTotals[^1])} |");
-            // The same cycle without the two waits on the agent (its wake-up, restore or dump, and
-            // reply): what the router itself spends on the connection's steps.
-            int handoffRtt = Array.IndexOf(Columns, "control_rtt_us"), returnRtt = Array.IndexOf(Columns, "ret_rtt_us");
-            var ownTotals = rows.Select(r => r[Array.IndexOf(Columns, "handoff_total_us")] + r[Array.IndexOf(Columns, "return_total_us")] - r[handoffRtt] - r[returnRtt]).ToArray();
-            Array.Sort(ownTotals);
+            var ownTotals = Sorted(rows.Select(OwnSteps));
             sb.AppendLine($"| **the router's own steps per cycle (without the two round trips)** | {Us(Stats.Percentile(ownTotals, 0.5))} | {Us(Stats.Percentile(ownTotals, 0.99))} | {Us(ownTotals[^1])} |");
             sb.AppendLine();
 
@@ -560,56 +567,5 @@ namespace Baton.Bench
         public long Resets { get; set; }
         public long AgentTicks { get; init; }
         public Dictionary<string, long> ThreadTicks { get; init; } = new();
-    }
-
-    internal static class Stats
-    {
-        /// <summary>Nearest-rank percentile of a sorted array.</summary>
-        public static double Percentile(double[] sorted, double p) =>
-            sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-    }
-
-    internal static partial class ProcStat
-    {
-        private const int SC_CLK_TCK = 2;
-
-        public static long TicksPerSecond { get; } = ReadTicksPerSecond();
-
-        /// <summary>utime + stime (fields 14 and 15 of /proc/PID/stat), in clock ticks, all threads.</summary>
-        public static long CpuTicks(int pid) => Parse(File.ReadAllText($"/proc/{pid}/stat")).Ticks;
-
-        /// <summary>Per-thread utime + stime by thread id, with the thread's name (comm).</summary>
-        public static Dictionary<int, (string Name, long Ticks)> ThreadTicks(int pid)
-        {
-            var result = new Dictionary<int, (string, long)>();
-            foreach (var dir in Directory.EnumerateDirectories($"/proc/{pid}/task"))
-            {
-                try
-                {
-                    result[int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture)] = Parse(File.ReadAllText(Path.Combine(dir, "stat")));
-                }
-                catch (IOException) { } // the thread exited meanwhile
-            }
-            return result;
-        }
-
-        private static (string Name, long Ticks) Parse(string s)
-        {
-            int open = s.IndexOf('('), close = s.LastIndexOf(')');
-            string name = s[(open + 1)..close];
-            // Field 2 (comm) is in parentheses and may contain spaces: count from the last ')'.
-            var f = s[(s.LastIndexOf(')') + 2)..].Split(' ');
-            // f[0] is field 3 (state), so field N is f[N - 3].
-            return (name, long.Parse(f[14 - 3], CultureInfo.InvariantCulture) + long.Parse(f[15 - 3], CultureInfo.InvariantCulture));
-        }
-
-        private static long ReadTicksPerSecond()
-        {
-            long t = SysConf(SC_CLK_TCK);
-            return t > 0 ? t : 100;
-        }
-
-        [LibraryImport("libc", EntryPoint = "sysconf")]
-        private static partial long SysConf(int name);
     }
 }

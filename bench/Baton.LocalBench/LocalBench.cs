@@ -246,14 +246,3 @@ internal sealed record Machine(string Kernel, string Cpu, int Cores, string Load
             First("/proc/loadavg", _ => true, l => string.Join(' ', l.Split(' ').Take(3))));
     }
 }
-
-/// <summary>Nearest-rank percentiles of sorted arrays.</summary>
-internal static class Stats
-{
-    public static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-
-    public static double Median(double[] sorted) => Percentile(sorted, 0.5);
-
-    public static double P99(double[] sorted) => Percentile(sorted, 0.99);
-}

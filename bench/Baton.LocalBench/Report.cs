@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Baton.Bench;
 
 namespace Baton.LocalBench;
 

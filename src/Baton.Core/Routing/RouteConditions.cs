@@ -54,21 +54,12 @@ public sealed record HeaderCondition(string Name, IReadOnlyList<string> Values, 
         }
     }
 
-    private bool AnyValue(ReadOnlySpan<char> value, StringComparison cmp)
+    private bool AnyValue(ReadOnlySpan<char> value, StringComparison cmp) => ValueTest.Any(value, Values, Mode switch
     {
-        for (int i = 0; i < Values.Count; i++)
-        {
-            var x = Values[i].AsSpan();
-            bool hit = Mode switch
-            {
-                HeaderMatchMode.ExactHeader => value.Equals(x, cmp),
-                HeaderMatchMode.HeaderPrefix => value.StartsWith(x, cmp),
-                _ => value.Contains(x, cmp),
-            };
-            if (hit) return true;
-        }
-        return false;
-    }
+        HeaderMatchMode.ExactHeader => ValueTest.Kind.Equal,
+        HeaderMatchMode.HeaderPrefix => ValueTest.Kind.Prefix,
+        _ => ValueTest.Kind.Contains,
+    }, cmp);
 }
 
 /// <summary>A route condition on a query parameter, as YARP's <c>RouteQueryParameter</c>.</summary>
@@ -119,17 +110,30 @@ public sealed record QueryCondition(string Name, IReadOnlyList<string> Values, Q
         return Mode == QueryParameterMatchMode.NotContains && found;
     }
 
-    private bool AnyValue(ReadOnlySpan<char> value, StringComparison cmp)
+    private bool AnyValue(ReadOnlySpan<char> value, StringComparison cmp) => Mode switch
     {
-        for (int i = 0; i < Values.Count; i++)
+        QueryParameterMatchMode.Exact => ValueTest.Any(value, Values, ValueTest.Kind.Equal, cmp),
+        QueryParameterMatchMode.Prefix => ValueTest.Any(value, Values, ValueTest.Kind.Prefix, cmp),
+        QueryParameterMatchMode.Contains or QueryParameterMatchMode.NotContains => ValueTest.Any(value, Values, ValueTest.Kind.Contains, cmp),
+        _ => false,
+    };
+}
+
+/// <summary>The value comparison header and query conditions share: any of the configured values, as spans.</summary>
+internal static class ValueTest
+{
+    public enum Kind { Equal, Prefix, Contains }
+
+    public static bool Any(ReadOnlySpan<char> value, IReadOnlyList<string> values, Kind kind, StringComparison cmp)
+    {
+        for (int i = 0; i < values.Count; i++)
         {
-            var x = Values[i].AsSpan();
-            bool hit = Mode switch
+            var x = values[i].AsSpan();
+            bool hit = kind switch
             {
-                QueryParameterMatchMode.Exact => value.Equals(x, cmp),
-                QueryParameterMatchMode.Prefix => value.StartsWith(x, cmp),
-                QueryParameterMatchMode.Contains or QueryParameterMatchMode.NotContains => value.Contains(x, cmp),
-                _ => false,
+                Kind.Equal => value.Equals(x, cmp),
+                Kind.Prefix => value.StartsWith(x, cmp),
+                _ => value.Contains(x, cmp),
             };
             if (hit) return true;
         }

@@ -1,14 +1,17 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Baton.LocalBench;
+namespace Baton.Bench;
 
-/// <summary>CPU time of a process from /proc: utime + stime in clock ticks (the kernel's resolution, usually 10 ms).</summary>
+/// <summary>
+/// CPU time of a process from /proc: utime + stime in clock ticks (the kernel's resolution, usually
+/// 10 ms). Shared by the hand-off and the local bench (linked into Baton.LocalBench).
+/// </summary>
 internal static partial class ProcStat
 {
     private const int SC_CLK_TCK = 2;
 
-    public static long TicksPerSecond { get; } = Math.Max(1, SysConf(SC_CLK_TCK));
+    public static long TicksPerSecond { get; } = SysConf(SC_CLK_TCK) is var t && t > 0 ? t : 100;
 
     /// <summary>utime + stime of every thread of <paramref name="pid"/>, alive or exited (fields 14 and 15 of /proc/PID/stat).</summary>
     public static long CpuTicks(int pid) => Parse(File.ReadAllText($"/proc/{pid}/stat")).Ticks;
