@@ -107,7 +107,8 @@ namespace Baton.Bench
         /// <summary>Cancelled on Ctrl-C / SIGTERM.</summary>
         public static readonly CancellationTokenSource Stop = new();
 
-        private static readonly string[] Columns = HandoffTimings.CsvHeader.Split(',');
+        // The numeric columns; the last one, path, says how the connection came and went.
+        private static readonly string[] Columns = HandoffTimings.CsvHeader.Split(',')[..^1];
 
         private static readonly Dictionary<string, string> ColumnLabels = new()
         {
@@ -143,7 +144,10 @@ namespace Baton.Bench
         private static async Task<int> RunLabAsync(BenchOptions o, string csv)
         {
             Console.WriteLine($"building namespace cluster {Prefix}-* (10.77.{Subnet}.0/24), starting router and agents ...");
-            await using var lab = await BatonLab.StartAsync(Prefix, Subnet, TimeSpan.FromSeconds(120), echo: null, routerArgs: ["--timings", csv]).ConfigureAwait(false);
+            // Every request comes back (no stay, no pass) until the pass phase at the end: the
+            // phases before it measure the hand-off + return cycle.
+            await using var lab = await BatonLab.StartAsync(Prefix, Subnet, TimeSpan.FromSeconds(120), echo: null, routerArgs: ["--timings", csv],
+                configure: c => c["Baton"]!["SameTargetShortcut"] = false).ConfigureAwait(false);
             int pid = lab.Router.Pid;
             string clientNs = lab.Net.Ns("client");
             Console.WriteLine($"router pid {pid}; agents {string.Join(", ", lab.Agents.Select(a => $"{a.Key} pid {a.Value.Pid}"))}");
@@ -244,9 +248,43 @@ namespace Baton.Bench
                     File.Delete(nftCsv);
                 }
 
+                // The sequential hand-off workload once more on the default router (eBPF, hold queue,
+                // same-target shortcut): each next request is at the agent when the transaction
+                // ends and goes to the other back-end, so the connection passes from agent to agent.
+                Console.WriteLine("restarting the router with its defaults (same-target shortcut on) ...");
+                config["Baton"]!.AsObject().Remove("Steering");
+                config["Baton"]!["HoldQueue"] = true;
+                config["Baton"]!["SameTargetShortcut"] = true;
+                File.WriteAllText(lab.ConfigFile, config.ToJsonString());
+                string passCsv = csv + ".pass";
+                File.Delete(passCsv);
+                await lab.StartRouterAsync("--timings", passCsv).ConfigureAwait(false);
+                PhaseResult pass;
+                List<double[]> passRows;
+                int returned;
+                try
+                {
+                    await ConnectAsync(lab, clients, o.Connections).ConfigureAwait(false);
+                    await DriveAsync(clients, o.Warmup, HandoffPath).ConfigureAwait(false);
+                    await Task.Delay(300, Stop.Token).ConfigureAwait(false);
+                    Console.WriteLine($"measuring {o.Cycles} requests passed from agent to agent ...");
+                    pass = await MeasureAsync(clients, lab, o.Cycles, HandoffPath).ConfigureAwait(false);
+                    foreach (var c in clients) c.Close();
+                    clients.Clear();
+                    lab.Router.Stop(TimeSpan.FromSeconds(15));
+                    if (!File.Exists(passCsv)) throw new InvalidOperationException($"router (defaults) wrote no timings file:\n{lab.Router.Output}");
+                    passRows = ReadTimings(passCsv, o.Warmup, "pass>pass").Rows;
+                    returned = ReadTimings(passCsv, o.Warmup).Rows.Count - passRows.Count;
+                }
+                finally
+                {
+                    File.Delete(passCsv);
+                }
+
                 string md = Report(o, rows, skipped, handoff, local, (idleBefore, idleAfter), steering)
                     + SteeringReport(rows, handoff, nftRows, nft)
-                    + HoldReport(handoff, pipelined, dropSequential, dropPipelined);
+                    + HoldReport(handoff, pipelined, dropSequential, dropPipelined)
+                    + PassReport(rows, handoff, passRows, pass, returned);
                 Console.WriteLine();
                 Console.WriteLine(md);
                 if (o.Out is not null)
@@ -369,6 +407,33 @@ namespace Baton.Bench
             return sb.ToString();
         }
 
+        /// <summary>The alternating workload with every request coming back, and with the connection passed from agent to agent.</summary>
+        private static string PassReport(List<double[]> cycleRows, PhaseResult cycles, List<double[]> passRows, PhaseResult pass, int returned)
+        {
+            double Median(List<double[]> rows, Func<double[], double> f) => rows.Count == 0 ? double.NaN : Stats.Median(Sorted(rows.Select(f)));
+            var sb = new StringBuilder();
+            sb.AppendLine();
+            sb.AppendLine("## Return + hand-off vs pass (alternating back-ends, same run)");
+            sb.AppendLine();
+            sb.AppendLine("The sequential hand-off workload of the first phase (`/be1/`, `/be2/` alternating: every request goes to the other back-end) on the router's defaults: " +
+                "the same-target shortcut on, so the agent reports the next request's head, the router routes it, and the connection goes from the agent's " +
+                "dump straight to the other agent's restore (a pass): no restore, read, parse, block, dump and close at the router. " +
+                $"Router time per request: there, a return and the next hand-off (one cycle); here, the pass (block and Freeze → Returned at the old agent, " +
+                $"Handoff → Ready, steer and Go at the new one). {passRows.Count} passes measured; {returned} connections came back instead (the next request not yet at the agent). Medians, µs.");
+            sb.AppendLine();
+            sb.AppendLine("| measure | return + hand-off | pass | pass ÷ return + hand-off |");
+            sb.AppendLine("|---|---:|---:|---:|");
+            void Row(string label, double c, double p) => sb.AppendLine($"| {label} | {Us(c)} | {Us(p)} | {p / c:F2} |");
+            Row("the router's own steps per request (without the two round trips)", Median(cycleRows, OwnSteps), Median(passRows, OwnSteps));
+            Row("**router wall time per request**", Median(cycleRows, CycleTotal), Median(passRows, CycleTotal));
+            Row("router CPU per request (utime+stime)", cycles.CpuUsPerRequest, pass.CpuUsPerRequest);
+            Row("agents' CPU per request (be1..be3 summed)", cycles.AgentTicks * 1_000_000.0 / ProcStat.TicksPerSecond / cycles.Requests, pass.AgentTicks * 1_000_000.0 / ProcStat.TicksPerSecond / pass.Requests);
+            Row("client latency median", Stats.Percentile(cycles.LatencyUs, 0.5), Stats.Percentile(pass.LatencyUs, 0.5));
+            Row("client latency p99", Stats.Percentile(cycles.LatencyUs, 0.99), Stats.Percentile(pass.LatencyUs, 0.99));
+            sb.AppendLine($"| requests/s (all connections) | {cycles.Requests / cycles.Wall.TotalSeconds:F0} | {pass.Requests / pass.Wall.TotalSeconds:F0} | |");
+            return sb.ToString();
+        }
+
         private static string HoldReport(PhaseResult holdSequential, PhaseResult holdPipelined, PhaseResult dropSequential, PhaseResult dropPipelined)
         {
             var sb = new StringBuilder();
@@ -437,7 +502,11 @@ namespace Baton.Bench
             return (c1 - c0) * 1_000_000.0 / ProcStat.TicksPerSecond / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
 
-        private static (List<double[]> Rows, int Skipped) ReadTimings(string file, int skip)
+        /// <summary>
+        /// The timing lines after the first <paramref name="skip"/> (the warm-up's), of connections
+        /// that came and went by <paramref name="path"/> (handoff or pass, &gt;, return or pass).
+        /// </summary>
+        private static (List<double[]> Rows, int Skipped) ReadTimings(string file, int skip, string path = "handoff>return")
         {
             var lines = File.ReadAllLines(file);
             if (lines.Length == 0 || lines[0].Trim() != HandoffTimings.CsvHeader)
@@ -449,8 +518,9 @@ namespace Baton.Bench
                 if (string.IsNullOrWhiteSpace(line)) continue;
                 if (skipped < skip) { skipped++; continue; }
                 var f = line.Split(',');
-                if (f.Length != Columns.Length) throw new InvalidOperationException($"bad timings line: {line}");
-                rows.Add(f.Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray());
+                if (f.Length != Columns.Length + 1) throw new InvalidOperationException($"bad timings line: {line}");
+                if (f[^1] != path) continue;
+                rows.Add(f[..^1].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray());
             }
             return (rows, skipped);
         }
@@ -465,7 +535,7 @@ namespace Baton.Bench
                 $"namespace cluster {Prefix}-* (router, be1..be3, client on one bridge), {steering}");
             sb.AppendLine();
             sb.AppendLine($"Workload: `GET /be1/x` and `GET /be2/x` alternating on {o.Connections} keep-alive connections (raw sockets in the client namespace), " +
-                $"each request a hand-off to the back-end and a return to the router; tiny responses (~60 B body). " +
+                $"each request a hand-off to the back-end and a return to the router (`Baton:SameTargetShortcut` off until the last section); tiny responses (~60 B body). " +
                 $"{o.Warmup} warm-up hand-offs run first and their {skipped} timing lines are dropped. Median and p99 of {rows.Count} cycles; " +
                 "the machine is small and shared, so read medians and treat p99 as noise-sensitive.");
             sb.AppendLine();

@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using Baton.Agent;
 using Baton.Lab;
+using Baton.Transfer.Handoff;
 
 namespace Baton.ClusterTests;
 
@@ -7,7 +9,8 @@ namespace Baton.ClusterTests;
 /// The same-target shortcut: a next request that is already at the agent when a transaction ends
 /// is routed by the router without the connection; when it goes to the same agent it is served
 /// there (no return, no new hand-off), otherwise the connection comes back and goes where the
-/// router decided. Routing is exactly as if every request had come back.
+/// router decided: to another agent straight from this one (a pass), or back to the router.
+/// Routing is exactly as if every request had come back.
 /// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class ShortcutTests(ClusterFixture fixture)
@@ -48,6 +51,65 @@ public sealed class ShortcutTests(ClusterFixture fixture)
         Assert.Equal(("be2", ""), (last.Header("Baton-Host"), last.Header("Baton-Handoff-Us")));
         Assert.True(await http.WaitForCloseAsync(TimeSpan.FromSeconds(5)), "the connection was not closed after Connection: close");
         Assert.Equal(0, Netns.SnmpCounter(Lab.Net.Ns("client"), "Tcp", "EstabResets") - resets);
+    }
+
+    [Fact]
+    public async Task A_connection_goes_from_agent_to_agent_without_coming_back_to_the_router()
+    {
+        // The router's --timings file says, per stay at an agent, how the connection arrived and
+        // left (handoff or pass in, return or pass out): the only place the path shows, since the
+        // client must see no difference.
+        string csv = Path.Combine(Lab.Directory, "pass-timings.csv");
+        File.Delete(csv);
+        Lab.Router.Stop(TimeSpan.FromSeconds(10));
+        try
+        {
+            await Lab.StartRouterAsync("--timings", csv);
+            long resets = Netns.SnmpCounter(Lab.Net.Ns("client"), "Tcp", "EstabResets");
+            using var socket = await Lab.ConnectClientAsync();
+            var http = new RawHttp(socket);
+            const int size = 1 << 20;
+            // Sent at once: each next request is at the agent when the one before it is done.
+            (string Path, string Host)[] plan =
+            [
+                ("/be1/a", "be1"), ($"/be2/bytes/{size}", "be2"), ("/be3/c", "be3"),
+                ($"/be1/bytes/{size}", "be1"), ("/be2/e", "be2"), ("/router/f", "router"),
+            ];
+            long tx0 = Netns.TxBytes(Lab.Net.Ns("router"), "eth0");
+            await http.SendAsync(string.Concat(plan.Select(p => RawHttp.Get(p.Path))));
+            foreach (var (path, host) in plan)
+            {
+                var r = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
+                Assert.Equal(200, r.Status);
+                Assert.Equal(host, r.Header("Baton-Host"));
+                if (path.Contains("/bytes/"))
+                {
+                    Assert.Equal(size, r.Body.Length);
+                    for (int i = 0; i < size; i++)
+                        if (r.Body[i] != BuiltInApplication.PatternByte(i)) Assert.Fail($"{path}: body differs at byte {i}");
+                }
+                else Assert.Equal($"served by {host}: GET {path}\n", r.Text);
+                // A hand-off (from the router or from the agent before) brought each one there.
+                Assert.True(host == "router" || r.Header("Baton-Handoff-Us").Length > 0, $"{path}: no Baton-Handoff-Us");
+            }
+            long routerTx = Netns.TxBytes(Lab.Net.Ns("router"), "eth0") - tx0;
+            Assert.True(routerTx < 2 * size / 20, $"router transmitted {routerTx} bytes for two {size}-byte responses");
+            // Once more through a plain hand-off and return, then the router writes its timings.
+            Assert.Equal("be3", (await http.RequestAsync("/be3/g")).Header("Baton-Host"));
+            Assert.Equal("router", (await http.RequestAsync("/router/home")).Header("Baton-Host"));
+            Assert.Equal(0, Netns.SnmpCounter(Lab.Net.Ns("client"), "Tcp", "EstabResets") - resets);
+            Lab.Router.Stop(TimeSpan.FromSeconds(10));
+            var lines = File.ReadAllLines(csv);
+            Assert.Equal(HandoffTimings.CsvHeader, lines[0]);
+            var paths = lines.Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')[^1]).ToArray();
+            // be1 → be2 → be3 → be1 → be2 passed, be2 → router returned; be3 handed off and returned.
+            Assert.Equal(["handoff>pass", "pass>pass", "pass>pass", "pass>pass", "pass>return", "handoff>return"], paths);
+        }
+        finally
+        {
+            if (!Lab.Router.HasExited) Lab.Router.Stop(TimeSpan.FromSeconds(10));
+            await Lab.StartRouterAsync();
+        }
     }
 
     [Fact]

@@ -53,10 +53,11 @@ public sealed class BatonLab : IBatonLab
     /// <summary>
     /// Builds the namespaces, writes key and configuration, starts agents and router, and waits until
     /// all agents are connected. <paramref name="steering"/> is the router's <c>Baton:Steering</c>
-    /// (bpf, nftables, auto); null leaves it to the router's default.
+    /// (bpf, nftables, auto); null leaves it to the router's default. <paramref name="configure"/>
+    /// changes the router's configuration further before it starts.
     /// </summary>
     public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null,
-        string? steering = null)
+        string? steering = null, Action<JsonNode>? configure = null)
     {
         StaleProcesses.Kill(prefix);
         var net = NetnsCluster.Create(prefix, subnet);
@@ -67,6 +68,7 @@ public sealed class BatonLab : IBatonLab
             ClusterKey.CreateFile(lab.KeyFile);
             var config = DefaultConfig(net, idleTimeout);
             if (steering is not null) config["Baton"]!["Steering"] = steering;
+            configure?.Invoke(config);
             File.WriteAllText(lab.ConfigFile, config.ToJsonString(new() { WriteIndented = true }));
             foreach (var be in net.Backends) lab._agents[be] = lab.StartAgent(be);
             foreach (var (be, p) in lab._agents)

@@ -31,6 +31,9 @@ public static class BatonMetrics
     /// <summary>Requests an agent served on a connection it already held (same-target shortcut): no return, no hand-off.</summary>
     public static readonly Counter<long> Stays = Meter.CreateCounter<long>("baton.handoff.stays", description: "Next requests served where the connection already was");
 
+    /// <summary>Connections moved from one agent straight to the next (no return to the router in between).</summary>
+    public static readonly Counter<long> Passes = Meter.CreateCounter<long>("baton.handoff.passes", description: "Connections moved from one agent straight to the next one");
+
     /// <summary>Connections currently away at agents.</summary>
     public static readonly UpDownCounter<long> ConnectionsAway = Meter.CreateUpDownCounter<long>("baton.connections.away", description: "Connections owned by agents right now");
 

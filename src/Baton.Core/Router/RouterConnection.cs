@@ -21,14 +21,14 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
 
     // A destination picked for the next request while the connection was still away (it did not
     // stay there): used for that request once it is back, so the policy picks once per request.
-    private Decided? _decided;
+    private Decision? _decided;
     // The load the connection puts on the destination it is at now (a stay replaces it).
     private DestinationLease? _held;
     private System.Net.IPEndPoint? _client;
     // The next request's head as an agent reported it, refilled each time (StaysAt): no allocation.
     private readonly RequestHead _next = new();
 
-    private sealed record Decided(Cluster Cluster, ITransferTarget Target, DestinationLease Lease);
+    private sealed record Decision(Cluster Cluster, ITransferTarget Target, DestinationLease Lease);
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -150,8 +150,23 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
             host.Report(cluster, current.Name, served: true);
             return true;
         }
-        Interlocked.Exchange(ref _decided, new Decided(cluster, pick.Target, pick.Lease))?.Lease.Dispose();
+        Interlocked.Exchange(ref _decided, new Decision(cluster, pick.Target, pick.Lease))?.Lease.Dispose();
         return false;
+    }
+
+    /// <inheritdoc />
+    public ITransferTarget? Decided => Volatile.Read(ref _decided)?.Target;
+
+    /// <inheritdoc />
+    public void PassedTo(ITransferTarget target)
+    {
+        var d = Interlocked.Exchange(ref _decided, null);
+        if (d is null || !ReferenceEquals(d.Target, target))
+            throw new InvalidOperationException($"passed to {target.Name}, but the decision was {d?.Target.Name ?? "none"}");
+        // Its load is now the destination's, released when the connection is back (as after a stay).
+        Interlocked.Exchange(ref _held, d.Lease)?.Dispose();
+        Count(d.Cluster.Id, ModeLabel(d.Cluster.Transfer));
+        host.Report(d.Cluster, target.Name, served: true);
     }
 
     private static string ModeLabel(TransferMode mode) => mode switch

@@ -170,6 +170,10 @@ public sealed class AgentLink : IAsyncDisposable
                     break;
                 case ControlMessageType.NextRequest:
                 case ControlMessageType.ReturnRequest:
+                    // Routed to another agent: the snapshot goes there straight from Returned,
+                    // without a restore here (HandoffTransfer); anything else comes back first.
+                    if (m.Type == ControlMessageType.NextRequest && s.Next?.Router.Decided is HandoffTarget to && to.Link != this && to.IsHealthy)
+                        s.PassTo = to;
                     long t0 = Stopwatch.GetTimestamp();
                     // Block before Freeze: the agent's dump must not race the client's next packets
                     // (held where steering can, replayed to our stack after the restore).
@@ -256,4 +260,6 @@ internal sealed class HandoffSession(ulong id, IPEndPoint client)
     public (INextRequestRouter Router, ITransferTarget Target)? Next { get; init; }
     /// <summary>Requests served at the agent after a Stay, since the hand-off.</summary>
     public int Stays { get; set; }
+    /// <summary>Where the connection goes straight from Returned (its next request is routed to that agent), if anywhere.</summary>
+    public HandoffTarget? PassTo { get; set; }
 }

@@ -19,6 +19,9 @@ internal static partial class HandoffLog
     [LoggerMessage(203, LogLevel.Warning, "connection from {Client} could not be restored on its return ({Reason}): steered back to {Agent}, which closes it")]
     public static partial void ReturnFailed(ILogger log, IPEndPoint client, string agent, string reason);
 
+    [LoggerMessage(204, LogLevel.Warning, "connection from {Client} not passed from {From} to {To} ({Reason}): restored here, its next request is handed off anew")]
+    public static partial void PassFailed(ILogger log, IPEndPoint client, string from, string to, string reason);
+
     [LoggerMessage(210, LogLevel.Information, "agent {Name} connected at {Endpoint}")]
     public static partial void AgentConnected(ILogger log, string name, IPEndPoint endpoint);
 

@@ -6,15 +6,19 @@ namespace Baton.Transfer.Handoff;
 /// Router-side time of one hand-off and its return, step by step, in Stopwatch ticks.
 /// Hand-off: block, dump, control round trip (Handoff → Ready), steer forward, Go, close.
 /// Return: block + Freeze (on ReturnRequest), Freeze → Returned round trip, restore, clear, activate.
+/// A connection passed from one agent straight to the next has no router socket: its arrival has
+/// no block, dump or close, and its departure (block, Freeze → Returned) no restore, clear or
+/// activate; <c>path</c> says which (handoff or pass in, return or pass out).
 /// </summary>
 public sealed class HandoffTimings
 {
     /// <summary>Column names, in the order of <see cref="ToCsv"/>.</summary>
-    public const string CsvHeader = "block_us,dump_us,control_rtt_us,steer_us,go_us,close_us,handoff_total_us,ret_block_us,ret_rtt_us,restore_us,ret_clear_us,activate_us,return_total_us";
+    public const string CsvHeader = "block_us,dump_us,control_rtt_us,steer_us,go_us,close_us,handoff_total_us,ret_block_us,ret_rtt_us,restore_us,ret_clear_us,activate_us,return_total_us,path";
 
     internal long Block, Dump, ControlRtt, Steer, Close, Go;
     internal long ReturnBlock, ReturnRtt, Restore, ReturnClear, Activate;
     internal long FreezeSentAt;
+    internal bool PassedIn, PassedOut;
 
     /// <summary>Router time from block to its copy closed, after Go.</summary>
     public TimeSpan Handoff => Stopwatch.GetElapsedTime(0, Block + Dump + ControlRtt + Steer + Close + Go);
@@ -29,6 +33,7 @@ public sealed class HandoffTimings
         return string.Join(',', Us(Block), Us(Dump), Us(ControlRtt), Us(Steer), Us(Go), Us(Close),
             Us(Block + Dump + ControlRtt + Steer + Close + Go),
             Us(ReturnBlock), Us(ReturnRtt), Us(Restore), Us(ReturnClear), Us(Activate),
-            Us(ReturnBlock + ReturnRtt + Restore + ReturnClear + Activate));
+            Us(ReturnBlock + ReturnRtt + Restore + ReturnClear + Activate),
+            (PassedIn ? "pass>" : "handoff>") + (PassedOut ? "pass" : "return"));
     }
 }

@@ -65,71 +65,50 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         }
         t.Dump = Lap(ref mark);
 
-        // 3. Handoff → Ready.
-        string? refusal;
-        try
-        {
-            var payload = new byte[snapshot.EncodedLength];
-            snapshot.Encode(payload);
-            await agent.SendAsync(ControlMessageType.Handoff, id, payload).ConfigureAwait(false);
-            refusal = await session.Ready.Task.WaitAsync(readyTimeout, ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or SocketException or TimeoutException or ObjectDisposedException or OperationCanceledException)
-        {
-            refusal = e is TimeoutException ? $"agent {agent.Name} not ready within {readyTimeout.TotalMilliseconds:F0} ms" : e.Message;
-        }
-        t.ControlRtt = Lap(ref mark);
-        if (refusal is not null)
+        // 3.–4. Handoff → Ready, steer to the agent.
+        if (await MoveAsync(snapshot, agent, session, ct).ConfigureAwait(false) is { } refusal)
         {
             // Nothing moved: the router's own socket, still in repair mode, simply goes live again.
-            agent.End(id);
-            session.Ready.TrySetResult(refusal);
             TcpRepair.Resume(socket);
-            steering.Clear(client);
-            HandoffLog.HandoffFailed(log, client, agent.Name, refusal);
-            BatonMetrics.HandoffFailures.Add(1);
+            try { steering.Clear(client); } catch (SteeringException) { }
             return new TransferOutcome.NotMoved(refusal);
         }
 
-        // 4. Steer to the agent.
-        try
-        {
-            steering.Forward(client, agent.Name);
-        }
-        catch (SteeringException e)
-        {
-            // Still nothing moved: the agent's silent copy expires unused (AgentLinkSession.GoTimeout).
-            agent.End(id);
-            TcpRepair.Resume(socket);
-            try { steering.Clear(client); } catch (SteeringException) { }
-            HandoffLog.HandoffFailed(log, client, agent.Name, e.Message);
-            BatonMetrics.HandoffFailures.Add(1);
-            return new TransferOutcome.NotMoved(e.Message);
-        }
-        t.Steer = Lap(ref mark);
-
         // 5. Go, then drop our copy: it is in repair mode and sends nothing either way, so the
         // close need not delay the agent (it took ~10 µs before Go).
-        var go = new byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(go, (long)Stopwatch.GetElapsedTime(0, t.Block + t.Dump + t.ControlRtt + t.Steer).TotalMicroseconds);
-        try
-        {
-            await agent.SendAsync(ControlMessageType.Go, id, go).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-        {
-            // The agent holds the connection in repair mode and will drop it; the client's packets
-            // go to its host, whose kernel resets them. Nothing else can be done without the link.
-            HandoffLog.GoFailed(log, agent.Name, client, e.Message);
-        }
-        t.Go = Lap(ref mark);
+        await GoAsync(agent, session).ConfigureAwait(false);
+        mark = Stopwatch.GetTimestamp();
         socket.Dispose();
         t.Close = Lap(ref mark);
         BatonMetrics.HandoffDuration.Record(t.Handoff.TotalMicroseconds);
         BatonMetrics.ConnectionsAway.Add(1);
 
-        // The agent owns the connection for as long as the transaction takes.
-        var back = await session.Back.Task.ConfigureAwait(false);
+        // The agent owns the connection for as long as the transaction takes, and the ones after it
+        // that stay there. When the next request is routed to another agent, the snapshot goes
+        // there straight (a pass): no restore, read, dump and close here, and no socket. A pass the
+        // next agent does not take ends like a return, and the router applies its decision then.
+        var at = agent;
+        bool passed = false;
+        TcpSnapshot? back;
+        while (true)
+        {
+            back = await session.Back.Task.ConfigureAwait(false);
+            if (back is null || session.PassTo is not { } to || next is not { } n) break;
+            var onward = to.Link.Begin((ulong)Interlocked.Increment(ref _nextId), client, (n.Router, to));
+            onward.Timings.PassedIn = true;
+            if (await MoveAsync(back, to.Link, onward, ct).ConfigureAwait(false) is { } notTaken)
+            {
+                HandoffLog.PassFailed(log, client, at.Name, to.Name, notTaken);
+                break;
+            }
+            await GoAsync(to.Link, onward).ConfigureAwait(false);
+            BatonMetrics.HandoffDuration.Record(onward.Timings.Handoff.TotalMicroseconds);
+            n.Router.PassedTo(to);
+            BatonMetrics.Passes.Add(1);
+            t.PassedOut = true;
+            OnCycle?.Invoke(t);
+            (at, session, t, passed) = (to.Link, onward, onward.Timings, true);
+        }
         BatonMetrics.ConnectionsAway.Add(-1);
         if (back is null) return new TransferOutcome.Ended();
 
@@ -145,9 +124,9 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             // still holds its frozen copy for a grace period: steer the packets back to it and let
             // it finish the connection with a FIN after its send queue, so the client sees a clean
             // end, never a reset. Only without the link is the connection lost.
-            if (await agent.ReturnFailedAsync(id, client).ConfigureAwait(false))
+            if (await at.ReturnFailedAsync(session.Id, client).ConfigureAwait(false))
             {
-                HandoffLog.ReturnFailed(log, client, agent.Name, e.Message);
+                HandoffLog.ReturnFailed(log, client, at.Name, e.Message);
             }
             else
             {
@@ -176,7 +155,70 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         OnCycle?.Invoke(t);
         // The send sequence moved by exactly the bytes the agent wrote (the response), modulo 2^32;
         // after Stays it holds several responses, so no one response's size is known.
-        return new TransferOutcome.Returned(live, session.Stays == 0 ? unchecked(back.SendSeq - snapshot.SendSeq) : -1);
+        return new TransferOutcome.Returned(live, session.Stays == 0 && !passed ? unchecked(back.SendSeq - snapshot.SendSeq) : -1);
+    }
+
+    /// <summary>
+    /// Handoff → Ready, then steer the client's packets to <paramref name="agent"/> (held ones are
+    /// replayed there). Null when the agent holds the connection, ready for Go; otherwise why not,
+    /// and the caller still holds the connection (its socket in repair mode, or the snapshot).
+    /// </summary>
+    private async Task<string?> MoveAsync(TcpSnapshot snapshot, AgentLink agent, HandoffSession session, CancellationToken ct)
+    {
+        var t = session.Timings;
+        long mark = Stopwatch.GetTimestamp();
+        string? refusal;
+        try
+        {
+            var payload = new byte[snapshot.EncodedLength];
+            snapshot.Encode(payload);
+            await agent.SendAsync(ControlMessageType.Handoff, session.Id, payload).ConfigureAwait(false);
+            refusal = await session.Ready.Task.WaitAsync(readyTimeout, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or TimeoutException or ObjectDisposedException or OperationCanceledException)
+        {
+            refusal = e is TimeoutException ? $"agent {agent.Name} not ready within {readyTimeout.TotalMilliseconds:F0} ms" : e.Message;
+        }
+        t.ControlRtt = Lap(ref mark);
+        if (refusal is null)
+        {
+            try
+            {
+                steering.Forward(session.Client, agent.Name);
+                t.Steer = Lap(ref mark);
+                return null;
+            }
+            catch (SteeringException e)
+            {
+                // Still nothing moved: the agent's silent copy expires unused (AgentLinkSession.GoTimeout).
+                refusal = e.Message;
+            }
+        }
+        agent.End(session.Id);
+        session.Ready.TrySetResult(refusal);
+        HandoffLog.HandoffFailed(log, session.Client, agent.Name, refusal);
+        BatonMetrics.HandoffFailures.Add(1);
+        return refusal;
+    }
+
+    /// <summary>Go: the agent takes its restored copy live and serves.</summary>
+    private async Task GoAsync(AgentLink agent, HandoffSession session)
+    {
+        var t = session.Timings;
+        long mark = Stopwatch.GetTimestamp();
+        var go = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(go, (long)Stopwatch.GetElapsedTime(0, t.Block + t.Dump + t.ControlRtt + t.Steer).TotalMicroseconds);
+        try
+        {
+            await agent.SendAsync(ControlMessageType.Go, session.Id, go).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            // The agent holds the connection in repair mode and will drop it; the client's packets
+            // go to its host, whose kernel resets them. Nothing else can be done without the link.
+            HandoffLog.GoFailed(log, agent.Name, session.Client, e.Message);
+        }
+        t.Go = Lap(ref mark);
     }
 
     private static long Lap(ref long mark)
