@@ -274,7 +274,7 @@ namespace Baton.Bench
                     lab.Router.Stop(TimeSpan.FromSeconds(15));
                     if (!File.Exists(passCsv)) throw new InvalidOperationException($"router (defaults) wrote no timings file:\n{lab.Router.Output}");
                     passRows = ReadTimings(passCsv, o.Warmup, "pass>pass").Rows;
-                    returned = ReadTimings(passCsv, o.Warmup).Rows.Count - passRows.Count;
+                    returned = ReadTimings(passCsv, o.Warmup, "handoff>return").Rows.Count + ReadTimings(passCsv, o.Warmup, "pass>return").Rows.Count;
                 }
                 finally
                 {
