@@ -6,8 +6,11 @@ using Baton.Lab;
 namespace Baton.Compare;
 
 /// <summary>A contender while it runs: where wrk goes, and whose CPU counts as router and as back-end.</summary>
-internal sealed class Running(string name, string url, int? routerPid, Func<IEnumerable<int>> backendPids, Action stop)
+internal sealed class Running(string name, string url, int? routerPid, Func<IEnumerable<int>> backendPids, Action stop, Func<string>? output = null)
 {
+    /// <summary>What the router printed, when it is a Baton process (shown when a run fails).</summary>
+    public string Output => output?.Invoke() ?? "";
+
     public string Name { get; } = name;
 
     /// <summary>Base URL without the path, e.g. http://10.77.11.100:80.</summary>
@@ -50,6 +53,8 @@ internal sealed class Arena : IDisposable
     public string RouterNs => Net.Ns("router");
 
     public string ClientNs => Net.Ns("client");
+
+    public IEnumerable<string> BackendNamespaces => Net.Backends.Select(Net.Ns);
 
     public IEnumerable<int> OriginPids => _origins.Values.Select(o => o.Pid);
 
@@ -159,7 +164,8 @@ internal sealed class Arena : IDisposable
                     throw new InvalidOperationException($"router did not connect to agent {be}:\n{router.Output}");
             // Adaptive responses come from the agents (hand-off) and the origins (relay).
             return new Running(name, VipUrl, router.Pid,
-                adaptive ? () => agents.Select(a => a.a.Pid).Concat(OriginPids) : () => agents.Select(a => a.a.Pid), () => StopAll(started));
+                adaptive ? () => agents.Select(a => a.a.Pid).Concat(OriginPids) : () => agents.Select(a => a.a.Pid), () => StopAll(started),
+                () => string.Join('\n', router.Output.Split('\n').TakeLast(30)));
         }
         catch
         {

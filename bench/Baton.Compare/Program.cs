@@ -83,6 +83,7 @@ try
         {
             failures[name] = e.Message.Split('\n')[0];
             Console.Error.WriteLine($"{name} failed: {e.Message}");
+            if (c?.Output is { Length: > 0 } output) Console.Error.WriteLine($"{name}'s router, last lines:\n{output}");
         }
         finally
         {
@@ -110,7 +111,11 @@ static async Task<RunRow> MeasureAsync(Arena arena, Running c, long size, int co
     var backends = c.BackendPids().ToList();
     double r0 = ProcStats.CpuMicros(routerTree), b0 = ProcStats.CpuMicros(backends);
     long tx0 = Netns.TxBytes(arena.RouterNs, "eth0");
+    // Retransmissions (the client's and the back-end hosts'), shown next to the tail latency they explain.
+    long Retrans() => Netns.SnmpCounter(arena.ClientNs, "Tcp", "RetransSegs") + arena.BackendNamespaces.Sum(ns => Netns.SnmpCounter(ns, "Tcp", "RetransSegs"));
+    long retrans0 = Retrans();
     var w = await Wrk.RunAsync(arena.ClientNs, $"{c.Url}/bytes/{size}", conns, duration, ct);
+    Console.WriteLine($"    (retransmitted segments, client and back-ends: {Retrans() - retrans0})");
     double r1 = ProcStats.CpuMicros(routerTree), b1 = ProcStats.CpuMicros(backends);
     long tx1 = Netns.TxBytes(arena.RouterNs, "eth0");
     long rss = ProcStats.RssKiB(routerTree);

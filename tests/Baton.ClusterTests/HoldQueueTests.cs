@@ -18,7 +18,7 @@ namespace Baton.ClusterTests;
 [Collection(HoldClusterCollection.Name)]
 public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper output)
 {
-    private const string Backend = "be3";
+    internal const string Backend = "be3";
     // Ready and the return's dump each come this late, so the connection stays frozen that long.
     private const int FreezeMs = 300;
     // When the client sends into the frozen window: 50 ms before it ends, so a dropped segment's
@@ -207,7 +207,7 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
         [.. System.Text.Encoding.ASCII.GetBytes($"POST /{Backend}/echo HTTP/1.1\r\nHost: test\r\nContent-Length: {body.Length}\r\n\r\n"), .. body];
 
     // Until the router has the new link up (the agent logs its side first): else a 503 from the router.
-    private static async Task RestartAgentAsync(BatonLab lab, BatonProcess router, params string[] args)
+    internal static async Task RestartAgentAsync(BatonLab lab, BatonProcess router, params string[] args)
     {
         string line = $"agent {Backend} connected";
         int before = Eventually.Lines(router.Output, line);

@@ -101,9 +101,11 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
                 HandoffLog.PassFailed(log, client, at.Name, to.Name, notTaken);
                 break;
             }
+            // Counted before Go: once live, the new agent may report the request after it
+            // (NextRequest), and the router must route that one with this one's decision used up.
+            n.Router.PassedTo(to);
             await GoAsync(to.Link, onward).ConfigureAwait(false);
             BatonMetrics.HandoffDuration.Record(onward.Timings.Handoff.TotalMicroseconds);
-            n.Router.PassedTo(to);
             BatonMetrics.Passes.Add(1);
             t.PassedOut = true;
             OnCycle?.Invoke(t);
