@@ -71,7 +71,7 @@ internal static class DemoCommand
         public static readonly Demo Handoff = new(
             "Baton demo: building hosts baton-client, baton-router, baton-be1..3 (network namespaces on a bridge, 10.77.0.0/24)",
             "agents on be1..be3",
-            "hand-offs: {0}, router time median {1:F0} µs, p99 {2:F0} µs (block, dump, agent restore round trip, steer, Go, close)",
+            "hand-offs: {0} (from the router, or from one agent straight to the next), router time median {1:F0} µs, p99 {2:F0} µs (block, dump, agent restore round trip, steer, Go, close; a hand-off from an agent has no block, dump and close)",
             async echo => await BatonLab.StartAsync("baton", 0, TimeSpan.FromSeconds(60), echo).ConfigureAwait(false));
 
         public static readonly Demo Local = new(
