@@ -199,7 +199,8 @@ namespace Baton.Bench
                 lab.Router.Stop(TimeSpan.FromSeconds(15));
                 if (!File.Exists(csv))
                     throw new InvalidOperationException($"router wrote no timings file (exit code {(lab.Router.HasExited ? lab.Router.ExitCode.ToString(CultureInfo.InvariantCulture) : "?")}):\n{lab.Router.Output}");
-                var (rows, skipped) = ReadTimings(csv, o.Warmup);
+                var (paths, skipped) = ReadTimings(csv, o.Warmup);
+                var rows = paths.GetValueOrDefault(CyclePath, []);
                 if (rows.Count == 0) throw new InvalidOperationException($"timings file has no measured cycles ({skipped} warm-up lines)");
 
                 // The router says so only when it falls back (event 114); eBPF is the default.
@@ -225,28 +226,8 @@ namespace Baton.Bench
                 Console.WriteLine("restarting the router with Baton:Steering nftables ...");
                 config["Baton"]!["Steering"] = "nftables";
                 File.WriteAllText(lab.ConfigFile, config.ToJsonString());
-                string nftCsv = csv + ".nft";
-                File.Delete(nftCsv);
-                await lab.StartRouterAsync("--timings", nftCsv).ConfigureAwait(false);
-                PhaseResult nft;
-                List<double[]> nftRows;
-                try
-                {
-                    await ConnectAsync(lab, clients, o.Connections).ConfigureAwait(false);
-                    await DriveAsync(clients, o.Warmup, HandoffPath).ConfigureAwait(false);
-                    await Task.Delay(300, Stop.Token).ConfigureAwait(false);
-                    Console.WriteLine($"measuring {o.Cycles} hand-off+return cycles with nftables steering ...");
-                    nft = await MeasureAsync(clients, lab, o.Cycles, HandoffPath).ConfigureAwait(false);
-                    foreach (var c in clients) c.Close();
-                    clients.Clear();
-                    lab.Router.Stop(TimeSpan.FromSeconds(15));
-                    if (!File.Exists(nftCsv)) throw new InvalidOperationException($"router (nftables) wrote no timings file:\n{lab.Router.Output}");
-                    nftRows = ReadTimings(nftCsv, o.Warmup).Rows;
-                }
-                finally
-                {
-                    File.Delete(nftCsv);
-                }
+                var (nft, nftPaths) = await TimedPhaseAsync(lab, clients, o, csv + ".nft", "hand-off+return cycles with nftables steering").ConfigureAwait(false);
+                var nftRows = nftPaths.GetValueOrDefault(CyclePath, []);
 
                 // The sequential hand-off workload once more on the default router (eBPF, hold queue,
                 // same-target shortcut): each next request is at the agent when the transaction
@@ -256,30 +237,9 @@ namespace Baton.Bench
                 config["Baton"]!["HoldQueue"] = true;
                 config["Baton"]!["SameTargetShortcut"] = true;
                 File.WriteAllText(lab.ConfigFile, config.ToJsonString());
-                string passCsv = csv + ".pass";
-                File.Delete(passCsv);
-                await lab.StartRouterAsync("--timings", passCsv).ConfigureAwait(false);
-                PhaseResult pass;
-                List<double[]> passRows;
-                int returned;
-                try
-                {
-                    await ConnectAsync(lab, clients, o.Connections).ConfigureAwait(false);
-                    await DriveAsync(clients, o.Warmup, HandoffPath).ConfigureAwait(false);
-                    await Task.Delay(300, Stop.Token).ConfigureAwait(false);
-                    Console.WriteLine($"measuring {o.Cycles} requests passed from agent to agent ...");
-                    pass = await MeasureAsync(clients, lab, o.Cycles, HandoffPath).ConfigureAwait(false);
-                    foreach (var c in clients) c.Close();
-                    clients.Clear();
-                    lab.Router.Stop(TimeSpan.FromSeconds(15));
-                    if (!File.Exists(passCsv)) throw new InvalidOperationException($"router (defaults) wrote no timings file:\n{lab.Router.Output}");
-                    passRows = ReadTimings(passCsv, o.Warmup, "pass>pass").Rows;
-                    returned = ReadTimings(passCsv, o.Warmup, "handoff>return").Rows.Count + ReadTimings(passCsv, o.Warmup, "pass>return").Rows.Count;
-                }
-                finally
-                {
-                    File.Delete(passCsv);
-                }
+                var (pass, passPaths) = await TimedPhaseAsync(lab, clients, o, csv + ".pass", "requests passed from agent to agent").ConfigureAwait(false);
+                var passRows = passPaths.GetValueOrDefault("pass>pass", []);
+                int returned = passPaths.Where(p => p.Key.EndsWith(">return", StringComparison.Ordinal)).Sum(p => p.Value.Count);
 
                 string md = Report(o, rows, skipped, handoff, local, (idleBefore, idleAfter), steering)
                     + SteeringReport(rows, handoff, nftRows, nft)
@@ -502,16 +462,19 @@ namespace Baton.Bench
             return (c1 - c0) * 1_000_000.0 / ProcStat.TicksPerSecond / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
 
+        /// <summary>The path of a connection that was handed off and came back (no stay, no pass).</summary>
+        private const string CyclePath = "handoff>return";
+
         /// <summary>
-        /// The timing lines after the first <paramref name="skip"/> (the warm-up's), of connections
-        /// that came and went by <paramref name="path"/> (handoff or pass, &gt;, return or pass).
+        /// The timing lines after the first <paramref name="skip"/> (the warm-up's), by how the
+        /// connection came and went (handoff or pass, &gt;, return or pass).
         /// </summary>
-        private static (List<double[]> Rows, int Skipped) ReadTimings(string file, int skip, string path = "handoff>return")
+        private static (Dictionary<string, List<double[]>> ByPath, int Skipped) ReadTimings(string file, int skip)
         {
             var lines = File.ReadAllLines(file);
             if (lines.Length == 0 || lines[0].Trim() != HandoffTimings.CsvHeader)
                 throw new InvalidOperationException($"unexpected timings header: '{(lines.Length > 0 ? lines[0] : "")}' (expected '{HandoffTimings.CsvHeader}')");
-            var rows = new List<double[]>();
+            var byPath = new Dictionary<string, List<double[]>>();
             int skipped = 0;
             foreach (var line in lines.Skip(1))
             {
@@ -519,10 +482,39 @@ namespace Baton.Bench
                 if (skipped < skip) { skipped++; continue; }
                 var f = line.Split(',');
                 if (f.Length != Columns.Length + 1) throw new InvalidOperationException($"bad timings line: {line}");
-                if (f[^1] != path) continue;
+                if (!byPath.TryGetValue(f[^1], out var rows)) byPath[f[^1]] = rows = [];
                 rows.Add(f[..^1].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray());
             }
-            return (rows, skipped);
+            return (byPath, skipped);
+        }
+
+        /// <summary>
+        /// One sequential hand-off phase on a router restarted (with its configuration as the file
+        /// has it now) to write its timings to <paramref name="csv"/>: warmed up like the first
+        /// phase, measured, stopped; its timing lines after the warm-up's, by path.
+        /// </summary>
+        private static async Task<(PhaseResult Phase, Dictionary<string, List<double[]>> ByPath)> TimedPhaseAsync(
+            BatonLab lab, List<RawClient> clients, BenchOptions o, string csv, string what)
+        {
+            File.Delete(csv);
+            await lab.StartRouterAsync("--timings", csv).ConfigureAwait(false);
+            try
+            {
+                await ConnectAsync(lab, clients, o.Connections).ConfigureAwait(false);
+                await DriveAsync(clients, o.Warmup, HandoffPath).ConfigureAwait(false);
+                await Task.Delay(300, Stop.Token).ConfigureAwait(false);
+                Console.WriteLine($"measuring {o.Cycles} {what} ...");
+                var phase = await MeasureAsync(clients, lab, o.Cycles, HandoffPath).ConfigureAwait(false);
+                foreach (var c in clients) c.Close();
+                clients.Clear();
+                lab.Router.Stop(TimeSpan.FromSeconds(15));
+                if (!File.Exists(csv)) throw new InvalidOperationException($"router wrote no timings file ({what}):\n{lab.Router.Output}");
+                return (phase, ReadTimings(csv, o.Warmup).ByPath);
+            }
+            finally
+            {
+                File.Delete(csv);
+            }
         }
 
         private static string Report(BenchOptions o, List<double[]> rows, int skipped, PhaseResult handoff, PhaseResult? local, (double Before, double After) idle, string steering)

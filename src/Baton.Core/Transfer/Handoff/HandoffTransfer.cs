@@ -88,7 +88,6 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         // there straight (a pass): no restore, read, dump and close here, and no socket. A pass the
         // next agent does not take ends like a return, and the router applies its decision then.
         var at = agent;
-        bool passed = false;
         TcpSnapshot? back;
         while (true)
         {
@@ -109,7 +108,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             BatonMetrics.Passes.Add(1);
             t.PassedOut = true;
             OnCycle?.Invoke(t);
-            (at, session, t, passed) = (to.Link, onward, onward.Timings, true);
+            (at, session, t) = (to.Link, onward, onward.Timings);
         }
         BatonMetrics.ConnectionsAway.Add(-1);
         if (back is null) return new TransferOutcome.Ended();
@@ -156,8 +155,8 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         BatonMetrics.ReturnDuration.Record(t.Return.TotalMicroseconds);
         OnCycle?.Invoke(t);
         // The send sequence moved by exactly the bytes the agent wrote (the response), modulo 2^32;
-        // after Stays it holds several responses, so no one response's size is known.
-        return new TransferOutcome.Returned(live, session.Stays == 0 && !passed ? unchecked(back.SendSeq - snapshot.SendSeq) : -1);
+        // after Stays or passes it holds several responses, so no one response's size is known.
+        return new TransferOutcome.Returned(live, session.Stays == 0 && !t.PassedIn ? unchecked(back.SendSeq - snapshot.SendSeq) : -1);
     }
 
     /// <summary>
