@@ -21,13 +21,13 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     // Unsent bytes are polled after the response: the kernel has no "send queue empty" event.
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(1);
 
-    private static readonly TimeSpan NextRequestWait = TimeSpan.FromMilliseconds(2);
-    private static readonly TimeSpan AckWait = TimeSpan.FromMilliseconds(20);
-    // How often the acknowledgment wait looks at the send queue (no event tells when it empties).
-    private const int AckPollMs = 1;
+    internal static readonly TimeSpan NextRequestWait = TimeSpan.FromMilliseconds(2);
+    internal static readonly TimeSpan AckWait = TimeSpan.FromMilliseconds(20);
 
-    // Per return request: true when the router answers Stay, false on Freeze.
-    private TaskCompletionSource<bool> _verdict = NewVerdict();
+    private enum Verdict { Stay, Freeze, NoAnswer }
+
+    // Per return request: the router's answer, or NoAnswer after FreezeTimeout (or at shutdown).
+    private TaskCompletionSource<Verdict> _verdict = NewVerdict();
     private TimeSpan _transferTime = handoff;
     private bool _stay;
     // Refilled for each next request's length (NextHeadLengthAsync): no allocation per request.
@@ -42,11 +42,20 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     // Zero for requests served after a Stay: no hand-off brought them here.
     protected override TimeSpan TransferTime => _transferTime;
 
-    private static TaskCompletionSource<bool> NewVerdict() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Continuations run where the verdict is set (no RunContinuationsAsynchronously): Freeze's on
+    // the link's receive loop, so the dump and Returned follow at once, without a thread-pool hop
+    // (a median 12 µs but a p90 of ~150 µs of the Freeze → Returned round trip in bench/run.sh).
+    private static TaskCompletionSource<Verdict> NewVerdict() => new();
 
-    public void OnFreeze() => _verdict.TrySetResult(false);
+    /// <summary>On the link's receive loop: the dump and Returned run inline (short, never blocks).</summary>
+    public void OnFreeze() => _verdict.TrySetResult(Verdict.Freeze);
 
-    public void OnStay() => _verdict.TrySetResult(true);
+    /// <summary>
+    /// The next request is served here: on the thread pool, not on the link's receive loop, which
+    /// must not run the application.
+    /// </summary>
+    public void OnStay() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static v => v.TrySetResult(Verdict.Stay), _verdict, preferLocal: false);
 
     public async Task RunAsync()
     {
@@ -77,14 +86,21 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
             await session.SendAsync(ControlMessageType.NextRequest, Id, Input.Unread[..next].ToArray()).ConfigureAwait(false);
         else
             await session.SendAsync(ControlMessageType.ReturnRequest, Id, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
-        var answered = await Task.WhenAny(_verdict.Task, Task.Delay(session.Options.FreezeTimeout, session.Closing)).ConfigureAwait(false);
-        if (answered != _verdict.Task)
+        Verdict verdict;
+        using (var noAnswer = CancellationTokenSource.CreateLinkedTokenSource(session.Closing))
+        {
+            noAnswer.CancelAfter(session.Options.FreezeTimeout);
+            // Runs on a timer's pool thread: the close that follows does not hold up the link.
+            using var reg = noAnswer.Token.UnsafeRegister(static v => ((TaskCompletionSource<Verdict>)v!).TrySetResult(Verdict.NoAnswer), _verdict);
+            verdict = await _verdict.Task.ConfigureAwait(false);
+        }
+        if (verdict == Verdict.NoAnswer)
         {
             AgentLog.NotFrozen(log, Id);
             await CloseAsync().ConfigureAwait(false);
             return;
         }
-        if (_verdict.Task.Result)
+        if (verdict == Verdict.Stay)
         {
             _stay = true; // RunAsync serves the next request here
             return;
@@ -148,24 +164,15 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         // microseconds / 1000 ms, so the 250 µs slices used before were poll(0), a spin on the
         // cores the router and the client share. bench/run.sh, agents' CPU per request: 2355 µs
         // with the spin, 1105 µs with poll(2); requests/s 662 → 981 (2026-12-01, one quiet host).
-        long ackDeadline = Stopwatch.GetTimestamp() + (long)(AckWait.TotalSeconds * Stopwatch.Frequency);
-        while (TcpRepair.Unacknowledged(Socket) > 0 && Stopwatch.GetTimestamp() < ackDeadline)
-            if (Readable(AckPollMs)) return true;
         // Then wait briefly for the client's next request before asking for the return. A client
         // that sends it right after reading the response would otherwise often hit the router's
-        // block (dropped, resent only after a >= 200 ms RTO: ~1 request in 15 in bench/run.sh);
-        // waiting, the request travels with the connection instead.
-        // Bounded: a client with think time costs at most NextRequestWait per request.
-        Readable((int)NextRequestWait.TotalMilliseconds);
+        // block (resent only after a >= 200 ms RTO without the hold queue: ~1 request in 15 in
+        // bench/run.sh); waiting, the request travels with the connection instead. Bounded: a
+        // client with think time costs at most NextRequestWait per request.
+        // Both waits run on the agent's one DeliveryWatch thread, not here: a thread-pool thread
+        // held in poll(2) per waiting connection starved the pool with a few dozen connections.
+        if (Socket.Available == 0) await session.Delivery.WaitAsync(Socket).ConfigureAwait(false);
         return true;
-    }
-
-    /// <summary>Waits up to <paramref name="timeoutMs"/> for input (or the client's close); true when there is some.</summary>
-    private unsafe bool Readable(int timeoutMs)
-    {
-        var pfd = new PollFd { Fd = TcpRepair.Fd(Socket), Events = Libc.POLLIN };
-        return Libc.Poll(&pfd, 1, timeoutMs) > 0; // EINTR (-1) counts as nothing yet
-
     }
 
     /// <summary>

@@ -17,6 +17,7 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
     public async Task RunAsync(CancellationToken ct)
     {
         TcpRepair.EnsurePrivilege();
+        using var delivery = new DeliveryWatch(AgentConnection.AckWait, AgentConnection.NextRequestWait);
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         listener.Bind(options.ControlEndpoint);
@@ -29,11 +30,11 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
             try { peer = await listener.AcceptAsync(ct).ConfigureAwait(false); }
             catch (Exception) when (ct.IsCancellationRequested) { break; }
             peer.NoDelay = true;
-            _ = Task.Run(() => ServeLinkAsync(peer, ct), CancellationToken.None);
+            _ = Task.Run(() => ServeLinkAsync(peer, delivery, ct), CancellationToken.None);
         }
     }
 
-    private async Task ServeLinkAsync(Socket peer, CancellationToken ct)
+    private async Task ServeLinkAsync(Socket peer, DeliveryWatch delivery, CancellationToken ct)
     {
         var remote = peer.RemoteEndPoint;
         ControlLink link;
@@ -47,7 +48,7 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
             peer.Dispose();
             return;
         }
-        var session = new AgentLinkSession(link, options, _log);
+        var session = new AgentLinkSession(link, options, delivery, _log);
         AgentLog.RouterConnected(_log, remote);
         try
         {

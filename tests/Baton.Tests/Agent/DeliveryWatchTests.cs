@@ -1,0 +1,134 @@
+using System.Net.Sockets;
+using Baton.Agent;
+using Baton.Tests.Support;
+using Baton.Transfer;
+
+namespace Baton.Tests.Agent;
+
+/// <summary>
+/// The agent's wait after a response, on real loopback sockets: first until the client has
+/// acknowledged everything sent, then briefly for its next request; input (or the close) ends it at
+/// once. The server side of each pair is the agent's connection.
+/// </summary>
+public sealed class DeliveryWatchTests : IDisposable
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(30);
+    // Long enough that a wait that should still be pending would have ended by mistake.
+    private static readonly TimeSpan Pending = TimeSpan.FromMilliseconds(300);
+    private readonly List<LoopbackPair> _pairs = [];
+
+    public void Dispose()
+    {
+        foreach (var p in _pairs) p.Dispose();
+    }
+
+    private LoopbackPair Pair()
+    {
+        var p = LoopbackPair.Create();
+        _pairs.Add(p);
+        return p;
+    }
+
+    /// <summary>Writes from the server until the client's receive window is full and bytes stay unacknowledged.</summary>
+    private static void FillUntilUnacknowledged(LoopbackPair p)
+    {
+        p.Client.ReceiveBufferSize = 4096;
+        p.Server.SendBufferSize = 16 << 10; // little to drain when a test lets the client read
+        p.Server.Blocking = false;
+        var chunk = new byte[64 << 10];
+        try
+        {
+            while (true) p.Server.Send(chunk);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock) { }
+        p.Server.Blocking = true;
+        Assert.True(TcpRepair.Unacknowledged(p.Server) > 0);
+    }
+
+    [Fact]
+    public async Task A_waiting_connection_is_released_by_the_clients_next_request()
+    {
+        using var watch = new DeliveryWatch(Long, Long);
+        var p = Pair();
+        var wait = watch.WaitAsync(p.Server);
+        await Task.Delay(Pending);
+        Assert.False(wait.IsCompleted);
+        p.ClientSends("GET / HTTP/1.1\r\n\r\n"u8);
+        await wait.WaitAsync(LoopbackPair.HangGuard);
+    }
+
+    [Fact]
+    public async Task Unacknowledged_bytes_keep_it_waiting_until_the_client_sends()
+    {
+        using var watch = new DeliveryWatch(Long, TimeSpan.FromMilliseconds(1));
+        var p = Pair();
+        FillUntilUnacknowledged(p);
+        var wait = watch.WaitAsync(p.Server);
+        await Task.Delay(Pending);
+        Assert.False(wait.IsCompleted); // a 1 ms next-request wait would have ended it if the ack wait had
+        p.ClientSends("x"u8);
+        await wait.WaitAsync(LoopbackPair.HangGuard);
+    }
+
+    [Fact]
+    public async Task Once_everything_is_acknowledged_only_the_next_request_wait_is_left()
+    {
+        using var watch = new DeliveryWatch(Long, TimeSpan.FromMilliseconds(20));
+        var p = Pair();
+        FillUntilUnacknowledged(p);
+        var wait = watch.WaitAsync(p.Server);
+        await Task.Delay(Pending);
+        Assert.False(wait.IsCompleted);
+        // The client reads everything: its ACKs empty the send queue, and 20 ms later the wait is over.
+        var drain = new byte[64 << 10];
+        while (TcpRepair.Unacknowledged(p.Server) > 0)
+            if (p.Client.Poll(TimeSpan.FromMilliseconds(1), SelectMode.SelectRead)) p.Client.Receive(drain);
+        await wait.WaitAsync(LoopbackPair.HangGuard);
+        Assert.Equal(0, p.Server.Available); // over without any input
+    }
+
+    [Fact]
+    public async Task An_acknowledgment_wait_ends_at_its_bound_even_when_the_client_never_acknowledges()
+    {
+        using var watch = new DeliveryWatch(TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(1));
+        var p = Pair();
+        FillUntilUnacknowledged(p);
+        await watch.WaitAsync(p.Server).WaitAsync(LoopbackPair.HangGuard);
+        Assert.True(TcpRepair.Unacknowledged(p.Server) > 0);
+    }
+
+    [Fact]
+    public async Task The_clients_close_ends_the_wait()
+    {
+        using var watch = new DeliveryWatch(Long, Long);
+        var p = Pair();
+        var wait = watch.WaitAsync(p.Server);
+        p.Client.Shutdown(SocketShutdown.Send);
+        await wait.WaitAsync(LoopbackPair.HangGuard);
+    }
+
+    [Fact]
+    public async Task Many_connections_wait_at_once_and_each_is_released_by_its_own_client()
+    {
+        using var watch = new DeliveryWatch(Long, Long);
+        var pairs = Enumerable.Range(0, 100).Select(_ => Pair()).ToArray();
+        var waits = pairs.Select(p => watch.WaitAsync(p.Server)).ToArray();
+        for (int i = 0; i < pairs.Length; i += 2) pairs[i].ClientSends("x"u8);
+        for (int i = 0; i < pairs.Length; i += 2) await waits[i].WaitAsync(LoopbackPair.HangGuard);
+        await Task.Delay(Pending);
+        for (int i = 1; i < pairs.Length; i += 2) Assert.False(waits[i].IsCompleted, $"connection {i} was released without input");
+        for (int i = 1; i < pairs.Length; i += 2) pairs[i].ClientSends("x"u8);
+        await Task.WhenAll(waits).WaitAsync(LoopbackPair.HangGuard);
+    }
+
+    [Fact]
+    public async Task Stopping_the_watch_releases_every_waiting_connection()
+    {
+        var watch = new DeliveryWatch(Long, Long);
+        var p = Pair();
+        var wait = watch.WaitAsync(p.Server);
+        watch.Dispose();
+        await wait.WaitAsync(LoopbackPair.HangGuard);
+        await watch.WaitAsync(Pair().Server).WaitAsync(LoopbackPair.HangGuard); // after stop: at once
+    }
+}
