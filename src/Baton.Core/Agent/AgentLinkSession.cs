@@ -24,6 +24,10 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, D
     // a scan of _parked (a second's worth of returns) cost ~13 µs per hand-off in bench/run.sh.
     private readonly ConcurrentDictionary<(IPEndPoint Local, IPEndPoint Remote), Parked> _parkedFlows = new();
     private readonly CancellationTokenSource _closing = new();
+    // Expires restored copies without Go and parked copies, every SweepInterval: one timer per
+    // link, not two per hand-off and return (each a pending timer for 1–10 s at thousands a second).
+    private Timer? _sweep;
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromMilliseconds(250);
 
     internal AgentOptions Options => options;
     internal DeliveryWatch Delivery => delivery;
@@ -32,6 +36,7 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, D
 
     public async Task RunAsync(CancellationToken ct)
     {
+        _sweep = new Timer(static s => ((AgentLinkSession)s!).Sweep(), this, SweepInterval, SweepInterval);
         var welcome = new byte[1 + Encoding.UTF8.GetByteCount(options.Name) + 6];
         int nameLen = Encoding.UTF8.GetBytes(options.Name, welcome.AsSpan(1));
         welcome[0] = (byte)nameLen;
@@ -74,7 +79,6 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, D
             DropParked(snapshot.Local, snapshot.Remote);
             var repaired = TcpRepair.Restore(snapshot);
             _restored[m.ConnectionId] = (repaired, t0);
-            ExpireIfNoGo(m.ConnectionId);
         }
         catch (Exception e) when (e is FormatException or NativeCallException or MissingPrivilegeException or ArgumentException)
         {
@@ -124,12 +128,15 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, D
     /// </summary>
     internal static readonly TimeSpan GoTimeout = TimeSpan.FromSeconds(10);
 
-    private void ExpireIfNoGo(ulong id)
+    /// <summary>Drops what outlived its wait: restored copies without Go, parked copies past their grace.</summary>
+    private void Sweep()
     {
-        _ = Task.Delay(GoTimeout, _closing.Token).ContinueWith(t =>
-        {
-            if (!t.IsCanceled && _restored.TryRemove(id, out var r)) r.Socket.Dispose();
-        }, TaskScheduler.Default);
+        long now = Stopwatch.GetTimestamp();
+        foreach (var (id, r) in _restored)
+            if (Stopwatch.GetElapsedTime(r.Started, now) >= GoTimeout && _restored.TryRemove(KeyValuePair.Create(id, r)))
+                r.Socket.Dispose();
+        foreach (var (id, p) in _parked)
+            if (Stopwatch.GetElapsedTime(p.Since, now) >= ParkGrace) Unpark(id, p);
     }
 
     /// <summary>
@@ -139,10 +146,11 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, D
     /// Each parked copy holds an fd and its queues that long (a hand-off of the same connection
     /// here drops it sooner), so it is not made longer than needed: 1 s is hundreds of times a
     /// return on a loaded 2-core host, and at 10k returns/s it still means ~10k parked fds.
+    /// Swept every <see cref="SweepInterval"/>, so a copy goes between 1 and 1.25 s after parking.
     /// </summary>
     internal static readonly TimeSpan ParkGrace = TimeSpan.FromSeconds(1);
 
-    private sealed record Parked(ulong Id, System.Net.Sockets.Socket Socket, IPEndPoint Local, IPEndPoint Remote);
+    private sealed record Parked(ulong Id, System.Net.Sockets.Socket Socket, IPEndPoint Local, IPEndPoint Remote, long Since);
 
     /// <summary>
     /// Keeps a returned connection's socket, dumped and still in repair mode (silent), until the
@@ -151,15 +159,11 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, D
     /// </summary>
     internal void Park(ulong id, System.Net.Sockets.Socket socket, IPEndPoint local, IPEndPoint remote)
     {
-        var parked = new Parked(id, socket, local, remote);
+        var parked = new Parked(id, socket, local, remote, Stopwatch.GetTimestamp());
         _parked[id] = parked;
         _parkedFlows[(local, remote)] = parked;
         // Abandon may have run meanwhile: then nobody else will drop it.
-        if (_closing.IsCancellationRequested) { Unpark(id, parked); return; }
-        _ = Task.Delay(ParkGrace, _closing.Token).ContinueWith(t =>
-        {
-            if (!t.IsCanceled) Unpark(id, parked);
-        }, TaskScheduler.Default);
+        if (_closing.IsCancellationRequested) Unpark(id, parked);
     }
 
     /// <summary>Drops the parked copy, if it is still this one: close in repair mode sends nothing.</summary>
@@ -210,6 +214,7 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, D
     internal void Abandon()
     {
         _closing.Cancel();
+        _sweep?.Dispose();
         foreach (var id in _restored.Keys)
             if (_restored.TryRemove(id, out var r)) r.Socket.Dispose();
         foreach (var (id, p) in _parked) Unpark(id, p);
