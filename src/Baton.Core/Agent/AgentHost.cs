@@ -48,7 +48,7 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
             peer.Dispose();
             return;
         }
-        var session = new AgentLinkSession(link, options, delivery, _log);
+        var session = new AgentLinkSession(link, peer, options, delivery, _log);
         AgentLog.RouterConnected(_log, remote);
         try
         {

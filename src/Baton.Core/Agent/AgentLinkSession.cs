@@ -15,7 +15,7 @@ namespace Baton.Agent;
 /// The agent's side of one control link: restores what the router hands over, activates it on Go,
 /// and carries each connection's return.
 /// </summary>
-internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, DeliveryWatch delivery, ILogger log)
+internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Socket socket, AgentOptions options, DeliveryWatch delivery, ILogger log)
 {
     private readonly ConcurrentDictionary<ulong, (RepairedSocket Socket, long Started)> _restored = new();
     private readonly ConcurrentDictionary<ulong, AgentConnection> _live = new();
@@ -43,28 +43,32 @@ internal sealed class AgentLinkSession(ControlLink link, AgentOptions options, D
         options.Mac.GetAddressBytes().CopyTo(welcome, 1 + nameLen);
         await link.SendAsync(ControlMessageType.Welcome, 0, welcome, ct).ConfigureAwait(false);
 
-        while (await link.ReceiveAsync(ct).ConfigureAwait(false) is { } m)
+        // Handoff (restore, Ready) and Freeze (dump, Returned) run on the link's thread to the end;
+        // Go and Stay hand the connection to the pool, which runs the application.
+        await LinkReceiveThread.RunAsync(link, socket, "baton link", OnMessage, ct).ConfigureAwait(false);
+    }
+
+    private void OnMessage(ControlMessage m)
+    {
+        switch (m.Type)
         {
-            switch (m.Type)
-            {
-                case ControlMessageType.Handoff:
-                    await OnHandoffAsync(m).ConfigureAwait(false);
-                    break;
-                case ControlMessageType.Go:
-                    OnGo(m);
-                    break;
-                case ControlMessageType.Freeze:
-                    if (_live.TryGetValue(m.ConnectionId, out var conn)) conn.OnFreeze();
-                    break;
-                case ControlMessageType.Stay:
-                    if (_live.TryGetValue(m.ConnectionId, out var staying)) staying.OnStay();
-                    break;
-                case ControlMessageType.ReturnFailed:
-                    OnReturnFailed(m.ConnectionId);
-                    break;
-                default:
-                    throw new ControlProtocolException($"unexpected {m.Type} from the router");
-            }
+            case ControlMessageType.Handoff:
+                OnHandoffAsync(m).GetAwaiter().GetResult();
+                break;
+            case ControlMessageType.Go:
+                OnGo(m);
+                break;
+            case ControlMessageType.Freeze:
+                if (_live.TryGetValue(m.ConnectionId, out var conn)) conn.OnFreeze();
+                break;
+            case ControlMessageType.Stay:
+                if (_live.TryGetValue(m.ConnectionId, out var staying)) staying.OnStay();
+                break;
+            case ControlMessageType.ReturnFailed:
+                OnReturnFailed(m.ConnectionId);
+                break;
+            default:
+                throw new ControlProtocolException($"unexpected {m.Type} from the router");
         }
     }
 

@@ -47,6 +47,12 @@ public sealed class ControlLink : IAsyncDisposable
     private ulong _sendSeq;
     private ulong _receiveSeq;
 
+    /// <summary>
+    /// Whether bytes after the last message received are buffered already (all or part of the next
+    /// frame): a caller that waits on the socket itself before receiving must not wait then.
+    /// </summary>
+    public bool HasBufferedInput { get; private set; }
+
     private ControlLink(Stream stream, bool isRouter)
     {
         _stream = stream;
@@ -161,6 +167,7 @@ public sealed class ControlLink : IAsyncDisposable
             }
             if (message is not null)
             {
+                HasBufferedInput = !buffer.IsEmpty;
                 _reader.AdvanceTo(buffer.Start);
                 return message;
             }
