@@ -9,7 +9,7 @@ namespace Baton.Control;
 /// a busy 2-core host (docs/design.md, "Where a control round trip goes"). The handler runs on this
 /// thread and must not block for long: every later message of the link waits for it.
 /// </summary>
-public static class LinkReceiveThread
+internal static class LinkReceiveThread
 {
     // How often a wait for the next message looks at the cancellation token.
     private static readonly TimeSpan PollSlice = TimeSpan.FromMilliseconds(250);
@@ -18,7 +18,7 @@ public static class LinkReceiveThread
     /// Receives until the peer closes the link (then completes), the link fails or
     /// <paramref name="ct"/> is cancelled (then faults with that exception).
     /// </summary>
-    public static Task RunAsync(ControlLink link, Socket socket, string name, Action<ControlMessage> handle, CancellationToken ct)
+    internal static Task RunAsync(ControlLink link, Socket socket, string name, Action<ControlMessage> handle, CancellationToken ct)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
@@ -47,13 +47,6 @@ public static class LinkReceiveThread
     }
 
     /// <summary>The result of <paramref name="pending"/>, blocking this thread when it is not there yet.</summary>
-    public static T Wait<T>(ValueTask<T> pending) =>
+    private static T Wait<T>(ValueTask<T> pending) =>
         pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
-
-    /// <summary>Completes <paramref name="pending"/>, blocking this thread when it has not completed yet.</summary>
-    public static void Wait(ValueTask pending)
-    {
-        if (pending.IsCompletedSuccessfully) return;
-        pending.AsTask().GetAwaiter().GetResult();
-    }
 }

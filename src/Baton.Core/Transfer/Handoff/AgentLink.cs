@@ -123,7 +123,7 @@ public sealed class AgentLink : IAsyncDisposable
                 warned = false;
                 backoff = TimeSpan.FromMilliseconds(100);
                 HandoffLog.AgentConnected(_log, Name, Endpoint);
-                await LinkReceiveThread.RunAsync(link, socket, $"baton link {Name}", m => OnMessage(link, m, ct), ct).ConfigureAwait(false);
+                await ReceiveLoopAsync(link, ct).ConfigureAwait(false);
                 HandoffLog.AgentClosed(_log, Name);
             }
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ControlProtocolException or SteeringException)
@@ -145,63 +145,61 @@ public sealed class AgentLink : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// One message from the agent, on the link's own thread (<see cref="LinkReceiveThread"/>): the
-    /// waiters of Ready and Returned continue here (steer, Go, close; restore, clear, and the next
-    /// request's routing when it is already there), and Freeze and Stay are sent from here.
-    /// </summary>
-    private void OnMessage(ControlLink link, ControlMessage m, CancellationToken ct)
+    private async Task ReceiveLoopAsync(ControlLink link, CancellationToken ct)
     {
-        if (!_sessions.TryGetValue(m.ConnectionId, out var s))
+        while (await link.ReceiveAsync(ct).ConfigureAwait(false) is { } m)
         {
-            HandoffLog.UnknownConnection(_log, Name, m.Type, m.ConnectionId);
-            return;
-        }
-        switch (m.Type)
-        {
-            case ControlMessageType.Ready:
-                s.Ready.TrySetResult(null);
-                break;
-            case ControlMessageType.Refused:
-                s.Ready.TrySetResult(Encoding.UTF8.GetString(m.Payload));
-                break;
-            case ControlMessageType.NextRequest when s.Next is { } next && next.Router.StaysAt(next.Target, m.Payload):
-                // The client's next request is routed to this agent again: it stays there.
-                s.Stays++;
-                BatonMetrics.Stays.Add(1);
-                LinkReceiveThread.Wait(link.SendAsync(ControlMessageType.Stay, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct));
-                break;
-            case ControlMessageType.NextRequest:
-            case ControlMessageType.ReturnRequest:
-                // Routed to another agent: the snapshot goes there straight from Returned,
-                // without a restore here (HandoffTransfer); anything else comes back first.
-                if (m.Type == ControlMessageType.NextRequest && s.Next?.Router.Decided is HandoffTarget to && to.Link != this && to.IsHealthy)
-                    s.PassTo = to;
-                long t0 = Stopwatch.GetTimestamp();
-                // Block before Freeze: the agent's dump must not race the client's next packets
-                // (held where steering can, replayed to our stack after the restore).
-                _steering.Hold(s.Client);
-                s.Timings.ReturnBlock = Stopwatch.GetTimestamp() - t0;
-                s.Timings.FreezeSentAt = Stopwatch.GetTimestamp();
-                LinkReceiveThread.Wait(link.SendAsync(ControlMessageType.Freeze, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct));
-                break;
-            case ControlMessageType.Returned:
-                s.Timings.ReturnRtt = Stopwatch.GetTimestamp() - s.Timings.FreezeSentAt;
-                _sessions.TryRemove(m.ConnectionId, out _);
-                try { s.Back.TrySetResult(TcpSnapshot.Decode(m.Payload)); }
-                catch (FormatException e) { s.Back.TrySetException(new ControlProtocolException("bad snapshot from agent: " + e.Message)); }
-                break;
-            case ControlMessageType.Closed:
-                _sessions.TryRemove(m.ConnectionId, out _);
-                // The agent closes normally: its FIN and the client's last ACK must travel, so
-                // forward (the entry may be blocked if we had asked for a return), then clear later.
-                if (s.Ready.Task.IsCompleted) _steering.Forward(s.Client, Name);
-                ScheduleClear(s.Client, _closeGrace);
-                s.Ready.TrySetResult("agent closed the connection");
-                s.Back.TrySetResult(null);
-                break;
-            default:
-                throw new ControlProtocolException($"unexpected {m.Type} from agent {Name}");
+            if (!_sessions.TryGetValue(m.ConnectionId, out var s))
+            {
+                HandoffLog.UnknownConnection(_log, Name, m.Type, m.ConnectionId);
+                continue;
+            }
+            switch (m.Type)
+            {
+                case ControlMessageType.Ready:
+                    s.Ready.TrySetResult(null);
+                    break;
+                case ControlMessageType.Refused:
+                    s.Ready.TrySetResult(Encoding.UTF8.GetString(m.Payload));
+                    break;
+                case ControlMessageType.NextRequest when s.Next is { } next && next.Router.StaysAt(next.Target, m.Payload):
+                    // The client's next request is routed to this agent again: it stays there.
+                    s.Stays++;
+                    BatonMetrics.Stays.Add(1);
+                    await link.SendAsync(ControlMessageType.Stay, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
+                    break;
+                case ControlMessageType.NextRequest:
+                case ControlMessageType.ReturnRequest:
+                    // Routed to another agent: the snapshot goes there straight from Returned,
+                    // without a restore here (HandoffTransfer); anything else comes back first.
+                    if (m.Type == ControlMessageType.NextRequest && s.Next?.Router.Decided is HandoffTarget to && to.Link != this && to.IsHealthy)
+                        s.PassTo = to;
+                    long t0 = Stopwatch.GetTimestamp();
+                    // Block before Freeze: the agent's dump must not race the client's next packets
+                    // (held where steering can, replayed to our stack after the restore).
+                    _steering.Hold(s.Client);
+                    s.Timings.ReturnBlock = Stopwatch.GetTimestamp() - t0;
+                    s.Timings.FreezeSentAt = Stopwatch.GetTimestamp();
+                    await link.SendAsync(ControlMessageType.Freeze, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
+                    break;
+                case ControlMessageType.Returned:
+                    s.Timings.ReturnRtt = Stopwatch.GetTimestamp() - s.Timings.FreezeSentAt;
+                    _sessions.TryRemove(m.ConnectionId, out _);
+                    try { s.Back.TrySetResult(TcpSnapshot.Decode(m.Payload)); }
+                    catch (FormatException e) { s.Back.TrySetException(new ControlProtocolException("bad snapshot from agent: " + e.Message)); }
+                    break;
+                case ControlMessageType.Closed:
+                    _sessions.TryRemove(m.ConnectionId, out _);
+                    // The agent closes normally: its FIN and the client's last ACK must travel, so
+                    // forward (the entry may be blocked if we had asked for a return), then clear later.
+                    if (s.Ready.Task.IsCompleted) _steering.Forward(s.Client, Name);
+                    ScheduleClear(s.Client, _closeGrace);
+                    s.Ready.TrySetResult("agent closed the connection");
+                    s.Back.TrySetResult(null);
+                    break;
+                default:
+                    throw new ControlProtocolException($"unexpected {m.Type} from agent {Name}");
+            }
         }
     }
 
