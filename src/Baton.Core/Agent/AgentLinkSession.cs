@@ -139,8 +139,8 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         foreach (var (id, r) in _restored)
             if (Stopwatch.GetElapsedTime(r.Started, now) >= GoTimeout && _restored.TryRemove(KeyValuePair.Create(id, r)))
                 r.Socket.Dispose();
-        foreach (var (id, p) in _parked)
-            if (Stopwatch.GetElapsedTime(p.Since, now) >= ParkGrace) Unpark(id, p);
+        foreach (var (_, p) in _parked)
+            if (Stopwatch.GetElapsedTime(p.Since, now) >= ParkGrace) Unpark(p);
     }
 
     /// <summary>
@@ -167,19 +167,25 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         _parked[id] = parked;
         _parkedFlows[(local, remote)] = parked;
         // Abandon may have run meanwhile: then nobody else will drop it.
-        if (_closing.IsCancellationRequested) Unpark(id, parked);
+        if (_closing.IsCancellationRequested) Unpark(parked);
     }
 
-    /// <summary>Drops the parked copy, if it is still this one: close in repair mode sends nothing.</summary>
-    private void Unpark(ulong id, Parked parked)
+    /// <summary>Takes the parked copy out of both maps; false when someone else took it first.</summary>
+    private bool TakeParked(Parked parked)
     {
         _parkedFlows.TryRemove(KeyValuePair.Create((parked.Local, parked.Remote), parked));
-        if (_parked.TryRemove(KeyValuePair.Create(id, parked))) parked.Socket.Dispose();
+        return _parked.TryRemove(KeyValuePair.Create(parked.Id, parked));
+    }
+
+    /// <summary>Drops the parked copy, if it is still there: close in repair mode sends nothing.</summary>
+    private void Unpark(Parked parked)
+    {
+        if (TakeParked(parked)) parked.Socket.Dispose();
     }
 
     private void DropParked(IPEndPoint local, IPEndPoint remote)
     {
-        if (_parkedFlows.TryGetValue((local, remote), out var p)) Unpark(p.Id, p);
+        if (_parkedFlows.TryGetValue((local, remote), out var p)) Unpark(p);
     }
 
     /// <summary>
@@ -189,12 +195,11 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
     /// </summary>
     private void OnReturnFailed(ulong id)
     {
-        if (!_parked.TryRemove(id, out var p))
+        if (!_parked.TryGetValue(id, out var p) || !TakeParked(p))
         {
             AgentLog.ReturnFailedUnknown(log, id);
             return;
         }
-        _parkedFlows.TryRemove(KeyValuePair.Create((p.Local, p.Remote), p));
         try
         {
             TcpRepair.Resume(p.Socket);
@@ -221,6 +226,6 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         _sweep?.Dispose();
         foreach (var id in _restored.Keys)
             if (_restored.TryRemove(id, out var r)) r.Socket.Dispose();
-        foreach (var (id, p) in _parked) Unpark(id, p);
+        foreach (var (_, p) in _parked) Unpark(p);
     }
 }

@@ -21,7 +21,6 @@ namespace Baton.Agent;
 /// </remarks>
 internal sealed class DeliveryWatch : IDisposable
 {
-    private const short POLLIN = 0x1, POLLERR = 0x8, POLLHUP = 0x10;
     private const int AckPollMs = 1;
 
     private readonly long _ackWait, _nextRequestWait;
@@ -80,8 +79,8 @@ internal sealed class DeliveryWatch : IDisposable
             while (_added.TryDequeue(out var added)) _watched.Add(added);
             int n = _watched.Count + 1;
             if (_fds.Length < n) _fds = new PollFd[Math.Max(n, _fds.Length * 2)];
-            _fds[0] = new PollFd { Fd = _wake, Events = POLLIN };
-            for (int i = 0; i < _watched.Count; i++) _fds[i + 1] = new PollFd { Fd = _watched[i].Fd, Events = POLLIN };
+            _fds[0] = new PollFd { Fd = _wake, Events = Libc.POLLIN };
+            for (int i = 0; i < _watched.Count; i++) _fds[i + 1] = new PollFd { Fd = _watched[i].Fd, Events = Libc.POLLIN };
             int rc;
             fixed (PollFd* p = _fds) rc = Libc.Poll(p, (nuint)n, Timeout());
             if (rc < 0) continue; // EINTR: look again
@@ -105,7 +104,7 @@ internal sealed class DeliveryWatch : IDisposable
     /// <summary>Moves one connection on; false when its wait is over.</summary>
     private bool Step(Watched w, short revents, long now)
     {
-        if ((revents & (POLLIN | POLLERR | POLLHUP)) != 0) return false;
+        if ((revents & (Libc.POLLIN | Libc.POLLERR | Libc.POLLHUP)) != 0) return false;
         if (!w.Acknowledged)
         {
             bool acknowledged;

@@ -7,7 +7,9 @@ namespace Baton.Control;
 /// socket and then reads, so that a message wakes one thread. Awaiting the link's receive alone
 /// wakes .NET's epoll thread and then a pool thread, the second wake-up often tens of µs later on
 /// a busy 2-core host (docs/design.md, "Where a control round trip goes"). The handler runs on this
-/// thread and must not block for long: every later message of the link waits for it.
+/// thread and must not block for long: every later message of the link waits for it. The agent
+/// uses it; the router's links stay on the async loop, where a thread of their own cost router CPU
+/// in an A/B (docs/design.md).
 /// </summary>
 internal static class LinkReceiveThread
 {

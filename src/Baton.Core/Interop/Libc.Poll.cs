@@ -5,6 +5,8 @@ namespace Baton.Interop;
 internal static partial class Libc
 {
     internal const short POLLIN = 0x1;
+    internal const short POLLERR = 0x8;
+    internal const short POLLHUP = 0x10;
 
     [LibraryImport(Name, EntryPoint = "poll", SetLastError = true)]
     internal static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMs);

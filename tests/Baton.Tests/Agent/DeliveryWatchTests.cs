@@ -45,14 +45,21 @@ public sealed class DeliveryWatchTests : IDisposable
         Assert.True(TcpRepair.Unacknowledged(p.Server) > 0);
     }
 
+    /// <summary>Starts the wait for <paramref name="p"/>'s server side and checks it is still pending <see cref="Pending"/> later.</summary>
+    private static async Task<Task> PendingWaitAsync(DeliveryWatch watch, LoopbackPair p)
+    {
+        var wait = watch.WaitAsync(p.Server);
+        await Task.Delay(Pending);
+        Assert.False(wait.IsCompleted);
+        return wait;
+    }
+
     [Fact]
     public async Task A_waiting_connection_is_released_by_the_clients_next_request()
     {
         using var watch = new DeliveryWatch(Long, Long);
         var p = Pair();
-        var wait = watch.WaitAsync(p.Server);
-        await Task.Delay(Pending);
-        Assert.False(wait.IsCompleted);
+        var wait = await PendingWaitAsync(watch, p);
         p.ClientSends("GET / HTTP/1.1\r\n\r\n"u8);
         await wait.WaitAsync(LoopbackPair.HangGuard);
     }
@@ -63,9 +70,8 @@ public sealed class DeliveryWatchTests : IDisposable
         using var watch = new DeliveryWatch(Long, TimeSpan.FromMilliseconds(1));
         var p = Pair();
         FillUntilUnacknowledged(p);
-        var wait = watch.WaitAsync(p.Server);
-        await Task.Delay(Pending);
-        Assert.False(wait.IsCompleted); // a 1 ms next-request wait would have ended it if the ack wait had
+        // Still pending: a 1 ms next-request wait would have ended it if the ack wait had.
+        var wait = await PendingWaitAsync(watch, p);
         p.ClientSends("x"u8);
         await wait.WaitAsync(LoopbackPair.HangGuard);
     }
@@ -76,9 +82,7 @@ public sealed class DeliveryWatchTests : IDisposable
         using var watch = new DeliveryWatch(Long, TimeSpan.FromMilliseconds(20));
         var p = Pair();
         FillUntilUnacknowledged(p);
-        var wait = watch.WaitAsync(p.Server);
-        await Task.Delay(Pending);
-        Assert.False(wait.IsCompleted);
+        var wait = await PendingWaitAsync(watch, p);
         // The client reads everything: its ACKs empty the send queue, and 20 ms later the wait is over.
         var drain = new byte[64 << 10];
         while (TcpRepair.Unacknowledged(p.Server) > 0)
