@@ -18,7 +18,8 @@ internal static class AgentCommand
         {
             Description = "Diagnostics: wait this many ms before answering Ready and before dumping on Freeze, widening the router's frozen window (to test its hold queue); default 0",
         };
-        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface, freezeDelay };
+        var trace = CliSupport.OwnershipTraceOption();
+        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface, freezeDelay, trace };
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var ep) || ep.Port == 0)
@@ -36,6 +37,7 @@ internal static class AgentCommand
             using var loggers = CliSupport.Loggers(LogLevel.Information);
             using var stop = CliSupport.StopSignal(out var signals);
             using (signals)
+            using (CliSupport.StartOwnershipTrace(parse.GetValue(trace)))
                 await new AgentHost(options, loggers).RunAsync(stop.Token);
         }));
         return cmd;

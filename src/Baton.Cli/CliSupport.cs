@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Net.NetworkInformation;
 using System.Runtime.InteropServices;
 using Baton.Control;
@@ -58,6 +59,25 @@ internal static class CliSupport
         throw new ArgumentException(interfaceName is not null
             ? $"--interface: no interface named '{interfaceName}' here"
             : $"--listen: no interface here holds {address}; give --interface");
+    }
+
+    /// <summary>The diagnostics option that writes when this process's connection copies went live and were dumped.</summary>
+    public static Option<string?> OwnershipTraceOption() => new("--ownership-trace")
+    {
+        Description = "Diagnostics: write when each connection copy here went live and was dumped (wall-clock ticks) to this file, to check captures against",
+    };
+
+    /// <summary>Starts the ownership trace when a file is given; disposing stops it.</summary>
+    public static IDisposable? StartOwnershipTrace(string? file)
+    {
+        if (file is null) return null;
+        Baton.Transfer.OwnershipTrace.Start(file);
+        return new Stopping(Baton.Transfer.OwnershipTrace.Stop);
+    }
+
+    private sealed class Stopping(Action stop) : IDisposable
+    {
+        public void Dispose() => stop();
     }
 
     private sealed class Both(IDisposable a, IDisposable b) : IDisposable

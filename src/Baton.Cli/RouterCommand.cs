@@ -11,7 +11,8 @@ internal static class RouterCommand
         var config = new Option<string>("--config") { Description = "Router configuration (JSON: Baton and ReverseProxy sections)", Required = true };
         var timings = new Option<string?>("--timings") { Description = "Write per-cycle hand-off timings (CSV) to this file at stop; local cycles when the router has no handoff clusters, else to FILE.local.csv" };
         var verbose = new Option<bool>("--verbose") { Description = "Log every connection event" };
-        var cmd = new Command("router", "Run the routing node: accept on the VIP, route each request, hand connections off.") { config, timings, verbose };
+        var trace = CliSupport.OwnershipTraceOption();
+        var cmd = new Command("router", "Run the routing node: accept on the VIP, route each request, hand connections off.") { config, timings, verbose, trace };
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
             var options = RouterConfig.Load(parse.GetValue(config)!);
@@ -19,6 +20,7 @@ internal static class RouterCommand
             using var loggers = CliSupport.Loggers(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             using var stop = CliSupport.StopSignal(out var signals);
             using (signals)
+            using (CliSupport.StartOwnershipTrace(parse.GetValue(trace)))
                 await new RouterHost(options, loggers).RunAsync(stop.Token);
         }));
         return cmd;

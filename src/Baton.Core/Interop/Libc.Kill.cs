@@ -4,6 +4,7 @@ namespace Baton.Interop;
 
 internal static partial class Libc
 {
+    internal const int SIGINT = 2;
     internal const int SIGKILL = 9;
     internal const int SIGTERM = 15;
     internal const int SIGCONT = 18;

@@ -17,12 +17,21 @@ public sealed class BatonLab : IBatonLab
     private readonly Dictionary<string, BatonProcess> _agents = new();
     private readonly Action<string>? _echo;
 
-    private BatonLab(NetnsCluster net, string dir, Action<string>? echo)
+    private BatonLab(NetnsCluster net, string dir, Action<string>? echo, bool traceOwnership)
     {
         Net = net;
         Directory = dir;
         _echo = echo;
+        TracesOwnership = traceOwnership;
     }
+
+    /// <summary>Whether the router and agents write <c>--ownership-trace</c> files (<see cref="OwnershipTraceOf"/>).</summary>
+    public bool TracesOwnership { get; }
+
+    /// <summary>The ownership trace file of host <paramref name="host"/> (router, be1, ...).</summary>
+    public string OwnershipTraceOf(string host) => Path.Combine(Directory, $"{host}.owners");
+
+    private string[] TraceArgs(string host) => TracesOwnership ? ["--ownership-trace", OwnershipTraceOf(host)] : [];
 
     /// <summary>The namespace hosts.</summary>
     public NetnsCluster Net { get; }
@@ -57,12 +66,12 @@ public sealed class BatonLab : IBatonLab
     /// changes the router's configuration further before it starts.
     /// </summary>
     public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null,
-        string? steering = null, Action<JsonNode>? configure = null)
+        string? steering = null, Action<JsonNode>? configure = null, bool traceOwnership = false)
     {
         StaleProcesses.Kill(prefix);
         var net = NetnsCluster.Create(prefix, subnet);
         var dir = System.IO.Directory.CreateTempSubdirectory("baton-lab-").FullName;
-        var lab = new BatonLab(net, dir, echo);
+        var lab = new BatonLab(net, dir, echo, traceOwnership);
         try
         {
             ClusterKey.CreateFile(lab.KeyFile);
@@ -88,7 +97,7 @@ public sealed class BatonLab : IBatonLab
     public async Task StartRouterAsync(params string[] routerArgs)
     {
         Router?.Dispose();
-        Router = BatonProcess.Start(Net.Ns("router"), "router", ["router", "--config", ConfigFile, .. routerArgs], Prefixed("router", _echo));
+        Router = BatonProcess.Start(Net.Ns("router"), "router", ["router", "--config", ConfigFile, .. TraceArgs("router"), .. routerArgs], Prefixed("router", _echo));
         StaleProcesses.Record(Net.Prefix, Router.Pid);
         foreach (var be in Net.Backends)
             if (!await Router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
@@ -100,7 +109,7 @@ public sealed class BatonLab : IBatonLab
     {
         if (_agents.Remove(backend, out var old)) old.Dispose();
         var p = BatonProcess.Start(Net.Ns(backend), backend,
-            ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile, .. agentArgs],
+            ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile, .. TraceArgs(backend), .. agentArgs],
             Prefixed(backend, _echo));
         _agents[backend] = p;
         StaleProcesses.Record(Net.Prefix, p.Pid);

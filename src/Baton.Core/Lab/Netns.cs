@@ -74,6 +74,29 @@ public static class Netns
         throw new InvalidOperationException($"no counter {protocol}:{counter} in /proc/net/snmp");
     }
 
+    /// <summary>
+    /// Every Tcp counter (/proc/net/snmp) and TcpExt counter (/proc/net/netstat) of a namespace,
+    /// named as nstat names them (TcpRetransSegs, TcpExtPAWSEstab, ...).
+    /// </summary>
+    public static Dictionary<string, long> TcpCounters(string name)
+    {
+        var all = new Dictionary<string, long>();
+        foreach (var (file, protocol) in new[] { ("/proc/net/snmp", "Tcp"), ("/proc/net/netstat", "TcpExt") })
+        {
+            var lines = ExecIn(name, "cat", file).Split('\n');
+            for (int i = 0; i + 1 < lines.Length; i++)
+            {
+                if (!lines[i].StartsWith(protocol + ":", StringComparison.Ordinal)) continue;
+                var keys = lines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var values = lines[i + 1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                for (int k = 1; k < keys.Length && k < values.Length; k++)
+                    if (long.TryParse(values[k], System.Globalization.CultureInfo.InvariantCulture, out long v)) all[protocol + keys[k]] = v;
+                break;
+            }
+        }
+        return all;
+    }
+
     /// <summary>Bytes an interface has transmitted, read inside its namespace.</summary>
     public static long TxBytes(string name, string device) =>
         long.Parse(ExecIn(name, "cat", $"/sys/class/net/{device}/statistics/tx_bytes").Trim());

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using Baton.Interop;
 
@@ -11,11 +12,13 @@ namespace Baton.Transfer;
 internal sealed class RepairedSocket : IDisposable
 {
     private int _fd;
+    private readonly IPEndPoint _client;
     private readonly ReadOnlyMemory<byte> _unsentTail;
 
-    internal RepairedSocket(int fd, ReadOnlyMemory<byte> unsentTail)
+    internal RepairedSocket(int fd, IPEndPoint client, ReadOnlyMemory<byte> unsentTail)
     {
         _fd = fd;
+        _client = client;
         _unsentTail = unsentTail;
     }
 
@@ -24,6 +27,7 @@ internal sealed class RepairedSocket : IDisposable
     {
         int fd = Interlocked.Exchange(ref _fd, -1);
         if (fd < 0) throw new ObjectDisposedException(nameof(RepairedSocket));
+        OwnershipTrace.Live(_client);
         try
         {
             TcpRepair.LeaveRepairAndTune(fd);

@@ -82,7 +82,7 @@ internal static class TcpRepair
             // send/recv and TCP_QUEUE_SEQ, none of which this socket sees again (it is closed in
             // repair mode or resumed), and TCP_REPAIR = on resets it.
 
-            return new TcpSnapshot
+            var snapshot = new TcpSnapshot
             {
                 Local = (IPEndPoint)socket.LocalEndPoint!,
                 Remote = (IPEndPoint)socket.RemoteEndPoint!,
@@ -100,6 +100,8 @@ internal static class TcpRepair
                 Timestamp = timestamp,
                 Window = TcpRepairWindow.Decode(ToBigEndianWindow(win)),
             };
+            OwnershipTrace.Dumped(snapshot.Remote);
+            return snapshot;
         }
         catch
         {
@@ -109,8 +111,11 @@ internal static class TcpRepair
     }
 
     /// <summary>Takes a socket out of repair mode, live again, without a window probe.</summary>
-    public static void Resume(Socket socket) =>
+    public static void Resume(Socket socket)
+    {
+        OwnershipTrace.Live((IPEndPoint)socket.RemoteEndPoint!);
         Libc.SetSockOpt(Fd(socket), Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
+    }
 
     /// <summary>
     /// Rebuilds the connection in this network namespace, in repair mode: it exists and holds its
@@ -171,7 +176,7 @@ internal static class TcpRepair
             Span<byte> win = stackalloc byte[20];
             s.Window.Encode(win);
             Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, ToNativeWindow(win), "setsockopt(TCP_REPAIR_WINDOW)");
-            return new RepairedSocket(fd, s.SendQueue.AsMemory(s.SendQueue.Length - s.SendUnsent));
+            return new RepairedSocket(fd, s.Remote, s.SendQueue.AsMemory(s.SendQueue.Length - s.SendUnsent));
         }
         catch
         {

@@ -1,0 +1,95 @@
+using System.Globalization;
+using Baton.Lab;
+using Xunit.Abstractions;
+
+namespace Baton.ClusterTests;
+
+/// <summary>
+/// One owner on the wire (issue 13), under many keep-alive connections that each send a random mix
+/// (GETs of 0 B–2 MiB, uploads up to 900 KB echoed back, router-served requests), so connections
+/// move between the router and every back-end, and pass between back-ends, all at once:
+/// every segment a host sends to the client falls while that host's copy of the connection is
+/// live (captured as it leaves the host, against the hosts' ownership traces), the client never
+/// receives a TSval older than one it has seen, and, on this network that drops nothing, nobody
+/// retransmits and nothing is dropped as a PAWS failure.
+/// </summary>
+[Collection(OwnerClusterCollection.Name)]
+public sealed class OneOwnerTests(OwnerClusterFixture fixture, ITestOutputHelper output)
+{
+    private static readonly string[] Hosts = ["client", "router", "be1", "be2", "be3"];
+
+    // The counters that say a segment was sent again, or dropped as old, or answered a duplicate.
+    private static readonly string[] Retransmissions =
+        ["TcpRetransSegs", "TcpExtTCPLossProbes", "TcpExtTCPTimeouts", "TcpExtTCPFastRetrans", "TcpExtTCPSlowStartRetrans"];
+    private static readonly string[] OldSegments =
+        ["TcpExtPAWSEstab", "TcpExtTSEcrRejected", "TcpExtDelayedACKLost", "TcpExtTCPDSACKOldSent", "TcpExtTCPACKSkippedPAWS"];
+
+    [Fact]
+    public async Task Every_segment_comes_from_the_connections_owner_and_timestamps_never_step_back()
+    {
+        var lab = fixture.Lab;
+        var before = Counters(lab);
+        await using var watch = await WireWatch.StartAsync(lab);
+        var result = await MixedLoad.RunAsync(ct => lab.ConnectClientAsync(ct), new MixedLoadOptions
+        {
+            Connections = 24,
+            Requests = 1200,
+            Seed = Environment.TickCount,
+        });
+        var wire = await watch.StopAsync();
+        var moved = Delta(before, Counters(lab));
+        output.WriteLine(result.Summary());
+        output.WriteLine(wire.Describe(20));
+        output.WriteLine(moved);
+        Assert.Empty(result.Failures);
+        Assert.Equal(0, watch.Dropped);
+        // Served by the router and all three back-ends.
+        Assert.Equal(4, result.Requests.Select(r => r.Host).Distinct().Count());
+        Assert.True(wire.Checked > 10_000, $"only {wire.Checked} segments captured");
+        Assert.True(wire.Strays.Count == 0 && wire.StepBacks.Count == 0, wire.Describe(20));
+    }
+
+    private static Dictionary<string, Dictionary<string, long>> Counters(BatonLab lab) =>
+        Hosts.ToDictionary(h => h, h => Netns.TcpCounters(lab.Net.Ns(h)));
+
+    private static string Delta(Dictionary<string, Dictionary<string, long>> before, Dictionary<string, Dictionary<string, long>> after)
+    {
+        var lines = new List<string>();
+        foreach (var host in Hosts)
+        {
+            var changed = Retransmissions.Concat(OldSegments)
+                .Select(k => (k, d: after[host].GetValueOrDefault(k) - before[host].GetValueOrDefault(k)))
+                .Where(x => x.d != 0)
+                .Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.k} +{x.d}"));
+            lines.Add($"{host}: {string.Join(", ", changed.DefaultIfEmpty("none"))}");
+        }
+        return string.Join('\n', lines);
+    }
+}
+
+/// <summary>A cluster whose router and agents trace ownership, for <see cref="OneOwnerTests"/> alone.</summary>
+public sealed class OwnerClusterFixture : IAsyncLifetime
+{
+    public static readonly string Prefix = ClusterFixture.Prefix + "o";
+
+    public BatonLab Lab { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Assert.True(Netns.IsRoot, "cluster tests need root (network namespaces, TCP_REPAIR): run them as root, as CI does");
+        Assert.True(WireCapture.Tool is not null, "tcpdump is missing (baton.sh test installs it)");
+        Lab = await BatonLab.StartAsync(Prefix, ClusterFixture.Subnet, ClusterFixture.IdleTimeout, steering: ClusterFixture.Steering, traceOwnership: true);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Lab is not null) await Lab.DisposeAsync();
+        Assert.DoesNotContain(Netns.List(), n => n.StartsWith(Prefix + "-", StringComparison.Ordinal));
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class OwnerClusterCollection : ICollectionFixture<OwnerClusterFixture>
+{
+    public const string Name = "owner-cluster";
+}
