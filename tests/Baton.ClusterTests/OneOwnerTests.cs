@@ -45,7 +45,7 @@ public sealed class OneOwnerTests(OwnerClusterFixture fixture, ITestOutputHelper
         Assert.Equal(0, watch.Dropped);
         // Served by the router and all three back-ends.
         Assert.Equal(4, result.Requests.Select(r => r.Host).Distinct().Count());
-        Assert.True(wire.Checked > 10_000, $"only {wire.Checked} segments captured");
+        Assert.True(wire.Checked > 3000, $"only {wire.Checked} segments captured");
         Assert.True(wire.Strays.Count == 0 && wire.StepBacks.Count == 0, wire.Describe(20));
     }
 

@@ -93,7 +93,7 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
     }
 
     [Fact]
-    public async Task ReturnFailed_for_a_connection_the_agent_does_not_hold_is_logged_and_ignored()
+    public async Task ReturnFailed_for_a_connection_the_agent_does_not_hold_is_logged_and_refused()
     {
         var be1 = Lab.Agents["be1"];
         using var socket = Netns.CreateTcpSocket(Lab.Net.Ns("client"));
@@ -103,6 +103,9 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
         Assert.Equal(ControlMessageType.Welcome, (await link.ReceiveAsync(deadline.Token))!.Value.Type);
 
         await link.SendAsync(ControlMessageType.ReturnFailed, 999_001, ReadOnlyMemory<byte>.Empty, deadline.Token);
+        // Refused at once, so that a router waiting to steer the connection back stops waiting.
+        var refused = await link.ReceiveAsync(deadline.Token);
+        Assert.Equal((ControlMessageType.Refused, 999_001UL), (refused!.Value.Type, refused.Value.ConnectionId));
         // The link is still up: the next message gets its answer (a bad snapshot is refused).
         await link.SendAsync(ControlMessageType.Handoff, 999_002, new byte[] { 1, 2, 3 }, deadline.Token);
         var answer = await link.ReceiveAsync(deadline.Token);

@@ -120,11 +120,14 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
             await CloseAsync().ConfigureAwait(false);
             return;
         }
-        // Still in repair mode, silent: parked for a short grace rather than closed, so that if the
-        // router cannot restore it (ReturnFailed) this copy can still end the connection cleanly.
+        // Closed at once, in repair mode: nothing is sent and every timer stops. A copy kept open
+        // in repair mode still fired its delayed ACK and window updates while the next owner had
+        // the connection (OneOwnerTests). The snapshot is parked instead, for a short grace: if the
+        // router cannot restore it (ReturnFailed), it is restored here and ends cleanly.
         Input.Dispose();
         session.Forget(Id);
-        session.Park(Id, Socket, snapshot.Local, snapshot.Remote);
+        Socket.Dispose();
+        session.Park(Id, snapshot);
         var payload = new byte[snapshot.EncodedLength];
         snapshot.Encode(payload);
         await session.SendAsync(ControlMessageType.Returned, Id, payload).ConfigureAwait(false);

@@ -20,7 +20,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
     private readonly ConcurrentDictionary<ulong, (RepairedSocket Socket, long Started)> _restored = new();
     private readonly ConcurrentDictionary<ulong, AgentConnection> _live = new();
     private readonly ConcurrentDictionary<ulong, Parked> _parked = new();
-    // The same parked copies by 4-tuple: a hand-off looks its tuple up here on every restore, where
+    // The same parked snapshots by 4-tuple: a hand-off looks its tuple up here on every restore, where
     // a scan of _parked (a second's worth of returns) cost ~13 µs per hand-off in bench/run.sh.
     private readonly ConcurrentDictionary<(IPEndPoint Local, IPEndPoint Remote), Parked> _parkedFlows = new();
     private readonly CancellationTokenSource _closing = new();
@@ -78,8 +78,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         try
         {
             var snapshot = TcpSnapshot.Decode(m.Payload);
-            // The router restored a connection we returned and hands it here again: our parked
-            // copy holds the same 4-tuple, and the restore's connect() would fail (EADDRINUSE).
+            // The router restored a connection we returned and hands it here again.
             DropParked(snapshot.Local, snapshot.Remote);
             var repaired = TcpRepair.Restore(snapshot);
             _restored[m.ConnectionId] = (repaired, t0);
@@ -144,74 +143,71 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
     }
 
     /// <summary>
-    /// How long a returned connection's frozen copy stays parked. The router answers Returned with
+    /// How long a returned connection's snapshot stays parked. The router answers Returned with
     /// ReturnFailed within microseconds of its failed restore, so this only has to outlast a slow
-    /// control link; after it the copy is dropped silently (the router has the connection, or lost it).
-    /// Each parked copy holds an fd and its queues that long (a hand-off of the same connection
-    /// here drops it sooner), so it is not made longer than needed: 1 s is hundreds of times a
-    /// return on a loaded 2-core host, and at 10k returns/s it still means ~10k parked fds.
-    /// Swept every <see cref="SweepInterval"/>, so a copy goes between 1 and 1.25 s after parking.
+    /// control link; after it the snapshot is dropped (the router has the connection, or lost it).
+    /// Swept every <see cref="SweepInterval"/>, so a snapshot goes between 1 and 1.25 s after parking.
     /// </summary>
     internal static readonly TimeSpan ParkGrace = TimeSpan.FromSeconds(1);
 
-    private sealed record Parked(ulong Id, System.Net.Sockets.Socket Socket, IPEndPoint Local, IPEndPoint Remote, long Since);
+    private sealed record Parked(ulong Id, TcpSnapshot Snapshot, long Since);
 
     /// <summary>
-    /// Keeps a returned connection's socket, dumped and still in repair mode (silent), until the
+    /// Keeps a returned connection's snapshot (its socket is already closed, silently) until the
     /// router either fails to restore it (ReturnFailed), hands the same connection here again, or
     /// <see cref="ParkGrace"/> passes.
     /// </summary>
-    internal void Park(ulong id, System.Net.Sockets.Socket socket, IPEndPoint local, IPEndPoint remote)
+    internal void Park(ulong id, TcpSnapshot snapshot)
     {
-        var parked = new Parked(id, socket, local, remote, Stopwatch.GetTimestamp());
+        var parked = new Parked(id, snapshot, Stopwatch.GetTimestamp());
         _parked[id] = parked;
-        _parkedFlows[(local, remote)] = parked;
+        _parkedFlows[(snapshot.Local, snapshot.Remote)] = parked;
         // Abandon may have run meanwhile: then nobody else will drop it.
         if (_closing.IsCancellationRequested) Unpark(parked);
     }
 
-    /// <summary>Takes the parked copy out of both maps; false when someone else took it first.</summary>
-    private bool TakeParked(Parked parked)
+    /// <summary>Takes the parked snapshot out of both maps; false when someone else took it first.</summary>
+    private bool Unpark(Parked parked)
     {
-        _parkedFlows.TryRemove(KeyValuePair.Create((parked.Local, parked.Remote), parked));
+        _parkedFlows.TryRemove(KeyValuePair.Create((parked.Snapshot.Local, parked.Snapshot.Remote), parked));
         return _parked.TryRemove(KeyValuePair.Create(parked.Id, parked));
     }
 
-    /// <summary>Drops the parked copy, if it is still there: close in repair mode sends nothing.</summary>
-    private void Unpark(Parked parked)
-    {
-        if (TakeParked(parked)) parked.Socket.Dispose();
-    }
-
+    /// <summary>The same connection is handed here again: its parked snapshot is out of date.</summary>
     private void DropParked(IPEndPoint local, IPEndPoint remote)
     {
         if (_parkedFlows.TryGetValue((local, remote), out var p)) Unpark(p);
     }
 
     /// <summary>
-    /// The router could not restore the connection we returned and steered its packets back here:
-    /// the parked copy goes live again and ends with a FIN after whatever is still in its send
-    /// queue, so the client reads the whole response and then a clean end of stream.
+    /// The router could not restore the connection we returned: it is restored here from the
+    /// parked snapshot and goes live (the router still holds the client's packets), the router is
+    /// told (Ready) and steers the packets here, and the connection ends with a FIN after whatever
+    /// is still in its send queue: the client reads the whole response and then a clean end of
+    /// stream. Refused when there is nothing to restore, so the router stops waiting at once.
     /// </summary>
     private void OnReturnFailed(ulong id)
     {
-        if (!_parked.TryGetValue(id, out var p) || !TakeParked(p))
+        if (!_parked.TryGetValue(id, out var p) || !Unpark(p))
         {
             AgentLog.ReturnFailedUnknown(log, id);
+            _ = link.SendAsync(ControlMessageType.Refused, id, Encoding.UTF8.GetBytes("not parked here")).AsTask();
             return;
         }
+        System.Net.Sockets.Socket socket;
         try
         {
-            TcpRepair.Resume(p.Socket);
+            socket = TcpRepair.Restore(p.Snapshot).Activate();
         }
         catch (NativeCallException e)
         {
             AgentLog.ResumeFailed(log, id, e.Message);
-            p.Socket.Dispose();
+            _ = link.SendAsync(ControlMessageType.Refused, id, Encoding.UTF8.GetBytes(e.Message)).AsTask();
             return;
         }
         AgentLog.ReturnFailed(log, id);
-        _ = GracefulClose.CloseAsync(p.Socket);
+        _ = link.SendAsync(ControlMessageType.Ready, id, ReadOnlyMemory<byte>.Empty).AsTask();
+        _ = GracefulClose.CloseAsync(socket);
     }
 
     internal ValueTask SendAsync(ControlMessageType type, ulong id, ReadOnlyMemory<byte> payload) =>
@@ -219,7 +215,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
 
     internal void Forget(ulong id) => _live.TryRemove(id, out _);
 
-    /// <summary>The link is gone: drop restored-but-not-live and parked sockets silently; live ones finish and close.</summary>
+    /// <summary>The link is gone: drop restored-but-not-live sockets silently and parked snapshots; live ones finish and close.</summary>
     internal void Abandon()
     {
         _closing.Cancel();

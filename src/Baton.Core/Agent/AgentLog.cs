@@ -49,10 +49,10 @@ internal static partial class AgentLog
     [LoggerMessage(326, LogLevel.Warning, "connection {Id}: the router could not restore its return, closing it here")]
     public static partial void ReturnFailed(ILogger log, ulong id);
 
-    [LoggerMessage(327, LogLevel.Warning, "ReturnFailed for connection {Id}, which is not parked here (unknown or expired): ignored")]
+    [LoggerMessage(327, LogLevel.Warning, "ReturnFailed for connection {Id}, which is not parked here (unknown or expired): refused")]
     public static partial void ReturnFailedUnknown(ILogger log, ulong id);
 
-    [LoggerMessage(328, LogLevel.Error, "connection {Id}: parked copy could not go live again: {Reason}")]
+    [LoggerMessage(328, LogLevel.Error, "connection {Id}: its parked snapshot could not be restored here: {Reason}")]
     public static partial void ResumeFailed(ILogger log, ulong id, string reason);
 
     [LoggerMessage(325, LogLevel.Information, "connection {Id} stays to close here: {Reason}")]

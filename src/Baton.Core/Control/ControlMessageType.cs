@@ -21,14 +21,15 @@ public enum ControlMessageType : byte
     ReturnRequest = 20,
     /// <summary>R → A: the connection's packets are blocked; dump it.</summary>
     Freeze = 21,
-    /// <summary>A → R: the dumped connection (snapshot); A keeps its copy frozen (silent) for a short grace, in case of <see cref="ReturnFailed"/>.</summary>
+    /// <summary>A → R: the dumped connection (snapshot); A has closed its copy (silently) and keeps the snapshot for a short grace, in case of <see cref="ReturnFailed"/>.</summary>
     Returned = 22,
     /// <summary>A → R: the connection ends at A (client closed, or Connection: close); A closes it normally.</summary>
     Closed = 23,
     /// <summary>
-    /// R → A: the connection A returned could not be restored at R; R steers its packets back to A.
-    /// A takes its parked copy (kept frozen for a short grace after Returned) out of repair mode
-    /// and closes it gracefully, so the client sees a clean end of stream instead of a reset.
+    /// R → A: the connection A returned could not be restored at R. A restores it from the snapshot
+    /// it parked and answers <see cref="Ready"/> (or <see cref="Refused"/>: nothing parked), R then
+    /// steers its packets back to A, and A closes it gracefully, so the client sees a clean end of
+    /// stream instead of a reset.
     /// </summary>
     ReturnFailed = 24,
     /// <summary>

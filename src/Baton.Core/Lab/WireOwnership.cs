@@ -6,8 +6,9 @@ namespace Baton.Lab;
 /// <summary>
 /// Checks "one owner on the wire" for every connection of a run: each host's transmitted segments
 /// to the client (captured as they leave its interface, so stamped when sent) must fall in an
-/// interval when that host's copy was live (from its <see cref="Transfer.OwnershipTrace"/>: live →
-/// dumped), and the TSvals the client receives on a connection must never step back.
+/// interval when that host held a copy of the connection (from its
+/// <see cref="Transfer.OwnershipTrace"/>: restored → dumped or dropped), and the TSvals the client
+/// receives on a connection must never step back.
 /// </summary>
 /// <remarks>
 /// The router owns each connection from its SYN-ACK until its first dump; an agent from its Go
@@ -20,7 +21,10 @@ public sealed class WireOwnership
     /// <summary>A segment sent by a host that did not own the connection then.</summary>
     public sealed record Stray(string Host, CapturedSegment Segment, string Since);
 
-    /// <summary>A segment whose TSval is older than one the client already received on that connection.</summary>
+    /// <summary>
+    /// A segment whose TSval is older than one the client already received on that connection,
+    /// from another host, or by more than the one tick the client's PAWS check tolerates.
+    /// </summary>
     public sealed record StepBack(CapturedSegment Segment, CapturedSegment Newest, string From, string NewestFrom);
 
     private readonly List<Stray> _strays = [];
@@ -69,7 +73,7 @@ public sealed class WireOwnership
             int colon = parts[1].LastIndexOf(':');
             if (colon < 0 || !int.TryParse(parts[1].AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int port)) continue;
             if (!byPort.TryGetValue(port, out var list)) byPort[port] = list = [];
-            list.Add((ticks, parts[2] == "L"));
+            list.Add((ticks, parts[2] == "H"));
         }
         foreach (var list in byPort.Values) list.Sort((a, b) => a.Item1.CompareTo(b.Item1));
         return byPort;
@@ -99,7 +103,7 @@ public sealed class WireOwnership
                 if (i >= 0) (since, live) = events[i];
             }
             if (!live)
-                _strays.Add(new Stray(host, s, since == 0 ? "never live" : $"dumped {TimeSpan.FromTicks(s.Ticks - since).TotalMilliseconds:F3} ms before"));
+                _strays.Add(new Stray(host, s, since == 0 ? "never held it" : $"released it {TimeSpan.FromTicks(s.Ticks - since).TotalMilliseconds:F3} ms before"));
         }
     }
 
@@ -124,7 +128,11 @@ public sealed class WireOwnership
             int port = s.Destination.Port;
             if (s.IsSynAck) { newest.Remove(port); }
             if (s.TsVal is not { } ts) continue;
-            if (newest.TryGetValue(port, out var n) && (int)(ts - n.TsVal!.Value) < 0)
+            // One host's own segments one tick apart may reach the client out of order (two CPUs
+            // transmitting for one socket), and the client's kernel accepts that (PAWS window 1):
+            // a step back counts when another host sent the newer value, or when it is over 1.
+            if (newest.TryGetValue(port, out var n) && (int)(ts - n.TsVal!.Value) is var back && back < 0
+                && (back < -1 || n.SourceMac != s.SourceMac))
             {
                 _stepBacks.Add(new StepBack(s, n, HostOf(s.SourceMac), HostOf(n.SourceMac)));
                 continue;

@@ -4,6 +4,8 @@ namespace Baton.Lab;
 /// Captures a <see cref="BatonLab"/>'s client traffic for <see cref="WireOwnership"/>: what the
 /// router and each back-end transmit from the service address (on their eth0, outgoing) and what
 /// the client receives from it. The lab must trace ownership (<see cref="BatonLab.TracesOwnership"/>).
+/// With BATON_KEEP_WIRE=DIR set, the captures and traces are copied to DIR for a closer look
+/// (<c>tcpdump -e -nn -r DIR/be1.sent.pcap</c>).
 /// </summary>
 public sealed class WireWatch : IAsyncDisposable
 {
@@ -55,6 +57,8 @@ public sealed class WireWatch : IAsyncDisposable
         var traces = new Dictionary<string, IEnumerable<string>>();
         foreach (var host in sent.Keys)
             traces[host] = File.Exists(_lab.OwnershipTraceOf(host)) ? File.ReadAllLines(_lab.OwnershipTraceOf(host)) : [];
+        if (Environment.GetEnvironmentVariable("BATON_KEEP_WIRE") is { Length: > 0 } keep)
+            foreach (var f in System.IO.Directory.GetFiles(_lab.Directory)) File.Copy(f, Path.Combine(keep, Path.GetFileName(f)), true);
         var macs = _lab.Net.Backends.Prepend("router").Append("client").ToDictionary(h => h, _lab.Net.MacOf);
         return WireOwnership.Check(macs, "router", sent, traces, received);
     }

@@ -6,11 +6,14 @@ namespace Baton.Transfer;
 
 /// <summary>
 /// Diagnostics (<c>--ownership-trace FILE</c> on <c>baton router</c> and <c>baton agent</c>): when
-/// this process's copy of a client connection went live and when it was dumped, stamped with the
-/// wall clock (CLOCK_REALTIME, the clock packet captures use), one line per event:
-/// <c>ticks,client,L|D</c> (ticks: <see cref="DateTime.Ticks"/>, UTC). A capture of what each host
-/// transmitted, set against these intervals, shows whether a copy that is not the owner sent
-/// anything (<c>Baton.Lab.WireOwnership</c>). Off unless started: one static check per event.
+/// this process came to hold a copy of a client connection (a restore: from then on its kernel
+/// may answer the client, in repair mode too) and when it let it go (a dump, which closes the copy
+/// at once, or a restored copy dropped unused), stamped with the wall clock (CLOCK_REALTIME, the
+/// clock packet captures use), one line per event: <c>ticks,client,H|R</c> (ticks:
+/// <see cref="DateTime.Ticks"/>, UTC). The router holds every connection from its SYN-ACK. A
+/// capture of what each host transmitted, set against these intervals, shows whether a copy that
+/// is not the owner sent anything (<c>Baton.Lab.WireOwnership</c>). Off unless started: one static
+/// check per event.
 /// </summary>
 public static class OwnershipTrace
 {
@@ -42,16 +45,16 @@ public static class OwnershipTrace
         }
     }
 
-    /// <summary>This copy is about to leave repair mode: from now on it may transmit.</summary>
-    internal static void Live(IPEndPoint client)
+    /// <summary>A copy of the connection exists here now (restored): from now on it may transmit.</summary>
+    internal static void Holds(IPEndPoint client)
     {
-        if (_on) Pending.Enqueue(Line(client, 'L'));
+        if (_on) Pending.Enqueue(Line(client, 'H'));
     }
 
-    /// <summary>This copy is dumped: from now on it must transmit nothing.</summary>
-    internal static void Dumped(IPEndPoint client)
+    /// <summary>This host's copy is dumped or dropped: from now on it must transmit nothing.</summary>
+    internal static void Released(IPEndPoint client)
     {
-        if (_on) Pending.Enqueue(Line(client, 'D'));
+        if (_on) Pending.Enqueue(Line(client, 'R'));
     }
 
     private static string Line(IPEndPoint client, char what) =>

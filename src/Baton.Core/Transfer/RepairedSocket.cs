@@ -27,7 +27,6 @@ internal sealed class RepairedSocket : IDisposable
     {
         int fd = Interlocked.Exchange(ref _fd, -1);
         if (fd < 0) throw new ObjectDisposedException(nameof(RepairedSocket));
-        OwnershipTrace.Live(_client);
         try
         {
             TcpRepair.LeaveRepairAndTune(fd);
@@ -50,6 +49,8 @@ internal sealed class RepairedSocket : IDisposable
     public void Dispose()
     {
         int fd = Interlocked.Exchange(ref _fd, -1);
-        if (fd >= 0) Libc.Close(fd);
+        if (fd < 0) return;
+        Libc.Close(fd);
+        OwnershipTrace.Released(_client);
     }
 }

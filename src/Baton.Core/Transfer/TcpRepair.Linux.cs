@@ -58,14 +58,16 @@ internal static class TcpRepair
         EnterRepair(fd);
         try
         {
-            Span<byte> info = stackalloc byte[104];
+            // Through tcpi_pacing_rate (offset 104): the struct's first 112 bytes.
+            Span<byte> info = stackalloc byte[112];
             Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_INFO, info, "getsockopt(TCP_INFO)");
             if (info[0] != TCP_ESTABLISHED)
                 throw new ConnectionNotMovableException($"connection is in TCP state {StateName(info[0])}, only ESTABLISHED can be moved");
             byte options = info[5];
             byte wscale = info[6];
             int mss = Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_MAXSEG, "getsockopt(TCP_MAXSEG)");
-            uint timestamp = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_TIMESTAMP, "getsockopt(TCP_TIMESTAMP)");
+            uint timestamp = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_TIMESTAMP, "getsockopt(TCP_TIMESTAMP)")
+                + PacingLeadMs(System.Runtime.InteropServices.MemoryMarshal.Read<ulong>(info[104..]));
             Span<byte> win = stackalloc byte[20];
             Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, win, "getsockopt(TCP_REPAIR_WINDOW)");
             int inq = Libc.IoctlInt(fd, Libc.SIOCINQ, "ioctl(SIOCINQ)");
@@ -100,7 +102,7 @@ internal static class TcpRepair
                 Timestamp = timestamp,
                 Window = TcpRepairWindow.Decode(ToBigEndianWindow(win)),
             };
-            OwnershipTrace.Dumped(snapshot.Remote);
+            OwnershipTrace.Released(snapshot.Remote);
             return snapshot;
         }
         catch
@@ -110,10 +112,29 @@ internal static class TcpRepair
         }
     }
 
+    /// <summary>
+    /// How far the socket's TSvals may run ahead of its clock. A paced socket (BBR, the default
+    /// congestion control here, paces inside TCP) moves its departure time (tcp_wstamp_ns) one
+    /// skb's length / pacing rate into the future after each send, and a pure ACK sent then carries
+    /// that future time as its TSval, while TCP_TIMESTAMP reads the clock itself. Restored from the
+    /// clock alone, the next owner's first segments came with TSvals up to 14 ms older than the
+    /// previous owner's last ACK (OneOwnerTests), and the client drops such segments (PAWS). An
+    /// skb is at most 64 KiB (veth's gso_max_size); the bound is that over the pacing rate (bytes/s;
+    /// 0 or ~0 when the socket is not paced), at most 1 s. Setting the clock later than needed is
+    /// harmless: TSvals may step forward, never back. Always even: bit 0 of TCP_TIMESTAMP is the
+    /// microsecond flag, and an odd sum switched the restored connection to µs timestamps (its
+    /// TSvals then ran 1000× faster, and stepped back on the next move).
+    /// </summary>
+    internal static uint PacingLeadMs(ulong pacingRate)
+    {
+        if (pacingRate == 0 || pacingRate == ulong.MaxValue) return 0;
+        uint ms = (uint)Math.Min(1000, (65536UL * 1000 + pacingRate - 1) / pacingRate + 1);
+        return (ms + 1) & ~1u;
+    }
+
     /// <summary>Takes a socket out of repair mode, live again, without a window probe.</summary>
     public static void Resume(Socket socket)
     {
-        OwnershipTrace.Live((IPEndPoint)socket.RemoteEndPoint!);
         Libc.SetSockOpt(Fd(socket), Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
     }
 
@@ -176,6 +197,7 @@ internal static class TcpRepair
             Span<byte> win = stackalloc byte[20];
             s.Window.Encode(win);
             Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, ToNativeWindow(win), "setsockopt(TCP_REPAIR_WINDOW)");
+            OwnershipTrace.Holds(s.Remote);
             return new RepairedSocket(fd, s.Remote, s.SendQueue.AsMemory(s.SendQueue.Length - s.SendUnsent));
         }
         catch

@@ -18,8 +18,14 @@ public abstract record TransferOutcome
     public sealed record Ended : TransferOutcome;
 
     /// <summary>
-    /// The connection never left: the router's socket is live as before and the unread bytes are
-    /// still the caller's. The caller answers the request (502) or picks another destination.
+    /// The connection never left: it is live at the router and the unread bytes are still the
+    /// caller's. The caller answers the request (502) or picks another destination.
     /// </summary>
-    public sealed record NotMoved(string Reason) : TransferOutcome;
+    /// <remarks>
+    /// <paramref name="Restored"/>: the connection's socket now, when it is not the one the caller
+    /// gave (a hand-off closes the router's copy at the dump and restores it from the snapshot
+    /// when the agent does not take it); null when the caller's socket is still the connection.
+    /// Its receive queue holds what the kernel held at the dump, not the unread bytes.
+    /// </remarks>
+    public sealed record NotMoved(string Reason, Socket? Restored = null) : TransferOutcome;
 }

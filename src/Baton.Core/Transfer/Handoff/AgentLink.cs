@@ -74,24 +74,32 @@ public sealed class AgentLink : IAsyncDisposable
     }
 
     /// <summary>
-    /// The router could not restore connection <paramref name="id"/> after Returned: steers its
-    /// packets back to the agent, which still holds a frozen copy, and sends ReturnFailed so the
-    /// agent closes it normally; the entry goes after the close grace, as for Closed. False when
-    /// the link is down or steering fails: the agent's copy cannot be used, the caller clears.
+    /// The router could not restore connection <paramref name="id"/> after Returned: asks the
+    /// agent to restore it from the snapshot it parked (ReturnFailed), and once it has (Ready)
+    /// steers the packets, held meanwhile, there; the agent closes it normally and the entry goes
+    /// after the close grace, as for Closed. Until the agent's Ready no packet may reach its host,
+    /// which has no socket for the connection then and would answer with a reset. False when the
+    /// link is down, the agent has nothing to restore or does not answer within
+    /// <paramref name="timeout"/>, or steering fails: the connection is lost and the caller clears.
     /// </summary>
-    internal async ValueTask<bool> ReturnFailedAsync(ulong id, IPEndPoint client)
+    internal async ValueTask<bool> ReturnFailedAsync(ulong id, IPEndPoint client, TimeSpan timeout)
     {
         var link = _link;
         if (link is null) return false;
+        var session = Begin(id, client);
         try
         {
-            // Steer first: the agent goes live on ReturnFailed and its FIN's ACK must reach it.
-            _steering.Forward(client, Name);
             await link.SendAsync(ControlMessageType.ReturnFailed, id, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+            if (await session.Ready.Task.WaitAsync(timeout).ConfigureAwait(false) is not null) return false;
+            _steering.Forward(client, Name);
         }
-        catch (Exception e) when (e is SteeringException or IOException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SteeringException or IOException or SocketException or ObjectDisposedException or TimeoutException)
         {
             return false;
+        }
+        finally
+        {
+            End(id);
         }
         ScheduleClear(client, _closeGrace);
         return true;

@@ -27,7 +27,10 @@ internal sealed class HandoffTarget(AgentLink link, HandoffTransfer transfer) : 
                 connection.Replace(back.Socket);
                 return new TransactionOutcome.Back(back.SentBytes);
             case TransferOutcome.NotMoved notMoved:
-                input.Consume(head.Length);
+                // Restored from the snapshot at the router: the bytes read before the hand-off
+                // (this head first) are still ours, in front of what the new socket holds.
+                if (notMoved.Restored is { } restored) connection.Replace(restored, input.Unread.ToArray());
+                connection.Input.Consume(head.Length);
                 return new TransactionOutcome.NotServed(502, $"destination {link.Name} failed: {notMoved.Reason}");
             default:
                 return new TransactionOutcome.Ended();

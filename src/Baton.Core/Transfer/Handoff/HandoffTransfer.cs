@@ -51,11 +51,17 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         }
         t.Block = Lap(ref mark);
 
-        // 2. Dump, keeping the socket (in repair mode) until the agent is ready.
-        TcpSnapshot snapshot;
+        // 2. Dump, and close our copy at once. A socket in repair mode keeps its timers: a delayed
+        // ACK due from the request just read fired up to tens of ms later, while the agent
+        // already owned the connection, with a newer TSval than the agent's first segments, which
+        // the client then dropped (PAWS) until an RTO. The close in repair mode sends nothing and
+        // stops every timer (tcp_disconnect); if the agent does not take the connection, it is
+        // restored here from the snapshot instead (OneOwnerTests: 161 stray segments of dumped
+        // copies in 1,200 requests before).
+        TcpSnapshot dumped;
         try
         {
-            snapshot = TcpRepair.Dump(socket).WithUnreadPrefix(unread.Span);
+            dumped = TcpRepair.Dump(socket);
         }
         catch (Exception e) when (e is ConnectionNotMovableException or NativeCallException or MissingPrivilegeException)
         {
@@ -64,22 +70,16 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             return new TransferOutcome.NotMoved(e.Message);
         }
         t.Dump = Lap(ref mark);
+        socket.Dispose();
+        t.Close = Lap(ref mark);
+        var snapshot = dumped.WithUnreadPrefix(unread.Span);
 
         // 3.–4. Handoff → Ready, steer to the agent.
         if (await MoveAsync(snapshot, agent, session, ct).ConfigureAwait(false) is { } refusal)
-        {
-            // Nothing moved: the router's own socket, still in repair mode, simply goes live again.
-            TcpRepair.Resume(socket);
-            try { steering.Clear(client); } catch (SteeringException) { }
-            return new TransferOutcome.NotMoved(refusal);
-        }
+            return TakeBack(dumped, client, refusal);
 
-        // 5. Go, then drop our copy: it is in repair mode and sends nothing either way, so the
-        // close need not delay the agent (it took ~10 µs before Go).
+        // 5. Go.
         await GoAsync(agent, session).ConfigureAwait(false);
-        mark = Stopwatch.GetTimestamp();
-        socket.Dispose();
-        t.Close = Lap(ref mark);
         BatonMetrics.HandoffDuration.Record(t.Handoff.TotalMicroseconds);
         BatonMetrics.ConnectionsAway.Add(1);
 
@@ -122,10 +122,11 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         catch (Exception e) when (e is NativeCallException)
         {
             // Not restorable here (a queue that does not fit, the 4-tuple taken, ...). The agent
-            // still holds its frozen copy for a grace period: steer the packets back to it and let
-            // it finish the connection with a FIN after its send queue, so the client sees a clean
-            // end, never a reset. Only without the link is the connection lost.
-            if (await at.ReturnFailedAsync(session.Id, client).ConfigureAwait(false))
+            // keeps the snapshot for a grace period: it restores the connection there, the packets
+            // are steered back to it, and it finishes the connection with a FIN after its send
+            // queue, so the client sees a clean end, never a reset. Only without the link is the
+            // connection lost.
+            if (await at.ReturnFailedAsync(session.Id, client, readyTimeout).ConfigureAwait(false))
             {
                 HandoffLog.ReturnFailed(log, client, at.Name, e.Message);
             }
@@ -157,6 +158,37 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         // The send sequence moved by exactly the bytes the agent wrote (the response), modulo 2^32;
         // after Stays or passes it holds several responses, so no one response's size is known.
         return new TransferOutcome.Returned(live, session.Stays == 0 && !t.PassedIn ? unchecked(back.SendSeq - snapshot.SendSeq) : -1);
+    }
+
+    /// <summary>
+    /// The agent did not take the connection: restore it here from the dump (the router's own
+    /// receive queue as it was, the caller still holds the bytes it had read), live again.
+    /// </summary>
+    private TransferOutcome TakeBack(TcpSnapshot dumped, IPEndPoint client, string refusal)
+    {
+        RepairedSocket repaired;
+        try
+        {
+            repaired = TcpRepair.Restore(dumped);
+        }
+        catch (NativeCallException e)
+        {
+            // The 4-tuple was ours a moment ago; if it cannot be rebuilt the connection is lost.
+            HandoffLog.RestoreFailed(log, client, e.Message);
+            try { steering.Clear(client); } catch (SteeringException) { }
+            return new TransferOutcome.Ended();
+        }
+        try
+        {
+            steering.Clear(client);
+        }
+        catch (SteeringException e)
+        {
+            repaired.Dispose();
+            HandoffLog.RestoreFailed(log, client, e.Message);
+            return new TransferOutcome.Ended();
+        }
+        return new TransferOutcome.NotMoved(refusal, repaired.Activate());
     }
 
     /// <summary>
