@@ -42,6 +42,7 @@ public sealed class ControlLink : IAsyncDisposable
     private readonly PipeReader _reader;
     private readonly bool _isRouter;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private volatile bool _closed;
     // Keyed once per link: a one-shot HMAC sets up its key for every frame.
     private IncrementalHash? _sendMac, _receiveMac;
     private ulong _sendSeq;
@@ -102,6 +103,9 @@ public sealed class ControlLink : IAsyncDisposable
         await _writeLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            // Closed meanwhile (the peer went, or the host stops): an IOException, as a failed
+            // write, not the disposed MAC's or stream's ObjectDisposedException.
+            if (_closed) throw new IOException("control link closed");
             var f = frame.AsSpan(0, total);
             "BATN"u8.CopyTo(f);
             f[4] = Version;
@@ -121,6 +125,10 @@ public sealed class ControlLink : IAsyncDisposable
             else tag.Clear();
             await _stream.WriteAsync(frame.AsMemory(0, total), ct).ConfigureAwait(false);
             await _stream.FlushAsync(ct).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException) when (_closed)
+        {
+            throw new IOException("control link closed");
         }
         finally
         {
@@ -227,9 +235,14 @@ public sealed class ControlLink : IAsyncDisposable
         // The stream, not the reader: a receive may be pending on another task, and closing the
         // stream fails it with an IOException its loop expects; completing the reader under it
         // would not be safe (a PipeReader is single-consumer). Its pooled buffer goes to the GC.
+        _closed = true;
         await _stream.DisposeAsync().ConfigureAwait(false);
-        _writeLock.Dispose();
+        // A write in progress fails on the closed stream; the MAC it uses goes only after it. The
+        // lock itself is not disposed: a sender may still be about to wait on it (a hand-off racing
+        // a dead agent's link got "Cannot access a disposed object: SemaphoreSlim" as its 502 reason).
+        await _writeLock.WaitAsync().ConfigureAwait(false);
         _sendMac?.Dispose();
-        _receiveMac?.Dispose();
+        _writeLock.Release();
+        // The receive MAC is left to the GC: a receive loop may be checking a frame with it now.
     }
 }

@@ -113,7 +113,8 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                     case TransactionOutcome.NotServed notServed:
                         Count(cluster.Id, notServed.Status.ToString());
                         RouterLog.DestinationFailed(host.Log, conn.Client, target.Name, notServed.Reason);
-                        if (!await AnswerAsync(conn, head, notServed.Status, notServed.Reason).ConfigureAwait(false)) return;
+                        // The reason is in the log; the client gets no internal detail.
+                        if (!await AnswerAsync(conn, head, notServed.Status, notServed.ClientText(target.Name)).ConfigureAwait(false)) return;
                         break;
                 }
             }

@@ -43,5 +43,14 @@ public abstract record TransactionOutcome
     /// Nothing reached the client and the request is still unread after its head (body untouched):
     /// the router answers <paramref name="Status"/> itself.
     /// </summary>
-    public sealed record NotServed(int Status, string Reason) : TransactionOutcome;
+    /// <remarks>
+    /// <paramref name="Reason"/> is for the log and may carry internal detail (an exception's
+    /// message); the client sees only <paramref name="ClientDetail"/>, a fixed phrase, or without
+    /// one a generic line naming the destination.
+    /// </remarks>
+    public sealed record NotServed(int Status, string Reason, string? ClientDetail = null) : TransactionOutcome
+    {
+        /// <summary>What the client's error body says about <paramref name="destination"/>: no internal detail.</summary>
+        public string ClientText(string destination) => ClientDetail ?? $"destination {destination} could not serve the request";
+    }
 }

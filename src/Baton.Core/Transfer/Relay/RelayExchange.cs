@@ -51,7 +51,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
                         target.Retrying(head, e.Message);
                         continue;
                     }
-                    return new TransactionOutcome.NotServed(e is TimeoutException ? 504 : 502, $"origin {target.Origin} unreachable: {e.Message}");
+                    return new TransactionOutcome.NotServed(e is TimeoutException ? 504 : 502, $"origin {target.Origin} unreachable: {e.Message}", "origin unreachable");
                 }
             }
             var outcome = await ExchangeAsync(up, request.Written, ct).ConfigureAwait(false);
@@ -113,9 +113,9 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
                     case PumpEnd.DestinationFailed:
                         return await ClientGoneAsync($"client closed during the response body: {copied.Error}").ConfigureAwait(false);
                     case PumpEnd.SourceFailed:
-                        return await FailAsync(502, $"origin failed during the response body after {copied.Bytes} bytes: {copied.Error}").ConfigureAwait(false);
+                        return await FailAsync(502, "origin failed during the response body", $"after {copied.Bytes} bytes: {copied.Error}").ConfigureAwait(false);
                     case PumpEnd.Stopped:
-                        return await FailAsync(504, $"response body stopped after {copied.Bytes} bytes: {ClientBodyProblem() ?? copied.Error}").ConfigureAwait(false);
+                        return await FailAsync(504, "response body stopped", $"after {copied.Bytes} bytes: {ClientBodyProblem() ?? copied.Error}").ConfigureAwait(false);
                 }
             }
 
@@ -143,24 +143,24 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
                 target.Retrying(head, $"pooled connection closed by the origin: {e.Message}");
                 return null;
             }
-            return await FailAsync(502, $"origin closed the connection before responding: {e.Message}").ConfigureAwait(false);
+            return await FailAsync(502, "origin closed the connection before responding", e.Message).ConfigureAwait(false);
         }
         catch (OriginProtocolException e)
         {
-            return await FailAsync(502, $"invalid response from origin: {e.Message}").ConfigureAwait(false);
+            return await FailAsync(502, "invalid response from origin", e.Message).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {
-            return await FailAsync(504, e.Message).ConfigureAwait(false);
+            return await FailAsync(504, "origin did not answer in time", e.Message).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
             // Only the request body pump aborts on its own: the client broke off or stalled its body.
-            return await FailAsync(_clientBodyFailure?.End == PumpEnd.Stopped ? 408 : 400, ClientBodyProblem() ?? "aborted").ConfigureAwait(false);
+            return await FailAsync(_clientBodyFailure?.End == PumpEnd.Stopped ? 408 : 400, "the request body did not arrive whole", ClientBodyProblem() ?? "aborted").ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or InvalidDataException)
         {
-            return await FailAsync(502, $"origin connection failed: {e.Message}").ConfigureAwait(false);
+            return await FailAsync(502, "origin connection failed", e.Message).ConfigureAwait(false);
         }
         finally
         {
@@ -281,16 +281,18 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
     /// The exchange failed. Before the client saw anything and while its body is untouched, the
     /// router still owns the request and answers it; otherwise the relay answers (or cuts) itself.
     /// </summary>
-    private async Task<TransactionOutcome> FailAsync(int status, string reason)
+    /// <remarks><paramref name="said"/> is what the client may read; <paramref name="detail"/> goes to the log only.</remarks>
+    private async Task<TransactionOutcome> FailAsync(int status, string said, string? detail = null)
     {
+        string reason = detail is null ? said : $"{said}: {detail}";
         if (_clientBodyFailure is null) target.OriginFailed(head, reason);
         else target.ClientEnded(head, reason);
         _abort.Cancel();
         if (_requestBody is not null) await _requestBody.ConfigureAwait(false);
-        if (!_clientWritten && !_bodyTouched) return new TransactionOutcome.NotServed(status, reason);
+        if (!_clientWritten && !_bodyTouched) return new TransactionOutcome.NotServed(status, reason, said);
         if (!_clientWritten)
         {
-            await SimpleResponse.SendErrorAndCloseAsync(connection.Socket, status, reason, target.Name).ConfigureAwait(false);
+            await SimpleResponse.SendErrorAndCloseAsync(connection.Socket, status, said, target.Name).ConfigureAwait(false);
         }
         else
         {

@@ -90,7 +90,7 @@ internal sealed class RelayHarness : IAsyncDisposable
                     case TransactionOutcome.Back:
                         continue;
                     case TransactionOutcome.NotServed n:
-                        await SimpleResponse.SendErrorAndCloseAsync(connection.Socket, n.Status, n.Reason, "router");
+                        await SimpleResponse.SendErrorAndCloseAsync(connection.Socket, n.Status, n.ClientText("origin"), "router");
                         return;
                     default:
                         return;

@@ -317,7 +317,8 @@ public sealed class RelayTargetTests
         var r = await client.ReadAsync();
 
         Assert.Equal(502, r.Status);
-        Assert.Contains("invalid response from origin", r.Text);
+        // The parser's message about the duplicate Content-Length is for the log, not the client.
+        Assert.Equal("502 Bad Gateway: invalid response from origin\n", r.Text);
         Assert.IsType<TransactionOutcome.NotServed>(Assert.Single(await relay.OutcomesAsync(1)));
     }
 
