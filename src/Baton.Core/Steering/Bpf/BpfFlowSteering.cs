@@ -129,27 +129,42 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (!_backends.TryGetValue(backend, out mac!)) throw new SteeringException($"unknown back-end '{backend}'");
             bool present = _entries.TryGetValue(client, out var old);
             if (present && old.Backend == backend) return;
-            // In place: block → forward is one atomic update, no moment without an entry.
-            FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, mac, _routerMac);
-            _entries[client] = new Entry(FlowAction.Forward, backend);
             wasHeld = present && old.Action == FlowAction.Hold;
         }
-        // After the switch: what was held goes first, anything newer goes straight there. Outside
-        // the lock: other connections' steering changes need not wait for this one's frames.
-        if (wasHeld) _hold!.ReplayToBackend(client, mac, _routerMac);
+        // What was held goes first, while newer frames are still held, so that none overtakes it;
+        // then the switch, then the few that came in between. Outside the lock: other connections'
+        // steering changes need not wait for this one's frames (one connection's changes come from
+        // one hand-off at a time).
+        if (wasHeld) _hold!.ReplayToBackend(client, mac, _routerMac, stillHeld: true);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            // In place: hold → forward is one atomic update, no moment without an entry.
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, mac, _routerMac);
+            _entries[client] = new Entry(FlowAction.Forward, backend);
+        }
+        if (wasHeld) _hold!.ReplayToBackend(client, mac, _routerMac, stillHeld: false);
     }
 
     /// <inheritdoc />
     public void Clear(IPEndPoint client)
     {
-        Entry old;
+        bool wasHeld;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_entries.Remove(client, out old)) return;
+            if (!_entries.TryGetValue(client, out var old)) return;
+            wasHeld = old.Action == FlowAction.Hold;
+        }
+        // As for Forward: the held frames first, while newer ones are still held.
+        if (wasHeld) _hold!.ReplayToHost(client, stillHeld: true);
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (!_entries.Remove(client)) return;
             FlowMap.Delete(_program.ConnsFd, client);
         }
-        if (old.Action == FlowAction.Hold) _hold!.ReplayToHost(client); // outside the lock, as for Forward
+        if (wasHeld) _hold!.ReplayToHost(client, stillHeld: false);
     }
 
     /// <summary>Detaches the filter (only Baton's, at its handle and priority) and unloads the program and its maps.</summary>

@@ -93,21 +93,29 @@ internal sealed unsafe class HoldCapture : IDisposable
 
     /// <summary>
     /// Sends <paramref name="client"/>'s held frames, in order, to <paramref name="backendMac"/> out
-    /// of the uplink, as steering's forward would have; call after steering forwards the connection.
+    /// of the uplink, as steering's forward would have. Called twice: while steering still holds
+    /// (<paramref name="stillHeld"/>: the frames so far, and the connection stays held), and after
+    /// it forwards (the few that came in between, and holding ends). Replayed only after the switch,
+    /// the held frames were overtaken by the client's newer ones, which went straight to the new
+    /// owner: it saw data out of order and SACKed, and the client retransmitted what had arrived
+    /// (RACK's reordering window here is microseconds; OneOwnerTests, client TCPFastRetrans).
     /// </summary>
-    public void ReplayToBackend(IPEndPoint client, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac)
+    public void ReplayToBackend(IPEndPoint client, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, bool stillHeld)
     {
-        foreach (var f in Take(client))
+        foreach (var f in Take(client, stillHeld))
         {
             HeldFrame.SetMacs(f, backendMac, routerMac);
             Send(f, _uplink);
         }
     }
 
-    /// <summary>Delivers <paramref name="client"/>'s held frames, in order, to the router's own stack; call after steering cleared the connection.</summary>
-    public void ReplayToHost(IPEndPoint client)
+    /// <summary>
+    /// Delivers <paramref name="client"/>'s held frames, in order, to the router's own stack; like
+    /// <see cref="ReplayToBackend"/>, before steering clears the connection and after.
+    /// </summary>
+    public void ReplayToHost(IPEndPoint client, bool stillHeld)
     {
-        foreach (var f in Take(client))
+        foreach (var f in Take(client, stillHeld))
         {
             // Addressed to the hold device, or its stack discards them as another host's.
             HeldFrame.SetMacs(f, _device.Mac, f.AsSpan(HeldFrame.VnetHeaderLength + 6, 6));
@@ -123,13 +131,13 @@ internal sealed unsafe class HoldCapture : IDisposable
         Dropped(n, "ended");
     }
 
-    private IReadOnlyList<byte[]> Take(IPEndPoint client)
+    private IReadOnlyList<byte[]> Take(IPEndPoint client, bool stillHeld)
     {
         lock (_gate)
         {
             if (_disposed) return [];
             Drain();
-            return _queue.Take(client);
+            return stillHeld ? _queue.TakeSoFar(client) : _queue.Take(client);
         }
     }
 

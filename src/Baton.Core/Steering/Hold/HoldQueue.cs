@@ -73,6 +73,21 @@ public sealed class HoldQueue(HoldLimits limits)
         return h.Frames;
     }
 
+    /// <summary>
+    /// Returns <paramref name="client"/>'s frames so far, in arrival order, and goes on holding it
+    /// (empty when none or not held).
+    /// </summary>
+    public IReadOnlyList<byte[]> TakeSoFar(IPEndPoint client)
+    {
+        if (!_held.TryGetValue(client, out var h) || h.Frames.Count == 0) return [];
+        var frames = h.Frames.ToArray();
+        Frames -= h.Frames.Count;
+        Bytes -= h.Bytes;
+        h.Frames.Clear();
+        h.Bytes = 0;
+        return frames;
+    }
+
     /// <summary>Stops holding <paramref name="client"/> and discards its frames; returns how many there were.</summary>
     public int Drop(IPEndPoint client) => Take(client).Count;
 
