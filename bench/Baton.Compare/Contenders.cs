@@ -100,7 +100,7 @@ internal sealed class Arena : IDisposable
     private static void WriteJson(string path, JsonObject json) =>
         File.WriteAllText(path, json.ToJsonString(new() { WriteIndented = true }));
 
-    /// <summary>Router config with one route, everything to cluster "all", round robin over be1..be3.</summary>
+    /// <summary>Router config: everything to cluster "all", round robin over be1..be3, but /router/… served by the router.</summary>
     private JsonObject BatonConfig(string transfer, Func<string, JsonObject> destination, JsonObject? extra = null, string policy = "RoundRobin", JsonObject? loadBalancing = null)
     {
         var dests = new JsonObject();
@@ -112,10 +112,16 @@ internal sealed class Arena : IDisposable
             ["Baton"] = baton,
             ["ReverseProxy"] = new JsonObject
             {
-                ["Routes"] = new JsonObject { ["all"] = new JsonObject { ["ClusterId"] = "all", ["Match"] = new JsonObject { ["Path"] = "/{**rest}" } } },
+                ["Routes"] = new JsonObject
+                {
+                    ["all"] = new JsonObject { ["ClusterId"] = "all", ["Match"] = new JsonObject { ["Path"] = "/{**rest}" } },
+                    // Served by the router itself (the soak's router-served share); wrk never asks for it.
+                    ["router"] = new JsonObject { ["ClusterId"] = "self", ["Match"] = new JsonObject { ["Path"] = "/router/{**rest}" } },
+                },
                 ["Clusters"] = new JsonObject
                 {
                     ["all"] = new JsonObject { ["Transfer"] = transfer, ["LoadBalancingPolicy"] = policy, ["LoadBalancing"] = loadBalancing ?? new JsonObject(), ["Destinations"] = dests },
+                    ["self"] = new JsonObject { ["Transfer"] = "router" },
                 },
             },
         };

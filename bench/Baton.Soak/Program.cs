@@ -1,0 +1,226 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using Baton.Compare;
+using Baton.Lab;
+
+// The concurrency soak (issue 13): many keep-alive connections, each sending a random mix (GETs of
+// 0 B–4 MiB, uploads up to 1 MB echoed back, router-served requests), every byte verified, against
+// handoff, relay and HAProxy on one namespace cluster and the same origins, first on a network that
+// drops nothing, then with random loss (nftables numgen in the client's namespace, both ways).
+// Run it through bench/soak.sh (root).
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+SoakOptions o;
+try
+{
+    o = SoakOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"soak: {e.Message}");
+    Console.Error.WriteLine(SoakOptions.Usage);
+    return 64;
+}
+if (!Netns.IsRoot)
+{
+    Console.Error.WriteLine("soak needs root: it builds network namespaces (btsoak-*) and moves TCP connections with TCP_REPAIR; run bench/soak.sh as root");
+    return 2;
+}
+
+using var stop = new CancellationTokenSource();
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Cancel(); });
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Cancel(); });
+
+const string Prefix = "btsoak";
+const int Subnet = 13;
+var rows = new List<SoakRow>();
+var failures = new List<string>();
+NetnsCluster.RemoveStale(Prefix);
+var dir = Directory.CreateTempSubdirectory("btbench-soak-").FullName;
+int rc = 0;
+var started = DateTime.UtcNow;
+try
+{
+    using var net = NetnsCluster.Create(Prefix, Subnet);
+    using var arena = new Arena(net, dir, yarpDll: "");
+    await arena.StartOriginsAsync();
+    foreach (double loss in o.LossPercents)
+    {
+        SetLoss(arena, net, loss);
+        foreach (var name in o.Contenders)
+        {
+            stop.Token.ThrowIfCancellationRequested();
+            Running? c = null;
+            try
+            {
+                Console.WriteLine($"== {name}, loss {loss}% ==");
+                c = await arena.StartAsync(name);
+                var mix = new MixedLoadOptions
+                {
+                    Connections = o.Connections,
+                    MaxResponse = o.MaxResponse,
+                    MaxUpload = o.MaxUpload,
+                    Prefixes = ["/a", "/b", "/c"],
+                    Seed = 13,
+                };
+                // Warm-up: JIT, pools, the origins' and HAProxy's connection caches.
+                await MixedLoad.RunAsync(ct => Connect(net, ct), mix with { Requests = o.Warmup, Seed = 7 }, stop.Token);
+                var row = await MeasureAsync(net, c, name, loss, mix with { Requests = o.Requests }, stop.Token);
+                rows.Add(row);
+                Console.WriteLine($"  {row.Result.Summary()}");
+                Console.WriteLine($"  client retransmitted {row.ClientRetrans}, PAWS drops {row.ClientPaws}; back-ends retransmitted {row.BackendRetrans}, PAWS {row.BackendPaws}; router CPU {row.RouterCpuPerRequest:F1} µs/request [{(DateTime.UtcNow - started).TotalMinutes:F1} min]");
+                foreach (var f in row.Result.Failures.Take(5)) Console.WriteLine($"  failed: {f}");
+            }
+            catch (Exception e) when (e is InvalidOperationException or IOException or System.Net.Sockets.SocketException or TimeoutException)
+            {
+                failures.Add($"{name} (loss {loss}%): {e.Message.Split('\n')[0]}");
+                Console.Error.WriteLine($"{name} failed: {e.Message}");
+                if (c?.Output is { Length: > 0 } output) Console.Error.WriteLine($"{name}'s router, last lines:\n{output}");
+            }
+            finally
+            {
+                c?.Stop();
+            }
+        }
+    }
+}
+catch (OperationCanceledException) when (stop.IsCancellationRequested)
+{
+    Console.Error.WriteLine("soak interrupted; processes stopped, namespaces deleted");
+    rc = 130;
+}
+finally
+{
+    NetnsCluster.RemoveStale(Prefix);
+    try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
+}
+if (rows.Count > 0)
+{
+    var report = Report(o, rows, failures, started);
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.Out))!);
+    File.WriteAllText(o.Out, report);
+    Console.WriteLine(report);
+}
+return rc;
+
+static async Task<System.Net.Sockets.Socket> Connect(NetnsCluster net, CancellationToken ct)
+{
+    var s = Netns.CreateTcpSocket(net.Ns("client"));
+    await s.ConnectAsync(net.Service, ct);
+    return s;
+}
+
+static async Task<SoakRow> MeasureAsync(NetnsCluster net, Running c, string name, double loss, MixedLoadOptions mix, CancellationToken ct)
+{
+    var routerTree = c.RouterPid is int pid ? ProcStats.Tree(pid) : [];
+    string clientNs = net.Ns("client");
+    var backendNs = net.Backends.Select(net.Ns).ToArray();
+    var client0 = Netns.TcpCounters(clientNs);
+    var backends0 = backendNs.Select(Netns.TcpCounters).ToArray();
+    double cpu0 = ProcStats.CpuMicros(routerTree);
+    var result = await MixedLoad.RunAsync(ct2 => Connect(net, ct2), mix, ct);
+    double cpu1 = ProcStats.CpuMicros(routerTree);
+    var client1 = Netns.TcpCounters(clientNs);
+    var backends1 = backendNs.Select(Netns.TcpCounters).ToArray();
+    long Delta(Dictionary<string, long> a, Dictionary<string, long> b, string k) => b.GetValueOrDefault(k) - a.GetValueOrDefault(k);
+    long Backends(string k) => Enumerable.Range(0, backendNs.Length).Sum(i => Delta(backends0[i], backends1[i], k));
+    return new SoakRow(name, loss, result,
+        Delta(client0, client1, "TcpRetransSegs"), Delta(client0, client1, "TcpExtPAWSEstab"),
+        Backends("TcpRetransSegs"), Backends("TcpExtPAWSEstab"),
+        result.Requests.Count == 0 ? 0 : (cpu1 - cpu0) / (result.Requests.Count + result.Failures.Count));
+}
+
+// Random loss at the client, both ways, on this cluster's service traffic only: nftables numgen
+// (this kernel has no netem). 0 removes the table.
+static void SetLoss(Arena arena, NetnsCluster net, double percent)
+{
+    string ns = arena.ClientNs;
+    try { Netns.ExecIn(ns, "nft", "delete", "table", "inet", "soakloss"); } catch (InvalidOperationException) { }
+    if (percent <= 0) return;
+    int perMille = (int)Math.Round(percent * 10);
+    string rules =
+        $"table inet soakloss {{\n" +
+        $"  chain in {{ type filter hook input priority 0; policy accept; ip saddr {net.Vip} numgen random mod 1000 < {perMille} drop; }}\n" +
+        $"  chain out {{ type filter hook output priority 0; policy accept; ip daddr {net.Vip} numgen random mod 1000 < {perMille} drop; }}\n" +
+        "}\n";
+    var file = Path.Combine(Path.GetTempPath(), $"soakloss-{Environment.ProcessId}.nft");
+    File.WriteAllText(file, rules);
+    try { Netns.ExecIn(ns, "nft", "-f", file); }
+    finally { File.Delete(file); }
+}
+
+static string Report(SoakOptions o, List<SoakRow> rows, List<string> failures, DateTime started)
+{
+    var sb = new StringBuilder();
+    sb.AppendLine("# Concurrency soak: handoff, relay and HAProxy, side by side");
+    sb.AppendLine();
+    sb.AppendLine($"`bench/soak.sh {string.Join(' ', o.Args)}` — {started:yyyy-MM-dd HH:mm} UTC, commit {o.Commit ?? "?"}, kernel {Environment.OSVersion.Version}, {Environment.ProcessorCount} cores (shared: client, router, back-ends and the bench on one host).");
+    sb.AppendLine();
+    sb.AppendLine($"{o.Connections} keep-alive connections, {o.Requests} requests per run after {o.Warmup} to warm up; each request at random: 10% to `/router/…` (Baton serves it on the router; HAProxy passes it to an origin), 20% POST uploads of 0–{o.MaxUpload} B echoed back, 70% GETs of 0–{o.MaxResponse} B (log-uniform sizes); every byte checked. The same origins (`baton origin` on be1..be3) serve relay and HAProxy; `baton agent` on the same hosts serves handoff. Loss: nftables `numgen random` drops at the client, both ways.");
+    sb.AppendLine();
+    sb.AppendLine("| loss | contender | ok | failed | req/s | p50 ms | p99 ms | p99.9 ms | max ms | ≥ 200 ms | ≥ 1 s | client retrans | client PAWS | back-end retrans | back-end PAWS | router CPU µs/req |");
+    sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    foreach (var r in rows)
+    {
+        var x = r.Result;
+        double max = x.Requests.Count == 0 ? 0 : x.Requests.Max(q => q.Milliseconds);
+        sb.AppendLine($"| {r.Loss}% | {r.Contender} | {x.Requests.Count} | {x.Failures.Count} | {x.Requests.Count / x.Elapsed.TotalSeconds:F0} | {x.Quantile(0.5):F2} | {x.Quantile(0.99):F1} | {x.Quantile(0.999):F1} | {max:F0} | {x.AtLeast(200)} | {x.AtLeast(1000)} | {r.ClientRetrans} | {r.ClientPaws} | {r.BackendRetrans} | {r.BackendPaws} | {r.RouterCpuPerRequest:F1} |");
+    }
+    sb.AppendLine();
+    sb.AppendLine("Retransmissions are `Tcp RetransSegs` (tail loss probes included) in the client's namespace and summed over the back-ends'; PAWS drops are `TcpExt PAWSEstab`. Router CPU is utime + stime of the router process (and its children) over the run, per request. For HAProxy the back-end counters include its connections to the origins.");
+    foreach (var f in failures) sb.AppendLine($"\n- did not run: {f}");
+    foreach (var r in rows.Where(r => r.Result.Failures.Count > 0))
+        sb.AppendLine($"\n- {r.Contender} at {r.Loss}%: {r.Result.Failures.Count} failed, first: {r.Result.Failures[0]}");
+    return sb.ToString();
+}
+
+internal sealed record SoakRow(string Contender, double Loss, MixedLoadResult Result, long ClientRetrans, long ClientPaws,
+    long BackendRetrans, long BackendPaws, double RouterCpuPerRequest);
+
+internal sealed record SoakOptions(string[] Args, string[] Contenders, int Connections, int Requests, int Warmup, long MaxResponse, int MaxUpload,
+    double[] LossPercents, string Out, string? Commit)
+{
+    public const string Usage =
+        "usage: Baton.Soak [--contenders handoff,relay,haproxy] [--connections 64] [--requests 100000] [--warmup 2000]\n" +
+        "                  [--max-response 4194304] [--max-upload 1000000] [--loss 0,2] [--out bench/results/soak.md] [--commit REV]";
+
+    public static SoakOptions Parse(string[] args)
+    {
+        string[] contenders = ["handoff", "relay", "haproxy"];
+        int connections = 64, requests = 100_000, warmup = 2000, maxUpload = 1_000_000;
+        long maxResponse = 4 << 20;
+        double[] loss = [0, 2];
+        string output = "bench/results/soak.md";
+        string? commit = null;
+        var shown = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            string a = args[i];
+            switch (a)
+            {
+                case "--contenders": contenders = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries); break;
+                case "--connections": connections = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--requests": requests = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--warmup": warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--max-response": maxResponse = long.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--max-upload": maxUpload = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--loss": loss = Next().Split(',').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--out": output = Next(); continue;
+                case "--commit": commit = Next(); continue;
+                case "-h" or "--help": throw new ArgumentException("help");
+                default: throw new ArgumentException($"unknown argument '{a}'");
+            }
+            shown.Add(a);
+            shown.Add(args[i]);
+        }
+        foreach (var c in contenders)
+            if (c is not ("handoff" or "relay" or "haproxy" or "local" or "nginx" or "adaptive")) throw new ArgumentException($"unknown contender '{c}'");
+        if (connections < 1 || requests < 1 || warmup < 0 || maxResponse < 0 || maxUpload < 0 || loss.Any(l => l is < 0 or >= 100))
+            throw new ArgumentException("connections and requests ≥ 1, sizes ≥ 0, loss in [0, 100)");
+        return new SoakOptions([.. shown], contenders, connections, requests, warmup, maxResponse, maxUpload, loss, output, commit);
+    }
+}
