@@ -121,10 +121,20 @@ static async Task<SoakRow> MeasureAsync(NetnsCluster net, Running c, string name
     var client0 = Netns.TcpCounters(clientNs);
     var backends0 = backendNs.Select(Netns.TcpCounters).ToArray();
     double cpu0 = ProcStats.CpuMicros(routerTree);
+    var router0 = Netns.TcpCounters(net.Ns("router"));
     var result = await MixedLoad.RunAsync(ct2 => Connect(net, ct2), mix, ct);
     double cpu1 = ProcStats.CpuMicros(routerTree);
     var client1 = Netns.TcpCounters(clientNs);
     var backends1 = backendNs.Select(Netns.TcpCounters).ToArray();
+    var router1 = Netns.TcpCounters(net.Ns("router"));
+    // Every counter that moved, per host, on the console: where a retransmission's cause shows.
+    foreach (var (host, a, b) in new[] { ("client", client0, client1), ("router", router0, router1) }
+        .Concat(net.Backends.Select((be, i) => (be, backends0[i], backends1[i]))))
+    {
+        var moved = b.Where(kv => kv.Value != a.GetValueOrDefault(kv.Key) && !Quiet.Contains(kv.Key))
+            .Select(kv => $"{kv.Key} +{kv.Value - a.GetValueOrDefault(kv.Key)}");
+        Console.WriteLine($"    {host}: {string.Join(", ", moved)}");
+    }
     long Delta(Dictionary<string, long> a, Dictionary<string, long> b, string k) => b.GetValueOrDefault(k) - a.GetValueOrDefault(k);
     long Backends(string k) => Enumerable.Range(0, backendNs.Length).Sum(i => Delta(backends0[i], backends1[i], k));
     return new SoakRow(name, loss, result,
@@ -175,6 +185,18 @@ static string Report(SoakOptions o, List<SoakRow> rows, List<string> failures, D
     foreach (var r in rows.Where(r => r.Result.Failures.Count > 0))
         sb.AppendLine($"\n- {r.Contender} at {r.Loss}%: {r.Result.Failures.Count} failed, first: {r.Result.Failures[0]}");
     return sb.ToString();
+}
+
+internal static partial class Program
+{
+    // Counters that move with any traffic and say nothing about loss or order.
+    private static readonly HashSet<string> Quiet =
+    [
+        "TcpActiveOpens", "TcpPassiveOpens", "TcpCurrEstab", "TcpInSegs", "TcpOutSegs", "TcpExtTCPHPHits", "TcpExtTCPPureAcks",
+        "TcpExtTCPHPAcks", "TcpExtTCPRcvCoalesce", "TcpExtTCPOrigDataSent", "TcpExtTCPDelivered", "TcpExtTCPAutoCorking",
+        "TcpExtTCPBacklogCoalesce", "TcpExtDelayedACKs", "TcpExtTW", "TcpExtTCPKeepAlive", "TcpExtTCPHystartTrainDetect",
+        "TcpExtTCPHystartTrainCwnd", "TcpExtTCPHystartDelayDetect", "TcpExtTCPHystartDelayCwnd", "TcpEstabResets", "TcpAttemptFails",
+    ];
 }
 
 internal sealed record SoakRow(string Contender, double Loss, MixedLoadResult Result, long ClientRetrans, long ClientPaws,

@@ -22,7 +22,7 @@ internal static class TcpRepair
     private const int TCP_TIMESTAMP = 24;
     private const int TCP_REPAIR_WINDOW = 29;
     private const int SO_REUSEADDR = 2;
-    private const int SO_SNDBUF = 7, SO_SNDBUFFORCE = 32;
+    private const int SO_SNDBUF = 7, SO_SNDBUFFORCE = 32, SO_RCVBUF = 8, SO_RCVBUFFORCE = 33;
 
     private const int TCP_RECV_QUEUE = 1, TCP_SEND_QUEUE = 2;
     private const int TCP_REPAIR_ON = 1, TCP_REPAIR_OFF_NO_WP = -1;
@@ -174,6 +174,7 @@ internal static class TcpRepair
             // The receive queue needs no room made: its repair path is not held to the buffer size
             // (a 1+ MiB queue restores into a new socket, TcpRepairTests).
             FitSendBuffer(fd, inFlight.Length);
+            FitReceiveBuffer(fd, s.ReceiveQueue.Length, s.Window.RcvWnd);
             // The send queue is still selected from its TCP_QUEUE_SEQ above. An empty queue needs
             // no selection and no write: after a typical transaction both are empty (the agent waits
             // for the response's ACK, the next request has not come), which saves three calls. The
@@ -232,6 +233,26 @@ internal static class TcpRepair
         int current = Libc.GetSockOptInt(fd, Libc.SOL_SOCKET, SO_SNDBUF, "getsockopt(SO_SNDBUF)");
         if (current >= 2 * wanted) return;
         Libc.SetSockOpt(fd, Libc.SOL_SOCKET, SO_SNDBUFFORCE, (int)Math.Min(wanted, int.MaxValue / 2), $"setsockopt(SO_SNDBUFFORCE) for a {queued}-byte send queue");
+    }
+
+    /// <summary>
+    /// Makes room for what the client may send. The restored window is the old owner's, which
+    /// autotuning had grown (up to megabytes after an upload), while a new socket's receive buffer
+    /// is tcp_rmem's default (128 KiB): the client filled the window, the kernel pruned the queue
+    /// (PruneCalled) and dropped what did not fit, and the client resent it (bench/soak.sh, 64
+    /// connections, 3,000 requests: client TCPFastRetrans 220, PruneCalled ~50 at the router and
+    /// every agent). The buffer takes the queued bytes and the whole window with room to spare, up
+    /// to what autotuning could have given it (tcp_rmem's maximum: else the spare room would grow
+    /// the window on every move); a forced size turns autotuning off for it, so it is set only when
+    /// the default is too small.
+    /// </summary>
+    private static void FitReceiveBuffer(int fd, int queued, uint window)
+    {
+        long wanted = Math.Min(queued + (long)window + (64 << 10), Math.Max(queued + (long)window, ReceiveWindow.HostMaximum));
+        // SO_RCVBUF reads back the doubled value the kernel keeps; about half of it is payload.
+        int current = Libc.GetSockOptInt(fd, Libc.SOL_SOCKET, SO_RCVBUF, "getsockopt(SO_RCVBUF)");
+        if (current >= 2 * wanted) return;
+        Libc.SetSockOpt(fd, Libc.SOL_SOCKET, SO_RCVBUFFORCE, (int)Math.Min(wanted, int.MaxValue / 2), $"setsockopt(SO_RCVBUFFORCE) for a {window}-byte window");
     }
 
     private static void EnterRepair(int fd)

@@ -156,6 +156,7 @@ internal sealed unsafe class HoldCapture : IDisposable
                 if (Stopwatch.GetElapsedTime(lastExpiry, now).TotalMilliseconds >= PollMs)
                 {
                     Dropped(_queue.Expire(now), "expired");
+                    Dropped(KernelDrops(), "socket-full");
                     lastExpiry = now;
                 }
             }
@@ -187,6 +188,20 @@ internal sealed unsafe class HoldCapture : IDisposable
                 default: Dropped(1, "not-held"); break;
             }
         }
+    }
+
+    // Frames the kernel dropped because the reader's socket buffer was full (PACKET_STATISTICS,
+    // which resets on read): not held, so the client resends them.
+    private int KernelDrops()
+    {
+        const int PACKET_STATISTICS = 6;
+        Span<uint> stats = stackalloc uint[2]; // tp_packets, tp_drops
+        fixed (uint* p = stats)
+        {
+            uint len = 8;
+            if (Libc.GetSockOpt(_reader, SockAddrLl.SOL_PACKET, PACKET_STATISTICS, p, ref len) != 0) return 0;
+        }
+        return (int)stats[1];
     }
 
     private void Send(byte[] frame, int ifindex)

@@ -15,9 +15,19 @@ namespace Baton.Steering.Hold;
 public sealed record HoldLimits(int FramesPerConnection, int BytesPerConnection, int TotalFrames, long TotalBytes, TimeSpan MaxAge)
 {
     /// <summary>
-    /// The router's bounds: a frozen keep-alive connection sees a request or two and their ACKs, so 64
-    /// frames / 256 KiB cover a pipelining client's full receive window of requests; 8192 frames /
-    /// 32 MiB in total bound the memory when thousands of connections are in transit at once.
+    /// The router's bounds. Per connection: what the client may send while its connection is frozen
+    /// is its receive window, which autotuning grows up to tcp_rmem's maximum (6 MiB by default);
+    /// a fixed 256 KiB dropped part of uploads frozen mid-body (bench/soak.sh, 64 connections:
+    /// overflows in every run), and the client resent it. So a connection may keep up to that
+    /// maximum and 64 KiB (frames: one per KiB, at least 64). In all: 64 MiB and 65,536 frames, which
+    /// bound the memory when many connections are in transit at once.
     /// </summary>
-    public static HoldLimits Default { get; } = new(64, 256 * 1024, 8192, 32L * 1024 * 1024, TimeSpan.FromSeconds(1));
+    public static HoldLimits Default { get; } = ForWindow(Transfer.ReceiveWindow.HostMaximum);
+
+    /// <summary>The bounds for connections whose receive window is at most <paramref name="window"/> bytes.</summary>
+    public static HoldLimits ForWindow(int window)
+    {
+        int bytes = Math.Max(256 * 1024, window + (64 << 10));
+        return new(Math.Max(64, bytes / 1024), bytes, 65536, 64L * 1024 * 1024, TimeSpan.FromSeconds(1));
+    }
 }
