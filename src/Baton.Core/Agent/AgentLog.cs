@@ -57,4 +57,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(325, LogLevel.Information, "connection {Id} stays to close here: {Reason}")]
     public static partial void ClosesHere(ILogger log, ulong id, string reason);
+
+    [LoggerMessage(329, LogLevel.Information, "connection {Id}: invalid request body ({Reason}): answered 400, closing")]
+    public static partial void BadRequestBody(ILogger log, ulong id, string reason);
 }

@@ -11,6 +11,7 @@ public sealed class BatonTransaction
 {
     private readonly Func<bool, Task> _complete;
     private readonly HttpInput _input;
+    private readonly ResponseStream _response;
     private Task? _completion;
     private bool _upgraded;
 
@@ -20,7 +21,7 @@ public sealed class BatonTransaction
         Request = request;
         RequestBody = requestBody;
         Socket = socket;
-        Response = new NetworkStream(socket, ownsSocket: false);
+        _response = new ResponseStream(socket);
         HostName = hostName;
         HandoffTime = handoffTime;
         _complete = complete;
@@ -37,7 +38,10 @@ public sealed class BatonTransaction
     public Stream RequestBody { get; }
 
     /// <summary>Where the response goes: straight to the client, not through the router.</summary>
-    public Stream Response { get; }
+    public Stream Response => _response;
+
+    /// <summary>Whether any response byte has been written (a 400 for a bad body can no longer be sent).</summary>
+    public bool ResponseStarted => _response.Started;
 
     /// <summary>The client connection itself, for applications that want socket-level access.</summary>
     public Socket Socket { get; }

@@ -41,6 +41,9 @@ public sealed class BuiltInApplication : IBatonApplication
             return;
         }
         if (!req.KeepAlive) headers.Append("Connection: close\r\n");
+        // An HTTP/1.0 client closes unless told to keep the connection (RFC 9112 §9.3); without
+        // this, `ab -k` waited for a close that never came.
+        else if (req.VersionMinor == 0) headers.Append("Connection: keep-alive\r\n");
 
         if (req.Method is "POST" or "PUT")
         {

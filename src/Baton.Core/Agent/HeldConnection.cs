@@ -57,6 +57,15 @@ internal abstract class HeldConnection(ulong id, Socket socket, HttpInput input)
         {
             await Application.ServeAsync(tx, Closing).ConfigureAwait(false);
         }
+        catch (BadRequestBodyException e) when (!tx.IsCompleted && !tx.ResponseStarted)
+        {
+            // The client's body framing is broken: nothing was answered yet, so it gets a 400,
+            // then the close (the rest of its bytes cannot be framed).
+            AgentLog.BadRequestBody(Log, id, e.Message);
+            await socket.SendAsync(SimpleResponse.Error(400, BadRequestBodyException.ClientText, HostName), SocketFlags.None).ConfigureAwait(false);
+            await CloseAsync().ConfigureAwait(false);
+            return;
+        }
         catch (Exception e) when (!tx.IsCompleted)
         {
             // The response may be half written: the only honest end is to close the connection.

@@ -55,14 +55,14 @@ internal sealed class ChunkedBodyStream(HttpInput input) : BodyStream
         {
             string sizeLine = await ReadLineAsync(ct).ConfigureAwait(false);
             _chunkLeft = ChunkedFraming.ParseSizeLine(Encoding.Latin1.GetBytes(sizeLine), out string? error);
-            if (_chunkLeft < 0) throw new InvalidDataException($"{error}: '{sizeLine}'");
+            if (_chunkLeft < 0) throw new BadRequestBodyException($"{error}: '{sizeLine}'");
             if (_chunkLeft == 0)
             {
                 string trailer;
                 while ((trailer = await ReadLineAsync(ct).ConfigureAwait(false)).Length > 0) // trailers are checked and dropped
                 {
                     string? bad = ChunkedFraming.CheckTrailerLine(Encoding.Latin1.GetBytes(trailer));
-                    if (bad != null) throw new InvalidDataException(bad);
+                    if (bad != null) throw new BadRequestBodyException(bad);
                 }
                 _done = true;
                 return 0;
@@ -77,7 +77,7 @@ internal sealed class ChunkedBodyStream(HttpInput input) : BodyStream
         }
         _chunkLeft -= n;
         if (_chunkLeft == 0 && (await ReadLineAsync(ct).ConfigureAwait(false)).Length != 0)
-            throw new InvalidDataException("chunk data not followed by CRLF");
+            throw new BadRequestBodyException("chunk data not followed by CRLF");
         return n;
     }
 
@@ -92,7 +92,7 @@ internal sealed class ChunkedBodyStream(HttpInput input) : BodyStream
                 input.Consume(i + 2);
                 return line;
             }
-            if (input.Unread.Length > LineLimit) throw new InvalidDataException("chunk line too long");
+            if (input.Unread.Length > LineLimit) throw new BadRequestBodyException("chunk line too long");
             if (await input.FillAsync(ct).ConfigureAwait(false) == 0) throw new IOException("connection closed inside a chunked body");
         }
     }

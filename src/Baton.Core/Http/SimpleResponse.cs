@@ -25,10 +25,13 @@ public static class SimpleResponse
 
     /// <summary>An error response with a one-line text body that says what went wrong; it closes the connection.</summary>
     public static byte[] Error(int status, string detail, string server) =>
-        Build(status, $"{status} {Reason(status)}: {detail}\n", keepAlive: false, ("Baton-Host", server));
+        Build(status, $"{status} {Reason(status)}: {detail}\n", keepAlive: false, http10: false, ("Baton-Host", server));
 
-    /// <summary>Builds a response with a text body.</summary>
-    public static byte[] Build(int status, string body, bool keepAlive, params (string Name, string Value)[] headers)
+    /// <summary>
+    /// Builds a response with a text body. <paramref name="http10"/>: the request was HTTP/1.0, whose
+    /// client closes unless told to keep the connection (RFC 9112 §9.3): a kept connection says so.
+    /// </summary>
+    public static byte[] Build(int status, string body, bool keepAlive, bool http10, params (string Name, string Value)[] headers)
     {
         var sb = new StringBuilder(256);
         sb.Append("HTTP/1.1 ").Append(status).Append(' ').Append(Reason(status)).Append("\r\n");
@@ -37,6 +40,7 @@ public static class SimpleResponse
         sb.Append("Content-Type: text/plain; charset=utf-8\r\n");
         sb.Append("Content-Length: ").Append(bodyBytes.Length).Append("\r\n");
         if (!keepAlive) sb.Append("Connection: close\r\n");
+        else if (http10) sb.Append("Connection: keep-alive\r\n");
         sb.Append("\r\n");
         var head = Encoding.ASCII.GetBytes(sb.ToString());
         var all = new byte[head.Length + bodyBytes.Length];

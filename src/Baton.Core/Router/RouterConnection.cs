@@ -193,8 +193,19 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
             await body.CopyToAsync(Stream.Null, ct).ConfigureAwait(false);
             keep &= keepAlive;
         });
-        await LocalApplication.ServeAsync(tx, ct).ConfigureAwait(false);
-        await tx.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await LocalApplication.ServeAsync(tx, ct).ConfigureAwait(false);
+            await tx.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (BadRequestBodyException e) when (!tx.ResponseStarted)
+        {
+            // The client's body framing is broken: a 400, then the close.
+            RouterLog.BadRequestBody(host.Log, conn.Client, e.Message);
+            await s.SendAsync(SimpleResponse.Error(400, BadRequestBodyException.ClientText, host.Options.Name), SocketFlags.None).ConfigureAwait(false);
+            await GracefulClose.CloseAsync(s).ConfigureAwait(false);
+            return false;
+        }
         if (!keep) await GracefulClose.CloseAsync(s).ConfigureAwait(false);
         return keep;
     }
@@ -222,7 +233,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
             }
         }
         var bytes = keep
-            ? SimpleResponse.Build(status, $"{status} {SimpleResponse.Reason(status)}: {detail}\n", true, ("Baton-Host", host.Options.Name))
+            ? SimpleResponse.Build(status, $"{status} {SimpleResponse.Reason(status)}: {detail}\n", true, head.VersionMinor == 0, ("Baton-Host", host.Options.Name))
             : SimpleResponse.Error(status, detail, host.Options.Name);
         await s.SendAsync(bytes, SocketFlags.None).ConfigureAwait(false);
         if (!keep) await GracefulClose.CloseAsync(s).ConfigureAwait(false);

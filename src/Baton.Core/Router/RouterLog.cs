@@ -15,6 +15,9 @@ internal static partial class RouterLog
     [LoggerMessage(102, LogLevel.Debug, "connection ended: {Reason}")]
     public static partial void ConnectionEnded(ILogger log, string reason);
 
+    [LoggerMessage(104, LogLevel.Information, "{Client}: invalid request body ({Reason}): answered 400, closing")]
+    public static partial void BadRequestBody(ILogger log, System.Net.IPEndPoint client, string reason);
+
     [LoggerMessage(103, LogLevel.Warning, "request from {Client} not served by {Destination}: {Reason}")]
     public static partial void DestinationFailed(ILogger log, EndPoint client, string destination, string reason);
 

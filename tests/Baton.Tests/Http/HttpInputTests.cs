@@ -108,7 +108,7 @@ public class HttpInputTests
         using var input = new HttpInput(pair.Server);
         pair.ClientSends(Ascii("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"));
         var head = await ReadHead(input);
-        await Assert.ThrowsAsync<InvalidDataException>(() => ReadBody(input, head));
+        await Assert.ThrowsAsync<Baton.Http.BadRequestBodyException>(() => ReadBody(input, head));
     }
 
     [Fact]

@@ -26,6 +26,8 @@ public sealed class BpfFlowSteering : IFlowSteering
     // What the map holds, so Count needs no syscall and a repeated change none either.
     private readonly Dictionary<IPEndPoint, Entry> _entries = new();
     private readonly HoldCapture? _hold;
+    // Replay passes while still held before the switch: a bound, for a client that never pauses.
+    private const int ReplayPasses = 16;
     private bool _disposed;
 
     /// <summary>
@@ -131,11 +133,13 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (present && old.Backend == backend) return;
             wasHeld = present && old.Action == FlowAction.Hold;
         }
-        // What was held goes first, while newer frames are still held, so that none overtakes it;
-        // then the switch, then the few that came in between. Outside the lock: other connections'
-        // steering changes need not wait for this one's frames (one connection's changes come from
-        // one hand-off at a time).
-        if (wasHeld) _hold!.ReplayToBackend(client, mac, _routerMac, stillHeld: true);
+        // What was held goes first, while newer frames are still held, so that none overtakes it,
+        // again until a pass finds none (a client sending an upload keeps frames coming while the
+        // first pass replays); then the switch, then the few that came in between. Outside the
+        // lock: other connections' steering changes need not wait for this one's frames (one
+        // connection's changes come from one hand-off at a time).
+        if (wasHeld)
+            for (int pass = 0; pass < ReplayPasses && _hold!.ReplayToBackend(client, mac, _routerMac, stillHeld: true) > 0; pass++) { }
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -157,7 +161,8 @@ public sealed class BpfFlowSteering : IFlowSteering
             wasHeld = old.Action == FlowAction.Hold;
         }
         // As for Forward: the held frames first, while newer ones are still held.
-        if (wasHeld) _hold!.ReplayToHost(client, stillHeld: true);
+        if (wasHeld)
+            for (int pass = 0; pass < ReplayPasses && _hold!.ReplayToHost(client, stillHeld: true) > 0; pass++) { }
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);

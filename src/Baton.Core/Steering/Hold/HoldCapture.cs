@@ -100,27 +100,33 @@ internal sealed unsafe class HoldCapture : IDisposable
     /// owner: it saw data out of order and SACKed, and the client retransmitted what had arrived
     /// (RACK's reordering window here is microseconds; OneOwnerTests, client TCPFastRetrans).
     /// </summary>
-    public void ReplayToBackend(IPEndPoint client, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, bool stillHeld)
+    /// <returns>How many frames were replayed.</returns>
+    public int ReplayToBackend(IPEndPoint client, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, bool stillHeld)
     {
-        foreach (var f in Take(client, stillHeld))
+        var frames = Take(client, stillHeld);
+        foreach (var f in frames)
         {
             HeldFrame.SetMacs(f, backendMac, routerMac);
             Send(f, _uplink);
         }
+        return frames.Count;
     }
 
     /// <summary>
     /// Delivers <paramref name="client"/>'s held frames, in order, to the router's own stack; like
     /// <see cref="ReplayToBackend"/>, before steering clears the connection and after.
     /// </summary>
-    public void ReplayToHost(IPEndPoint client, bool stillHeld)
+    /// <returns>How many frames were replayed.</returns>
+    public int ReplayToHost(IPEndPoint client, bool stillHeld)
     {
-        foreach (var f in Take(client, stillHeld))
+        var frames = Take(client, stillHeld);
+        foreach (var f in frames)
         {
             // Addressed to the hold device, or its stack discards them as another host's.
             HeldFrame.SetMacs(f, _device.Mac, f.AsSpan(HeldFrame.VnetHeaderLength + 6, 6));
             Send(f, _device.QueueIfIndex);
         }
+        return frames.Count;
     }
 
     /// <summary>Discards <paramref name="client"/>'s frames and stops holding it: the connection ended.</summary>

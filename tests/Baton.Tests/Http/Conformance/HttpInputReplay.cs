@@ -39,7 +39,7 @@ internal static class HttpInputReplay
                 using var body = input.OpenBody(head);
                 await body.CopyToAsync(msg.Body, cts.Token);
             }
-            catch (InvalidDataException e) { return new(messages, true, e.Message, []); }
+            catch (Exception e) when (e is InvalidDataException or BadRequestBodyException) { return new(messages, true, e.Message, []); }
             catch (IOException e) when (atEofIsRefusal) { return new(messages, true, e.Message, []); }
             catch (IOException) { break; } // the vector ends inside the body: incomplete, not refused
             msg.Complete = true;
