@@ -71,7 +71,7 @@ try
                 var row = await MeasureAsync(net, c, name, loss, mix with { Requests = o.Requests }, stop.Token);
                 rows.Add(row);
                 Console.WriteLine($"  {row.Result.Summary()}");
-                Console.WriteLine($"  client retransmitted {row.ClientRetrans}, PAWS drops {row.ClientPaws}; back-ends retransmitted {row.BackendRetrans}, PAWS {row.BackendPaws}; router CPU {row.RouterCpuPerRequest:F1} µs/request [{(DateTime.UtcNow - started).TotalMinutes:F1} min]");
+                Console.WriteLine($"  client retransmitted {row.ClientRetrans} ({row.ClientProbes} probes), PAWS drops {row.ClientPaws}; router {row.RouterRetrans}, PAWS {row.RouterPaws}; back-ends {row.BackendRetrans}, PAWS {row.BackendPaws}; router CPU {row.RouterCpuPerRequest:F1} µs/request [{(DateTime.UtcNow - started).TotalMinutes:F1} min]");
                 foreach (var f in row.Result.Failures.Take(5)) Console.WriteLine($"  failed: {f}");
             }
             catch (Exception e) when (e is InvalidOperationException or IOException or System.Net.Sockets.SocketException or TimeoutException)
@@ -138,7 +138,8 @@ static async Task<SoakRow> MeasureAsync(NetnsCluster net, Running c, string name
     long Delta(Dictionary<string, long> a, Dictionary<string, long> b, string k) => b.GetValueOrDefault(k) - a.GetValueOrDefault(k);
     long Backends(string k) => Enumerable.Range(0, backendNs.Length).Sum(i => Delta(backends0[i], backends1[i], k));
     return new SoakRow(name, loss, result,
-        Delta(client0, client1, "TcpRetransSegs"), Delta(client0, client1, "TcpExtPAWSEstab"),
+        Delta(client0, client1, "TcpRetransSegs"), Delta(client0, client1, "TcpExtTCPLossProbes"), Delta(client0, client1, "TcpExtPAWSEstab"),
+        Delta(router0, router1, "TcpRetransSegs"), Delta(router0, router1, "TcpExtPAWSEstab"),
         Backends("TcpRetransSegs"), Backends("TcpExtPAWSEstab"),
         result.Requests.Count == 0 ? 0 : (cpu1 - cpu0) / (result.Requests.Count + result.Failures.Count));
 }
@@ -171,16 +172,16 @@ static string Report(SoakOptions o, List<SoakRow> rows, List<string> failures, D
     sb.AppendLine();
     sb.AppendLine($"{o.Connections} keep-alive connections, {o.Requests} requests per run after {o.Warmup} to warm up; each request at random: 10% to `/router/…` (Baton serves it on the router; HAProxy passes it to an origin), 20% POST uploads of 0–{o.MaxUpload} B echoed back, 70% GETs of 0–{o.MaxResponse} B (log-uniform sizes); every byte checked. The same origins (`baton origin` on be1..be3) serve relay and HAProxy; `baton agent` on the same hosts serves handoff. Loss: nftables `numgen random` drops at the client, both ways.");
     sb.AppendLine();
-    sb.AppendLine("| loss | contender | ok | failed | req/s | p50 ms | p99 ms | p99.9 ms | max ms | ≥ 200 ms | ≥ 1 s | client retrans | client PAWS | back-end retrans | back-end PAWS | router CPU µs/req |");
-    sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    sb.AppendLine("| loss | contender | ok | failed | req/s | p50 ms | p99 ms | p99.9 ms | max ms | ≥ 200 ms | ≥ 1 s | client retrans (probes) | client PAWS | router retrans | router PAWS | back-end retrans | back-end PAWS | router CPU µs/req |");
+    sb.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     foreach (var r in rows)
     {
         var x = r.Result;
         double max = x.Requests.Count == 0 ? 0 : x.Requests.Max(q => q.Milliseconds);
-        sb.AppendLine($"| {r.Loss}% | {r.Contender} | {x.Requests.Count} | {x.Failures.Count} | {x.Requests.Count / x.Elapsed.TotalSeconds:F0} | {x.Quantile(0.5):F2} | {x.Quantile(0.99):F1} | {x.Quantile(0.999):F1} | {max:F0} | {x.AtLeast(200)} | {x.AtLeast(1000)} | {r.ClientRetrans} | {r.ClientPaws} | {r.BackendRetrans} | {r.BackendPaws} | {r.RouterCpuPerRequest:F1} |");
+        sb.AppendLine($"| {r.Loss}% | {r.Contender} | {x.Requests.Count} | {x.Failures.Count} | {x.Requests.Count / x.Elapsed.TotalSeconds:F0} | {x.Quantile(0.5):F2} | {x.Quantile(0.99):F1} | {x.Quantile(0.999):F1} | {max:F0} | {x.AtLeast(200)} | {x.AtLeast(1000)} | {r.ClientRetrans} ({r.ClientProbes}) | {r.ClientPaws} | {r.RouterRetrans} | {r.RouterPaws} | {r.BackendRetrans} | {r.BackendPaws} | {r.RouterCpuPerRequest:F1} |");
     }
     sb.AppendLine();
-    sb.AppendLine("Retransmissions are `Tcp RetransSegs` (tail loss probes included) in the client's namespace and summed over the back-ends'; PAWS drops are `TcpExt PAWSEstab`. Router CPU is utime + stime of the router process (and its children) over the run, per request. For HAProxy the back-end counters include its connections to the origins.");
+    sb.AppendLine("Retransmissions are `Tcp RetransSegs` (tail loss probes included; the client's probes, `TcpExt TCPLossProbes`, in brackets) in the client's namespace, the router's, and summed over the back-ends'; PAWS drops are `TcpExt PAWSEstab`. Where a response is resent depends on the mode: a hand-off's back-end sends to the client itself, so its resends count at the back-ends; relay's and HAProxy's count at the router, and their back-end counts are the origins' resends to the router. Router CPU is utime + stime of the router process (and its children) over the run, per request.");
     foreach (var f in failures) sb.AppendLine($"\n- did not run: {f}");
     foreach (var r in rows.Where(r => r.Result.Failures.Count > 0))
         sb.AppendLine($"\n- {r.Contender} at {r.Loss}%: {r.Result.Failures.Count} failed, first: {r.Result.Failures[0]}");
@@ -199,8 +200,8 @@ internal static partial class Program
     ];
 }
 
-internal sealed record SoakRow(string Contender, double Loss, MixedLoadResult Result, long ClientRetrans, long ClientPaws,
-    long BackendRetrans, long BackendPaws, double RouterCpuPerRequest);
+internal sealed record SoakRow(string Contender, double Loss, MixedLoadResult Result, long ClientRetrans, long ClientProbes, long ClientPaws,
+    long RouterRetrans, long RouterPaws, long BackendRetrans, long BackendPaws, double RouterCpuPerRequest);
 
 internal sealed record SoakOptions(string[] Args, string[] Contenders, int Connections, int Requests, int Warmup, long MaxResponse, int MaxUpload,
     double[] LossPercents, string Out, string? Commit)
