@@ -54,8 +54,9 @@ build() {
   dotnet build -c Release Baton.slnx -nologo -v quiet -clp:ErrorsOnly
 }
 
+# exec: the signals sent to this script (kill, Ctrl-C) reach baton itself, which tears down what it made.
 baton() {
-  dotnet src/Baton.Cli/bin/Release/net10.0/baton.dll "$@"
+  exec dotnet src/Baton.Cli/bin/Release/net10.0/baton.dll "$@"
 }
 
 cmd="${1:-help}"

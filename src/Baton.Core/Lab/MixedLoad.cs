@@ -105,7 +105,17 @@ public static class MixedLoad
                 {
                     if (socket is null)
                     {
-                        socket = await connect(ct).ConfigureAwait(false);
+                        try
+                        {
+                            socket = await connect(ct).ConfigureAwait(false);
+                        }
+                        catch (SocketException e)
+                        {
+                            // Counted like a failed request; a pause, so a refusing server is not hammered.
+                            lock (result) result.Failed.Add($"connection {c}: connect failed: {e.Message}");
+                            await Task.Delay(100, ct).ConfigureAwait(false);
+                            continue;
+                        }
                         port = ((IPEndPoint)socket.LocalEndPoint!).Port;
                         lock (result) result.LocalPorts.Add(port);
                         reader = new Reader(socket);
