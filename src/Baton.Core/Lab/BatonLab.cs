@@ -68,7 +68,7 @@ public sealed class BatonLab : IBatonLab
     public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null,
         string? steering = null, Action<JsonNode>? configure = null, bool traceOwnership = false)
     {
-        StaleProcesses.Kill(prefix);
+        StaleProcesses.Claim(prefix);
         var net = NetnsCluster.Create(prefix, subnet);
         var dir = System.IO.Directory.CreateTempSubdirectory("baton-lab-").FullName;
         var lab = new BatonLab(net, dir, echo, traceOwnership);

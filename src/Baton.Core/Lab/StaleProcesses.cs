@@ -5,7 +5,8 @@ namespace Baton.Lab;
 /// <summary>
 /// Remembers the router and agent processes a lab started (pid and kernel start time, in
 /// /run/baton-lab/PREFIX.pids), so that the next lab with the same prefix can end the ones a crashed
-/// run left behind: only those, identified by pid *and* start time, never anything else.
+/// run left behind: only those, identified by pid *and* start time, never anything else. The first
+/// line names the lab's owner, the process that built it, so that a lab still running is not taken.
 /// </summary>
 internal static class StaleProcesses
 {
@@ -16,6 +17,22 @@ internal static class StaleProcesses
         if (StartTime(pid) is not { } start) return;
         Directory.CreateDirectory(Folder);
         File.AppendAllText(PidFile(prefix), $"{pid} {start}\n");
+    }
+
+    /// <summary>
+    /// Takes <paramref name="prefix"/> for this process before its lab is built. A lab whose owner
+    /// still runs keeps it (a second demo used to kill a running one's processes and delete its
+    /// hosts): <see cref="LabInUseException"/>. What an owner that died left is ended.
+    /// </summary>
+    public static void Claim(string prefix)
+    {
+        var file = PidFile(prefix);
+        if (File.Exists(file) && File.ReadLines(file).FirstOrDefault()?.Split(' ') is ["owner", var p, var start]
+            && int.TryParse(p, out int owner) && owner != Environment.ProcessId && StartTime(owner) == start)
+            throw new LabInUseException(prefix, owner);
+        Kill(prefix);
+        Directory.CreateDirectory(Folder);
+        File.WriteAllText(file, $"owner {Environment.ProcessId} {StartTime(Environment.ProcessId)}\n");
     }
 
     public static void Kill(string prefix)
@@ -49,4 +66,12 @@ internal static class StaleProcesses
         }
         catch (IOException) { return null; }
     }
+}
+
+/// <summary>Another process's lab runs on the namespace prefix this one asked for.</summary>
+public sealed class LabInUseException(string prefix, int owner)
+    : InvalidOperationException($"a Baton lab with hosts {prefix}-* is running (process {owner}); stop it first (kill {owner})")
+{
+    /// <summary>The process that owns the running lab.</summary>
+    public int Owner => owner;
 }
