@@ -6,12 +6,12 @@ namespace Baton.ClusterTests;
 
 /// <summary>
 /// One owner on the wire (issue 13), under many keep-alive connections that each send a random mix
-/// (GETs of 0 B–2 MiB, uploads up to 900 KB echoed back, router-served requests), so connections
+/// (GETs of 0 B–4 MiB, uploads up to 900 KB echoed back, router-served requests), so connections
 /// move between the router and every back-end, and pass between back-ends, all at once:
 /// every segment a host sends to the client falls while that host's copy of the connection is
-/// live (captured as it leaves the host, against the hosts' ownership traces), the client never
-/// receives a TSval older than one it has seen, and, on this network that drops nothing, nobody
-/// retransmits and nothing is dropped as a PAWS failure.
+/// live (captured as it leaves the host, against the hosts' ownership traces), and the client never
+/// receives a TSval older than one it has seen. The hosts' retransmission and PAWS counters are
+/// printed beside it: they are not zero yet (issue 13's notes say which are what).
 /// </summary>
 [Collection(OwnerClusterCollection.Name)]
 public sealed class OneOwnerTests(OwnerClusterFixture fixture, ITestOutputHelper output)
@@ -32,8 +32,9 @@ public sealed class OneOwnerTests(OwnerClusterFixture fixture, ITestOutputHelper
         await using var watch = await WireWatch.StartAsync(lab);
         var result = await MixedLoad.RunAsync(ct => lab.ConnectClientAsync(ct), new MixedLoadOptions
         {
-            Connections = 24,
-            Requests = 1200,
+            Connections = 64,
+            Requests = 3000,
+            MaxResponse = 4 << 20,
             Seed = Environment.TickCount,
         });
         var wire = await watch.StopAsync();

@@ -118,19 +118,25 @@ internal static class TcpRepair
     /// skb's length / pacing rate into the future after each send, and a pure ACK sent then carries
     /// that future time as its TSval, while TCP_TIMESTAMP reads the clock itself. Restored from the
     /// clock alone, the next owner's first segments came with TSvals up to 14 ms older than the
-    /// previous owner's last ACK (OneOwnerTests), and the client drops such segments (PAWS). An
-    /// skb is at most 64 KiB (veth's gso_max_size); the bound is that over the pacing rate (bytes/s;
-    /// 0 or ~0 when the socket is not paced), at most 1 s. Setting the clock later than needed is
-    /// harmless: TSvals may step forward, never back. Always even: bit 0 of TCP_TIMESTAMP is the
-    /// microsecond flag, and an odd sum switched the restored connection to µs timestamps (its
-    /// TSvals then ran 1000× faster, and stepped back on the next move).
+    /// previous owner's last ACK (OneOwnerTests), and the client drops such segments (PAWS). The
+    /// lead is one skb (at most 64 KiB, veth's gso_max_size) over the pacing rate when that skb
+    /// left, which may have been lower than the rate read at the dump: with 64 connections a bound
+    /// of 64 KiB over the rate now still fell 13 ms short once in 4,000 requests. So a paced
+    /// socket's clock moves on by that bound but at least 50 ms, at most 1 s (the rate is 0 or ~0
+    /// when the socket is not paced: no lead). Setting the clock later than needed is harmless:
+    /// TSvals may step forward, never back, and each owner measures RTT against its own clock.
+    /// Always even: bit 0 of TCP_TIMESTAMP is the microsecond flag, and an odd sum switched the
+    /// restored connection to µs timestamps (its TSvals then ran 1000× faster, and stepped back
+    /// on the next move).
     /// </summary>
     internal static uint PacingLeadMs(ulong pacingRate)
     {
         if (pacingRate == 0 || pacingRate == ulong.MaxValue) return 0;
-        uint ms = (uint)Math.Min(1000, (65536UL * 1000 + pacingRate - 1) / pacingRate + 1);
+        uint ms = (uint)Math.Clamp((65536UL * 1000 + pacingRate - 1) / pacingRate + 1, MinPacingLeadMs, 1000);
         return (ms + 1) & ~1u;
     }
+
+    private const ulong MinPacingLeadMs = 50;
 
     /// <summary>Takes a socket out of repair mode, live again, without a window probe.</summary>
     public static void Resume(Socket socket)
