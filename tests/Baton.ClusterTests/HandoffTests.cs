@@ -203,6 +203,41 @@ public sealed class HandoffTests(ClusterFixture fixture, ITestOutputHelper outpu
         Assert.Equal("be3", (await new RawHttp(again).RequestAsync("/be3/back")).Header("Baton-Host"));
     }
 
+    /// <summary>
+    /// A hand-off the agent never takes (it hangs: no Ready within the hand-off timeout) reached no
+    /// application, so on a balanced route the router sends the request to another destination of
+    /// the cluster, a POST as well: the client gets its answer, not a 502 (issue 13: killing an
+    /// agent mid-soak cost requests that had reached nobody).
+    /// </summary>
+    [Fact]
+    public async Task A_request_a_hung_agent_never_takes_goes_to_another_destination_of_its_cluster()
+    {
+        var be2 = Lab.Agents["be2"];
+        try
+        {
+            be2.Freeze();
+            var hosts = new List<string>();
+            // The catch-all route balances over be1..be3: each new connection may pick be2.
+            for (int i = 0; i < 40 && !Lab.Router.Output.Contains("did not take the request", StringComparison.Ordinal); i++)
+            {
+                using var s = await Lab.ConnectClientAsync();
+                var http = new RawHttp(s);
+                await http.SendAsync($"POST /balanced/{i} HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+                var r = await http.ReadResponseAsync(TimeSpan.FromSeconds(15));
+                Assert.Equal(200, r.Status);
+                Assert.Equal("hello", r.Text);
+                hosts.Add(r.Header("Baton-Host"));
+            }
+            Assert.Contains("did not take the request", Lab.Router.Output);
+            Assert.DoesNotContain("be2", hosts);
+        }
+        finally
+        {
+            be2.Kill();
+            await fixture.RestoreAgentAsync("be2");
+        }
+    }
+
     [Fact]
     public async Task Forged_handoff_from_a_peer_without_the_cluster_key_is_refused()
     {

@@ -34,6 +34,9 @@ public static class BatonMetrics
     /// <summary>Connections moved from one agent straight to the next (no return to the router in between).</summary>
     public static readonly Counter<long> Passes = Meter.CreateCounter<long>("baton.handoff.passes", description: "Connections moved from one agent straight to the next one");
 
+    /// <summary>Requests sent to another destination of their cluster because the first never took them (tagged by cluster).</summary>
+    public static readonly Counter<long> Retries = Meter.CreateCounter<long>("baton.router.retries", description: "Requests no application saw, sent to another destination");
+
     /// <summary>Connections currently away at agents.</summary>
     public static readonly UpDownCounter<long> ConnectionsAway = Meter.CreateUpDownCounter<long>("baton.connections.away", description: "Connections owned by agents right now");
 

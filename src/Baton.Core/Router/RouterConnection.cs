@@ -90,18 +90,31 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                 }
 
                 TransactionOutcome outcome;
-                // The destination's load counts this transaction (and any that stay there) while it runs.
-                Volatile.Write(ref _held, lease);
-                try
+                List<string>? tried = null;
+                while (true)
                 {
-                    outcome = await target.ServeAsync(conn, head, ct).ConfigureAwait(false);
+                    // The destination's load counts this transaction (and any that stay there) while it runs.
+                    Volatile.Write(ref _held, lease);
+                    try
+                    {
+                        outcome = await target.ServeAsync(conn, head, ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        lease.Dispose();
+                        Interlocked.Exchange(ref _held, null)?.Dispose();
+                    }
+                    host.Report(cluster, target.Name, served: outcome is not TransactionOutcome.NotServed { Status: >= 500 });
+                    // A request no application saw (its destination never took the connection: an
+                    // agent killed, or not ready in time) goes to another destination of the
+                    // cluster, each tried once; only when none is left does the client get the error.
+                    if (outcome is not TransactionOutcome.NotServed { Untouched: true } untouched) break;
+                    (tried ??= []).Add(target.Name);
+                    if (host.PickDestination(cluster, head, conn.Client, tried) is not { } retry) break;
+                    RouterLog.Retried(host.Log, conn.Client, target.Name, retry.Target.Name, untouched.Reason);
+                    BatonMetrics.Retries.Add(1, new KeyValuePair<string, object?>("cluster", cluster.Id));
+                    (target, lease) = retry;
                 }
-                finally
-                {
-                    lease.Dispose();
-                    Interlocked.Exchange(ref _held, null)?.Dispose();
-                }
-                host.Report(cluster, target.Name, served: outcome is not TransactionOutcome.NotServed { Status: >= 500 });
                 switch (outcome)
                 {
                     case TransactionOutcome.Back:

@@ -96,12 +96,16 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     /// Picks a healthy destination of <paramref name="cluster"/> with the cluster's policy, or null
     /// (503). The caller holds the returned lease while the connection is away at that destination.
     /// </summary>
-    internal (ITransferTarget Target, DestinationLease Lease)? PickDestination(Cluster cluster, RequestHead request, System.Net.IPEndPoint client)
+    /// <remarks><paramref name="exclude"/>: destinations already tried for this request (a retry).</remarks>
+    internal (ITransferTarget Target, DestinationLease Lease)? PickDestination(Cluster cluster, RequestHead request, System.Net.IPEndPoint client,
+        IReadOnlyCollection<string>? exclude = null)
     {
         var routing = _routing;
         // The cluster may have been removed by a reload meanwhile.
         if (!routing.Policies.TryGetValue(cluster.Id, out var policy) || !routing.Health.TryGetValue(cluster.Id, out var health)) return null;
-        var picked = policy.Pick(new BalancingContext(request, client), health.Available(_targets, _load));
+        var available = health.Available(_targets, _load);
+        if (exclude is { Count: > 0 }) available.RemoveAll(d => exclude.Contains(d.Name));
+        var picked = policy.Pick(new BalancingContext(request, client), available);
         return picked is null ? null : (_targets[picked.Name], picked.Acquire());
     }
 

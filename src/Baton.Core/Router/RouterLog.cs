@@ -15,6 +15,9 @@ internal static partial class RouterLog
     [LoggerMessage(102, LogLevel.Debug, "connection ended: {Reason}")]
     public static partial void ConnectionEnded(ILogger log, string reason);
 
+    [LoggerMessage(105, LogLevel.Warning, "{Client}: destination {Failed} did not take the request ({Reason}); sent to {Next}")]
+    public static partial void Retried(ILogger log, System.Net.IPEndPoint client, string failed, string next, string reason);
+
     [LoggerMessage(104, LogLevel.Information, "{Client}: invalid request body ({Reason}): answered 400, closing")]
     public static partial void BadRequestBody(ILogger log, System.Net.IPEndPoint client, string reason);
 

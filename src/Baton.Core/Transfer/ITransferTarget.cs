@@ -46,9 +46,11 @@ public abstract record TransactionOutcome
     /// <remarks>
     /// <paramref name="Reason"/> is for the log and may carry internal detail (an exception's
     /// message); the client sees only <paramref name="ClientDetail"/>, a fixed phrase, or without
-    /// one a generic line naming the destination.
+    /// one a generic line naming the destination. <paramref name="Untouched"/>: the request reached
+    /// no application (a hand-off or pass the destination never took), so the router may send it
+    /// to another destination, whatever its method.
     /// </remarks>
-    public sealed record NotServed(int Status, string Reason, string? ClientDetail = null) : TransactionOutcome
+    public sealed record NotServed(int Status, string Reason, string? ClientDetail = null, bool Untouched = false) : TransactionOutcome
     {
         /// <summary>What the client's error body says about <paramref name="destination"/>: no internal detail.</summary>
         public string ClientText(string destination) => ClientDetail ?? $"destination {destination} could not serve the request";

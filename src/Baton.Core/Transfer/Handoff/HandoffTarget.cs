@@ -31,7 +31,8 @@ internal sealed class HandoffTarget(AgentLink link, HandoffTransfer transfer) : 
                 // (this head first) are still ours, in front of what the new socket holds.
                 if (notMoved.Restored is { } restored) connection.Replace(restored, input.Unread.ToArray());
                 connection.Input.Consume(head.Length);
-                return new TransactionOutcome.NotServed(502, $"destination {link.Name} failed: {notMoved.Reason}");
+                // The agent never went live with it (no Go): no application saw the request.
+                return new TransactionOutcome.NotServed(502, $"destination {link.Name} failed: {notMoved.Reason}", Untouched: true);
             default:
                 return new TransactionOutcome.Ended();
         }

@@ -27,7 +27,8 @@ internal sealed class LocalTarget(string name, WorkerRegistry registry, LocalTra
                 return new TransactionOutcome.Back();
             case TransferOutcome.NotMoved notMoved:
                 input.Consume(head.Length);
-                return new TransactionOutcome.NotServed(502, $"destination {name} failed: {notMoved.Reason}");
+                // The socket never reached the worker's application.
+                return new TransactionOutcome.NotServed(502, $"destination {name} failed: {notMoved.Reason}", Untouched: true);
             default:
                 return new TransactionOutcome.Ended();
         }
