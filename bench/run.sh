@@ -3,6 +3,7 @@
 # Builds Release, builds a btbench-* namespace cluster, runs the router and agents as real processes,
 # drives hand-off+return cycles, and prints a markdown report (also written to bench/results/handoff.md).
 # bench/run.sh compare [options]: Baton against YARP, HAProxy and nginx instead (bench/compare.sh).
+# bench/run.sh soak [options]: the concurrency soak, handoff against relay and HAProxy (bench/soak.sh).
 # bench/run.sh local [--cycles N (5000)] [--connections N (1)] [--warmup N (1000)] [--router N] [--blocks N (10)]:
 # one pass and one return of local mode (router and `baton worker` processes on 127.0.0.1, no root);
 # report in bench/results/local.md.
@@ -10,6 +11,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [ "${1:-}" = "compare" ]; then shift; exec "$here/compare.sh" "$@"; fi
+if [ "${1:-}" = "soak" ]; then shift; exec "$here/soak.sh" "$@"; fi
 repo="$(dirname "$here")"
 project=Baton.Bench
 report=handoff.md

@@ -5,7 +5,8 @@
 # namespace cluster (10.77.13.0/24), without loss and then with random loss; writes
 # bench/results/soak.md. Installs haproxy from Debian if missing (its service never started).
 # Options (defaults): --contenders handoff,relay,haproxy --connections 64 --requests 100000
-#   --warmup 2000 --max-response 4194304 --max-upload 1000000 --loss 0,2 --out bench/results/soak.md
+#   --warmup 2000 --max-response 4194304 --max-upload 1000000 --loss 0,2 --kill-after 20 (a last handoff
+#   run with be2's agent SIGKILLed that many seconds in; 0: none) --out bench/results/soak.md
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"

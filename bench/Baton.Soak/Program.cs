@@ -38,6 +38,7 @@ const string Prefix = "btsoak";
 const int Subnet = 13;
 var rows = new List<SoakRow>();
 var failures = new List<string>();
+Failover? failover = null;
 NetnsCluster.RemoveStale(Prefix);
 var dir = Directory.CreateTempSubdirectory("btbench-soak-").FullName;
 int rc = 0;
@@ -86,6 +87,8 @@ try
             }
         }
     }
+    if (o.KillAfter > 0 && o.Contenders.Contains("handoff"))
+        failover = await FailoverAsync(arena, net, o, stop.Token);
 }
 catch (OperationCanceledException) when (stop.IsCancellationRequested)
 {
@@ -99,7 +102,7 @@ finally
 }
 if (rows.Count > 0)
 {
-    var report = Report(o, rows, failures, started);
+    var report = Report(o, rows, failover, failures, started);
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(o.Out))!);
     File.WriteAllText(o.Out, report);
     Console.WriteLine(report);
@@ -144,6 +147,48 @@ static async Task<SoakRow> MeasureAsync(NetnsCluster net, Running c, string name
         result.Requests.Count == 0 ? 0 : (cpu1 - cpu0) / (result.Requests.Count + result.Failures.Count));
 }
 
+// The handoff contender with be2's agent SIGKILLed part-way: how many connections were at be2 then
+// (established sockets on the service port in its namespace), and what the client lost.
+static async Task<Failover> FailoverAsync(Arena arena, NetnsCluster net, SoakOptions o, CancellationToken ct)
+{
+    Console.WriteLine($"== handoff, be2's agent killed after {o.KillAfter} s ==");
+    SetLoss(arena, net, 0);
+    var c = await arena.StartAsync("handoff");
+    try
+    {
+        var mix = new MixedLoadOptions
+        {
+            Connections = o.Connections,
+            Requests = o.Requests,
+            MaxResponse = o.MaxResponse,
+            MaxUpload = o.MaxUpload,
+            Prefixes = ["/a", "/b", "/c"],
+            Seed = 17,
+            RequestTimeout = TimeSpan.FromSeconds(10),
+        };
+        await MixedLoad.RunAsync(ct2 => Connect(net, ct2), mix with { Requests = o.Warmup, Seed = 7 }, ct);
+        int victim = c.BackendPids().ElementAt(net.Backends.ToList().IndexOf("be2"));
+        var killer = Task.Run(async () =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(o.KillAfter), ct);
+            int at = Netns.ExecIn(net.Ns("be2"), "ss", "-Htn", "state", "established", "( sport = :80 )")
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            using var p = System.Diagnostics.Process.GetProcessById(victim); // the agent this bench started
+            p.Kill();
+            return at;
+        }, ct);
+        var result = await MixedLoad.RunAsync(ct2 => Connect(net, ct2), mix, ct);
+        int atVictim = await killer;
+        Console.WriteLine($"  {atVictim} connections at be2 when killed; {result.Summary()}");
+        foreach (var f in result.Failures.Take(5)) Console.WriteLine($"  failed: {f}");
+        return new Failover(result, atVictim);
+    }
+    finally
+    {
+        c.Stop();
+    }
+}
+
 // Random loss at the client, both ways, on this cluster's service traffic only: nftables numgen
 // (this kernel has no netem). 0 removes the table.
 static void SetLoss(Arena arena, NetnsCluster net, double percent)
@@ -163,7 +208,7 @@ static void SetLoss(Arena arena, NetnsCluster net, double percent)
     finally { File.Delete(file); }
 }
 
-static string Report(SoakOptions o, List<SoakRow> rows, List<string> failures, DateTime started)
+static string Report(SoakOptions o, List<SoakRow> rows, Failover? failover, List<string> failures, DateTime started)
 {
     var sb = new StringBuilder();
     sb.AppendLine("# Concurrency soak: handoff, relay and HAProxy, side by side");
@@ -182,6 +227,18 @@ static string Report(SoakOptions o, List<SoakRow> rows, List<string> failures, D
     }
     sb.AppendLine();
     sb.AppendLine("Retransmissions are `Tcp RetransSegs` (tail loss probes included; the client's probes, `TcpExt TCPLossProbes`, in brackets) in the client's namespace, the router's, and summed over the back-ends'; PAWS drops are `TcpExt PAWSEstab`. Where a response is resent depends on the mode: a hand-off's back-end sends to the client itself, so its resends count at the back-ends; relay's and HAProxy's count at the router, and their back-end counts are the origins' resends to the router. Router CPU is utime + stime of the router process (and its children) over the run, per request.");
+    if (failover is { } fo)
+    {
+        sb.AppendLine();
+        sb.AppendLine("## Failover: an agent killed mid-run");
+        sb.AppendLine();
+        sb.AppendLine($"handoff, no loss, {fo.Result.Requests.Count + fo.Result.Failures.Count} requests on {o.Connections} connections; be2's agent SIGKILLed {o.KillAfter} s in. A request whose hand-off the dead agent never took goes to another destination; only connections at be2 at that moment may be lost.");
+        sb.AppendLine();
+        sb.AppendLine("| connections at be2 when killed | requests failed (each ends its connection) | requests answered |");
+        sb.AppendLine("|---:|---:|---:|");
+        sb.AppendLine($"| {fo.AtVictim} | {fo.Result.Failures.Count} | {fo.Result.Requests.Count} |");
+        foreach (var f in fo.Result.Failures.Take(8)) sb.AppendLine($"\n- {f}");
+    }
     foreach (var f in failures) sb.AppendLine($"\n- did not run: {f}");
     foreach (var r in rows.Where(r => r.Result.Failures.Count > 0))
         sb.AppendLine($"\n- {r.Contender} at {r.Loss}%: {r.Result.Failures.Count} failed, first: {r.Result.Failures[0]}");
@@ -200,15 +257,18 @@ internal static partial class Program
     ];
 }
 
+internal sealed record Failover(MixedLoadResult Result, int AtVictim);
+
 internal sealed record SoakRow(string Contender, double Loss, MixedLoadResult Result, long ClientRetrans, long ClientProbes, long ClientPaws,
     long RouterRetrans, long RouterPaws, long BackendRetrans, long BackendPaws, double RouterCpuPerRequest);
 
 internal sealed record SoakOptions(string[] Args, string[] Contenders, int Connections, int Requests, int Warmup, long MaxResponse, int MaxUpload,
-    double[] LossPercents, string Out, string? Commit)
+    double[] LossPercents, int KillAfter, string Out, string? Commit)
 {
     public const string Usage =
         "usage: Baton.Soak [--contenders handoff,relay,haproxy] [--connections 64] [--requests 100000] [--warmup 2000]\n" +
-        "                  [--max-response 4194304] [--max-upload 1000000] [--loss 0,2] [--out bench/results/soak.md] [--commit REV]";
+        "                  [--max-response 4194304] [--max-upload 1000000] [--loss 0,2] [--kill-after 20 (s; 0: no failover run)]\n" +
+        "                  [--out bench/results/soak.md] [--commit REV]";
 
     public static SoakOptions Parse(string[] args)
     {
@@ -216,6 +276,7 @@ internal sealed record SoakOptions(string[] Args, string[] Contenders, int Conne
         int connections = 64, requests = 100_000, warmup = 2000, maxUpload = 1_000_000;
         long maxResponse = 4 << 20;
         double[] loss = [0, 2];
+        int killAfter = 20;
         string output = "bench/results/soak.md";
         string? commit = null;
         var shown = new List<string>();
@@ -232,6 +293,7 @@ internal sealed record SoakOptions(string[] Args, string[] Contenders, int Conne
                 case "--max-response": maxResponse = long.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--max-upload": maxUpload = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--loss": loss = Next().Split(',').Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--kill-after": killAfter = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--out": output = Next(); continue;
                 case "--commit": commit = Next(); continue;
                 case "-h" or "--help": throw new ArgumentException("help");
@@ -244,6 +306,6 @@ internal sealed record SoakOptions(string[] Args, string[] Contenders, int Conne
             if (c is not ("handoff" or "relay" or "haproxy" or "local" or "nginx" or "adaptive")) throw new ArgumentException($"unknown contender '{c}'");
         if (connections < 1 || requests < 1 || warmup < 0 || maxResponse < 0 || maxUpload < 0 || loss.Any(l => l is < 0 or >= 100))
             throw new ArgumentException("connections and requests ≥ 1, sizes ≥ 0, loss in [0, 100)");
-        return new SoakOptions([.. shown], contenders, connections, requests, warmup, maxResponse, maxUpload, loss, output, commit);
+        return new SoakOptions([.. shown], contenders, connections, requests, warmup, maxResponse, maxUpload, loss, killAfter, output, commit);
     }
 }
