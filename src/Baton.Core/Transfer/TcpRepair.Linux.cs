@@ -121,10 +121,12 @@ internal static class TcpRepair
     /// previous owner's last ACK (OneOwnerTests), and the client drops such segments (PAWS). The
     /// lead is one skb (at most 64 KiB, veth's gso_max_size) over the pacing rate when that skb
     /// left, which may have been lower than the rate read at the dump: with 64 connections a bound
-    /// of 64 KiB over the rate now still fell 13 ms short once in 4,000 requests. So a paced
-    /// socket's clock moves on by that bound but at least 50 ms, at most 1 s (the rate is 0 or ~0
-    /// when the socket is not paced: no lead). Setting the clock later than needed is harmless:
-    /// TSvals may step forward, never back, and each owner measures RTT against its own clock.
+    /// of 64 KiB over the rate now still fell 13 ms short once in 4,000 requests (misses seen: 9,
+    /// 13, 14 ms). So a paced socket's clock moves on by that bound but at least 20 ms, at most 1 s
+    /// (the rate is 0 or ~0 when the socket is not paced: no lead). A later clock is not free:
+    /// TSvals may step forward, but the new owner's first RTT samples from the TSecr of the old
+    /// owner's segments come out that much longer (a 50 ms floor: p99.9 949 ms and a 10 s stall in a
+    /// 2%-loss soak of 30,000 requests, 661 ms and 2.4 s without it; one run each).
     /// Always even: bit 0 of TCP_TIMESTAMP is the microsecond flag, and an odd sum switched the
     /// restored connection to µs timestamps (its TSvals then ran 1000× faster, and stepped back
     /// on the next move).
@@ -136,7 +138,7 @@ internal static class TcpRepair
         return (ms + 1) & ~1u;
     }
 
-    private const ulong MinPacingLeadMs = 50;
+    private const ulong MinPacingLeadMs = 20;
 
     /// <summary>Takes a socket out of repair mode, live again, without a window probe.</summary>
     public static void Resume(Socket socket)
