@@ -139,17 +139,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             return new TransferOutcome.Ended();
         }
         t.Restore = Lap(ref mark);
-        try
-        {
-            steering.Clear(client);
-        }
-        catch (SteeringException e)
-        {
-            // The packets cannot reach us: the connection is lost, drop our silent copy.
-            repaired.Dispose();
-            HandoffLog.RestoreFailed(log, client, e.Message);
-            return new TransferOutcome.Ended();
-        }
+        if (!SteerHere(repaired, client)) return new TransferOutcome.Ended();
         t.ReturnClear = Lap(ref mark);
         var live = repaired.Activate();
         t.Activate = Lap(ref mark);
@@ -178,17 +168,27 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             try { steering.Clear(client); } catch (SteeringException) { }
             return new TransferOutcome.Ended();
         }
+        return SteerHere(repaired, client) ? new TransferOutcome.NotMoved(refusal, repaired.Activate()) : new TransferOutcome.Ended();
+    }
+
+    /// <summary>
+    /// Steers the client's packets to the router's own stack again (held ones replayed there) for
+    /// <paramref name="repaired"/>, still silent; false when steering fails: the packets cannot
+    /// reach us, the copy is dropped and the connection is lost (logged).
+    /// </summary>
+    private bool SteerHere(RepairedSocket repaired, IPEndPoint client)
+    {
         try
         {
             steering.Clear(client);
+            return true;
         }
         catch (SteeringException e)
         {
             repaired.Dispose();
             HandoffLog.RestoreFailed(log, client, e.Message);
-            return new TransferOutcome.Ended();
+            return false;
         }
-        return new TransferOutcome.NotMoved(refusal, repaired.Activate());
     }
 
     /// <summary>
