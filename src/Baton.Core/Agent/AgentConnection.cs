@@ -111,7 +111,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         TcpSnapshot snapshot;
         try
         {
-            snapshot = TcpRepair.Dump(Socket).WithUnreadPrefix(Input.Unread);
+            snapshot = TcpRepair.DumpAndClose(Socket).WithUnreadPrefix(Input.Unread);
         }
         catch (Exception e) when (e is ConnectionNotMovableException or NativeCallException)
         {
@@ -120,13 +120,12 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
             await CloseAsync().ConfigureAwait(false);
             return;
         }
-        // Closed at once, in repair mode: nothing is sent and every timer stops. A copy kept open
-        // in repair mode still fired its delayed ACK and window updates while the next owner had
-        // the connection (OneOwnerTests). The snapshot is parked instead, for a short grace: if the
-        // router cannot restore it (ReturnFailed), it is restored here and ends cleanly.
+        // Closed at once by the dump, in repair mode: nothing is sent and every timer stops. A copy
+        // kept open in repair mode still fired its delayed ACK and window updates while the next
+        // owner had the connection (OneOwnerTests). The snapshot is parked instead, for a short
+        // grace: if the router cannot restore it (ReturnFailed), it is restored here and ends cleanly.
         Input.Dispose();
         session.Forget(Id);
-        Socket.Dispose();
         session.Park(Id, snapshot);
         var payload = new byte[snapshot.EncodedLength];
         snapshot.Encode(payload);

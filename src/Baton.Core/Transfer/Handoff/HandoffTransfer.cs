@@ -61,7 +61,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         TcpSnapshot dumped;
         try
         {
-            dumped = TcpRepair.Dump(socket);
+            dumped = TcpRepair.DumpAndClose(socket);
         }
         catch (Exception e) when (e is ConnectionNotMovableException or NativeCallException or MissingPrivilegeException)
         {
@@ -69,9 +69,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             steering.Clear(client); // Dump left the socket live
             return new TransferOutcome.NotMoved(e.Message);
         }
-        t.Dump = Lap(ref mark);
-        socket.Dispose();
-        t.Close = Lap(ref mark);
+        t.Dump = Lap(ref mark); // the close included
         var snapshot = dumped.WithUnreadPrefix(unread.Span);
 
         // 3.–4. Handoff → Ready, steer to the agent.
