@@ -20,7 +20,12 @@ public sealed class OneOwnerTests(OwnerClusterFixture fixture, ITestOutputHelper
 
     // The counters that say a segment was sent again, or dropped as old, or answered a duplicate.
     private static readonly string[] Retransmissions =
-        ["TcpRetransSegs", "TcpExtTCPLossProbes", "TcpExtTCPTimeouts", "TcpExtTCPFastRetrans", "TcpExtTCPSlowStartRetrans"];
+        ["TcpRetransSegs", "TcpExtTCPLossProbes", "TcpExtTCPTimeouts", "TcpExtTCPFastRetrans", "TcpExtTCPSlowStartRetrans", "TcpExtTCPSackRecovery"];
+    // What a sender does only when its receiver saw a hole (a loss or a reordering), and what a
+    // receiver does when a segment's timestamp steps back. Timer-driven resends (tail loss probes,
+    // timeouts) are left out: they fire on delay alone, and this host is shared.
+    private static readonly string[] LostOrReordered =
+        ["TcpExtTCPFastRetrans", "TcpExtTCPSackRecovery", "TcpExtPAWSEstab"];
     private static readonly string[] OldSegments =
         ["TcpExtPAWSEstab", "TcpExtTSEcrRejected", "TcpExtDelayedACKLost", "TcpExtTCPDSACKOldSent", "TcpExtTCPACKSkippedPAWS"];
 
@@ -48,6 +53,55 @@ public sealed class OneOwnerTests(OwnerClusterFixture fixture, ITestOutputHelper
         Assert.Equal(4, result.Requests.Select(r => r.Host).Distinct().Count());
         Assert.True(wire.Checked > 3000, $"only {wire.Checked} segments captured");
         Assert.True(wire.Strays.Count == 0 && wire.StepBacks.Count == 0, wire.Describe(20));
+    }
+
+    /// <summary>
+    /// Without loss, no host that serves a moving connection sees it lose or reorder anything:
+    /// no fast retransmission and no SACK recovery at the router or any back-end, and no PAWS
+    /// drop anywhere, under 16 keep-alive connections whose every request may go to another host
+    /// (the random mix up to 1 MiB, uploads up to 256 KB, think time up to 10 ms).
+    /// - Before the lab kept a flow's segments in order (RPS on its veths), this failed: 15 fast
+    ///   retransmissions at be2 in one run; one connection alone drew 82 at the back-ends in 1,200
+    ///   sequential requests. Before every dump closed its copy, PAWS drops.
+    /// - Timer-driven resends are printed, not asserted: on 2 shared vCPUs a timer fires on delay
+    ///   alone (one run in ten had a retransmission timeout at be1 while no request took 90 ms).
+    /// - The client is printed, not asserted. Its tail loss probes fire 2 × SRTT + 2 jiffies (8 ms
+    ///   here) after its last send when a hand-off carrying its upload takes longer than that:
+    ///   about 1 in 1,200 requests at 4 connections, 4–10 at 16. And in 2 of 7 runs one upload
+    ///   segment held while the connection moved reached the new owner after a newer one (the few
+    ///   frames still on their way to the hold queue when steering switches are replayed after
+    ///   it): one fast retransmission. Issue 13's notes keep both open.
+    /// </summary>
+    [Fact]
+    public async Task Without_loss_the_hosts_serving_moving_connections_see_nothing_lost_or_reordered()
+    {
+        var lab = fixture.Lab;
+        var options = new MixedLoadOptions
+        {
+            Connections = 16,
+            Requests = 2000,
+            MaxResponse = 1 << 20,
+            MaxUpload = 256_000,
+            Pause = TimeSpan.FromMilliseconds(10),
+            Seed = Environment.TickCount,
+        };
+        // Warm first: the first few hundred cycles of a fresh router and agents run code the JIT
+        // has not compiled yet, and a hand-off that takes 10–50 ms then draws the client's probe.
+        var warm = await MixedLoad.RunAsync(ct => lab.ConnectClientAsync(ct), options with { Requests = 600, Seed = options.Seed + 1 });
+        Assert.Empty(warm.Failures);
+        var before = Counters(lab);
+        var result = await MixedLoad.RunAsync(ct => lab.ConnectClientAsync(ct), options);
+        var after = Counters(lab);
+        output.WriteLine(result.Summary());
+        output.WriteLine(Delta(before, after));
+        foreach (var r in result.Requests.OrderByDescending(r => r.Milliseconds).Take(5))
+            output.WriteLine($"slow: {r.Milliseconds:F0} ms {r.Method} {r.Path} from {r.Host}, connection {r.Connection}");
+        Assert.Empty(result.Failures);
+        Assert.Equal(4, result.Requests.Select(r => r.Host).Distinct().Count());
+        foreach (var host in Hosts)
+            foreach (var counter in host == "client" ? ["TcpExtPAWSEstab"] : LostOrReordered)
+                Assert.True(after[host].GetValueOrDefault(counter) == before[host].GetValueOrDefault(counter),
+                    $"{host}: {counter} +{after[host].GetValueOrDefault(counter) - before[host].GetValueOrDefault(counter)}\n{Delta(before, after)}");
     }
 
     /// <summary>

@@ -37,6 +37,13 @@ public sealed record MixedLoadOptions
     /// <summary>Seed of the random mix; the same seed sends the same requests.</summary>
     public int Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Think time: each connection waits a random 0..<see cref="Pause"/> after each answer before
+    /// its next request. Zero (the default) keeps every connection busy, a closed loop that runs
+    /// the host at full CPU.
+    /// </summary>
+    public TimeSpan Pause { get; init; } = TimeSpan.Zero;
+
     /// <summary>How long one request may take before it counts as failed.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
@@ -130,6 +137,7 @@ public static class MixedLoad
                         var (host, bytes) = await reader!.ReadVerifiedAsync(upload, expect, timeout.Token).ConfigureAwait(false);
                         var ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                         lock (result) result.Done.Add(new MixedRequest(c, port, method, path, bytes, ms, host));
+                        if (o.Pause > TimeSpan.Zero) await Task.Delay(o.Pause * random.NextDouble(), ct).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is IOException or SocketException or InvalidDataException or OperationCanceledException)
                     {

@@ -58,57 +58,86 @@ internal static class TcpRepair
         EnterRepair(fd);
         try
         {
-            // Through tcpi_pacing_rate (offset 104): the struct's first 112 bytes.
-            Span<byte> info = stackalloc byte[112];
-            Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_INFO, info, "getsockopt(TCP_INFO)");
-            if (info[0] != TCP_ESTABLISHED)
-                throw new ConnectionNotMovableException($"connection is in TCP state {StateName(info[0])}, only ESTABLISHED can be moved");
-            byte options = info[5];
-            byte wscale = info[6];
-            int mss = Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_MAXSEG, "getsockopt(TCP_MAXSEG)");
-            uint timestamp = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_TIMESTAMP, "getsockopt(TCP_TIMESTAMP)")
-                + PacingLeadMs(System.Runtime.InteropServices.MemoryMarshal.Read<ulong>(info[104..]));
-            Span<byte> win = stackalloc byte[20];
-            Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, win, "getsockopt(TCP_REPAIR_WINDOW)");
-            int inq = Libc.IoctlInt(fd, Libc.SIOCINQ, "ioctl(SIOCINQ)");
-            int outq = Libc.IoctlInt(fd, Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
-            int unsent = Libc.IoctlInt(fd, Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
-
-            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
-            uint recvSeq = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
-            byte[] recvQueue = PeekQueue(fd, inq, "receive");
-            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
-            uint sendSeq = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
-            byte[] sendQueue = PeekQueue(fd, outq, "send");
-            // No TCP_REPAIR_QUEUE = NO_QUEUE after: the selection is read only in repair mode, by
-            // send/recv and TCP_QUEUE_SEQ, none of which this socket sees again (it is closed in
-            // repair mode or resumed), and TCP_REPAIR = on resets it.
-
-            var snapshot = new TcpSnapshot
+            // A segment that passed steering just before the hold can still reach the socket while
+            // it is read: the socket queues and ACKs it (repair mode stops neither), so the client
+            // counts it delivered, and a snapshot read before it arrived lacks it: the new owner
+            // waits for bytes the client never sends again, and the connection hangs (seen at 64
+            // connections once RPS spread the lab's softirq work over both CPUs: ~1 upload in
+            // 13,000 stuck for good). So the receive sequence is read first and again last, and a
+            // dump during which it moved is read again.
+            for (int attempt = 1; ; attempt++)
             {
-                Local = (IPEndPoint)socket.LocalEndPoint!,
-                Remote = (IPEndPoint)socket.RemoteEndPoint!,
-                SendSeq = sendSeq,
-                ReceiveSeq = recvSeq,
-                SendQueue = sendQueue,
-                SendUnsent = Math.Min(unsent, outq),
-                ReceiveQueue = recvQueue,
-                Mss = (ushort)mss,
-                Timestamps = (options & TCPI_OPT_TIMESTAMPS) != 0,
-                Sack = (options & TCPI_OPT_SACK) != 0,
-                WindowScaling = (options & TCPI_OPT_WSCALE) != 0,
-                SendWindowScale = (byte)(wscale & 0xF),
-                ReceiveWindowScale = (byte)(wscale >> 4),
-                Timestamp = timestamp,
-                Window = TcpRepairWindow.Decode(ToBigEndianWindow(win)),
-            };
-            return snapshot;
+                var snapshot = ReadState(socket, fd);
+                if (ReceiveSeq(fd) == snapshot.ReceiveSeq) return snapshot;
+                if (attempt == MaxDumpReads)
+                    throw new ConnectionNotMovableException($"data kept arriving during {attempt} dumps: the connection's packets are not held back");
+            }
         }
         catch
         {
             Resume(socket);
             throw;
         }
+    }
+
+    private const int MaxDumpReads = 4;
+
+    // TCP_QUEUE_SEQ of the receive queue: rcv_nxt.
+    private static uint ReceiveSeq(int fd)
+    {
+        Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
+        return (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
+    }
+
+    // One read of the whole state, in repair mode. The receive sequence comes before the receive
+    // queue's length, so that one read of it after all this (Dump) shows whether anything arrived
+    // in between.
+    private static TcpSnapshot ReadState(Socket socket, int fd)
+    {
+        uint recvSeq = ReceiveSeq(fd);
+        // Through tcpi_pacing_rate (offset 104): the struct's first 112 bytes.
+        Span<byte> info = stackalloc byte[112];
+        Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_INFO, info, "getsockopt(TCP_INFO)");
+        if (info[0] != TCP_ESTABLISHED)
+            throw new ConnectionNotMovableException($"connection is in TCP state {StateName(info[0])}, only ESTABLISHED can be moved");
+        byte options = info[5];
+        byte wscale = info[6];
+        int mss = Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_MAXSEG, "getsockopt(TCP_MAXSEG)");
+        uint timestamp = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_TIMESTAMP, "getsockopt(TCP_TIMESTAMP)")
+            + PacingLeadMs(System.Runtime.InteropServices.MemoryMarshal.Read<ulong>(info[104..]));
+        Span<byte> win = stackalloc byte[20];
+        Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, win, "getsockopt(TCP_REPAIR_WINDOW)");
+        int inq = Libc.IoctlInt(fd, Libc.SIOCINQ, "ioctl(SIOCINQ)");
+        int outq = Libc.IoctlInt(fd, Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
+        int unsent = Libc.IoctlInt(fd, Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
+
+        // The receive queue is still selected (ReceiveSeq).
+        byte[] recvQueue = PeekQueue(fd, inq, "receive");
+        Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
+        uint sendSeq = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
+        byte[] sendQueue = PeekQueue(fd, outq, "send");
+        // No TCP_REPAIR_QUEUE = NO_QUEUE after: the selection is read only in repair mode, by
+        // send/recv and TCP_QUEUE_SEQ, none of which this socket sees again (it is closed in
+        // repair mode or resumed), and TCP_REPAIR = on resets it.
+
+        return new TcpSnapshot
+        {
+            Local = (IPEndPoint)socket.LocalEndPoint!,
+            Remote = (IPEndPoint)socket.RemoteEndPoint!,
+            SendSeq = sendSeq,
+            ReceiveSeq = recvSeq,
+            SendQueue = sendQueue,
+            SendUnsent = Math.Min(unsent, outq),
+            ReceiveQueue = recvQueue,
+            Mss = (ushort)mss,
+            Timestamps = (options & TCPI_OPT_TIMESTAMPS) != 0,
+            Sack = (options & TCPI_OPT_SACK) != 0,
+            WindowScaling = (options & TCPI_OPT_WSCALE) != 0,
+            SendWindowScale = (byte)(wscale & 0xF),
+            ReceiveWindowScale = (byte)(wscale >> 4),
+            Timestamp = timestamp,
+            Window = TcpRepairWindow.Decode(ToBigEndianWindow(win)),
+        };
     }
 
     /// <summary>
