@@ -26,6 +26,10 @@ public sealed class BpfFlowSteering : IFlowSteering
     // What the map holds, so Count needs no syscall and a repeated change none either.
     private readonly Dictionary<IPEndPoint, Entry> _entries = new();
     private readonly HoldCapture? _hold;
+    // The program again at ingress of the hold device, where replays to the router's stack come in.
+    private readonly TcIngressFilter? _holdFilter;
+    // The last hold's generation (FlowMap.Set, steer.bpf.c): never 0, which unmarked frames carry.
+    private uint _generation;
     // Replay passes while still held before the switch: a bound, for a client that never pauses.
     private const int ReplayPasses = 16;
     private bool _disposed;
@@ -56,8 +60,19 @@ public sealed class BpfFlowSteering : IFlowSteering
         if (holdQueue is null) HoldDevice.RemoveStale();
         else
         {
-            try { _hold = HoldCapture.Start(_ifindex, holdQueue); }
-            catch (SteeringException e) { HoldUnavailable = e.Message; }
+            try
+            {
+                _hold = HoldCapture.Start(_ifindex, holdQueue);
+                // Replays to the router's stack meet the program too, so one processed late (after the
+                // connection was held again, or forwarded) goes where that connection's frames go now.
+                _holdFilter = TcIngressFilter.Attach(_hold.DeviceIfIndex, _program.ProgramFd);
+            }
+            catch (SteeringException e)
+            {
+                _hold?.Dispose();
+                _hold = null;
+                HoldUnavailable = e.Message;
+            }
         }
     }
 
@@ -115,8 +130,9 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (_entries.TryGetValue(client, out var old) && old.Action == FlowAction.Hold) return;
             // Open before the redirect: the first frame redirected finds its connection held.
             _hold.Open(client);
-            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, _hold.DeviceIfIndex, default, _routerMac);
-            _entries[client] = new Entry(FlowAction.Hold, null);
+            if (++_generation == 0) _generation = 1;
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, _hold.DeviceIfIndex, default, _routerMac, _generation);
+            _entries[client] = new Entry(FlowAction.Hold, null, _generation);
         }
     }
 
@@ -154,22 +170,25 @@ public sealed class BpfFlowSteering : IFlowSteering
     public void Clear(IPEndPoint client)
     {
         bool wasHeld;
+        uint generation;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_entries.TryGetValue(client, out var old)) return;
             wasHeld = old.Action == FlowAction.Hold;
+            generation = old.Generation;
         }
-        // As for Forward: the held frames first, while newer ones are still held.
+        // As for Forward: the held frames first, while newer ones are still held; marked with this
+        // hold's generation, they pass the program at the hold device while it lasts.
         if (wasHeld)
-            for (int pass = 0; pass < ReplayPasses && _hold!.ReplayToHost(client, stillHeld: true) > 0; pass++) { }
+            for (int pass = 0; pass < ReplayPasses && _hold!.ReplayToHost(client, generation, stillHeld: true) > 0; pass++) { }
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_entries.Remove(client)) return;
             FlowMap.Delete(_program.ConnsFd, client);
         }
-        if (wasHeld) _hold!.ReplayToHost(client, stillHeld: false);
+        if (wasHeld) _hold!.ReplayToHost(client, generation, stillHeld: false);
     }
 
     /// <summary>Detaches the filter (only Baton's, at its handle and priority) and unloads the program and its maps.</summary>
@@ -180,6 +199,7 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (_disposed) return;
             _disposed = true;
             _filter.Dispose();
+            _holdFilter?.Dispose();
             _program.Dispose();
             _hold?.Dispose();
         }
@@ -207,8 +227,8 @@ public sealed class BpfFlowSteering : IFlowSteering
     internal static List<FlowEntry>? ReadAttached(string device) =>
         TcIngressFilter.Query(IfIndex(device)) is { } progId ? AttachedMaps.ReadConns(progId) : null;
 
-    // Backend is the owner's name for Forward, null otherwise.
-    private readonly record struct Entry(FlowAction Action, string? Backend);
+    // Backend is the owner's name for Forward, null otherwise; Generation is a hold's, 0 otherwise.
+    private readonly record struct Entry(FlowAction Action, string? Backend, uint Generation = 0);
 
     private static int IfIndex(string device)
     {

@@ -14,21 +14,25 @@ internal enum FlowAction : uint
     /// <summary>Rewrite both MACs and send the frame back out to the owning back-end.</summary>
     Forward = 1,
 
-    /// <summary>Send the frame, unchanged, out the hold device (the entry's ifindex): the connection is frozen, the hold queue keeps it.</summary>
+    /// <summary>
+    /// Send the frame, unchanged, out the hold device (the entry's ifindex): the connection is
+    /// frozen, the hold queue keeps it. A frame coming in at the hold device marked with the
+    /// entry's generation is a replay of this hold to the router's stack and goes on there.
+    /// </summary>
     Hold = 2,
 }
 
 /// <summary>One entry of the <c>conns</c> map.</summary>
-internal sealed record FlowEntry(IPEndPoint Client, FlowAction Action, int IfIndex, PhysicalAddress BackendMac, PhysicalAddress RouterMac);
+internal sealed record FlowEntry(IPEndPoint Client, FlowAction Action, int IfIndex, PhysicalAddress BackendMac, PhysicalAddress RouterMac, uint Generation);
 
 /// <summary>
 /// The <c>conns</c> map of <c>steer.bpf.c</c> through its fd: key and value laid out as the C structs
 /// (key: client address and port in network order, 8 bytes; value: action, ifindex, back-end MAC,
-/// router MAC, 20 bytes). One bpf(2) call per change: 0.8 µs update, 0.65 µs delete (DESIGN.md §5).
+/// router MAC, hold generation, 24 bytes). One bpf(2) call per change: 0.8 µs update, 0.65 µs delete (DESIGN.md §5).
 /// </summary>
 internal static unsafe class FlowMap
 {
-    public const int KeySize = 8, ValueSize = 20;
+    public const int KeySize = 8, ValueSize = 24;
 
     /// <summary>The map's capacity (max_entries in steer.bpf.c).</summary>
     public const int Capacity = 65536;
@@ -36,7 +40,7 @@ internal static unsafe class FlowMap
     private const int ENOENT = 2, E2BIG = 7;
 
     /// <summary>Creates or replaces the client's entry in one step: readers see the old value or the new, nothing between.</summary>
-    public static void Set(int fd, IPEndPoint client, FlowAction action, int ifindex, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac)
+    public static void Set(int fd, IPEndPoint client, FlowAction action, int ifindex, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, uint generation = 0)
     {
         byte* key = stackalloc byte[KeySize];
         byte* value = stackalloc byte[ValueSize];
@@ -47,6 +51,7 @@ internal static unsafe class FlowMap
         BinaryPrimitives.WriteInt32LittleEndian(v[4..], ifindex);
         backendMac.CopyTo(v[8..14]);
         routerMac.CopyTo(v[14..20]);
+        BinaryPrimitives.WriteUInt32LittleEndian(v[20..], generation);
         int rc = LibBpf.MapUpdateElem(fd, key, value, 0); // BPF_ANY
         if (rc == -E2BIG) throw new SteeringException($"the eBPF steering map is full ({Capacity} connections away or in transit); {client} not steered");
         if (rc < 0) throw Failure("bpf_map_update_elem(conns)", rc);
@@ -81,7 +86,8 @@ internal static unsafe class FlowMap
                 (FlowAction)BinaryPrimitives.ReadUInt32LittleEndian(v),
                 BinaryPrimitives.ReadInt32LittleEndian(v[4..]),
                 new PhysicalAddress(v[8..14].ToArray()),
-                new PhysicalAddress(v[14..20].ToArray())));
+                new PhysicalAddress(v[14..20].ToArray()),
+                BinaryPrimitives.ReadUInt32LittleEndian(v[20..])));
         }
         return entries;
     }

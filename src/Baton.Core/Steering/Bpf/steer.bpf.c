@@ -5,6 +5,12 @@
 // same interface to the back-end that owns the connection; block drops it while the connection is
 // frozen in transit; hold sends it, unchanged, to the router's hold device (ifindex), where the
 // hold queue keeps it until the connection lands. Everything else goes on to the router's own stack.
+// The same program runs at ingress of the hold device, where held frames come back to the router's
+// stack when a connection lands here: such a replay carries its hold's generation as skb->mark and
+// goes on to the stack while that hold lasts; processed late, after the connection was held again
+// for its next move or forwarded, it is steered as a fresh frame would be (a late replay that
+// reached the stack after the router's socket was dump-closed met the listener and was answered
+// with a reset).
 //
 // Build (build.sh, which also refreshes steer.bpf.o next to this file):
 //   clang-14 -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c steer.bpf.c
@@ -46,12 +52,13 @@ struct flow_key {
     __u16 pad;
 };
 
-// 20 bytes.
+// 24 bytes.
 struct flow_action {
     __u32 action;
     __u32 ifindex;
     __u8 backend_mac[ETH_ALEN];
     __u8 router_mac[ETH_ALEN];
+    __u32 generation; // HOLD: this hold's number, never 0; what its replays to the stack carry as mark
 };
 
 // The service on the VIP, network byte order. 8 bytes.
@@ -125,6 +132,8 @@ int steer(struct __sk_buff *skb)
 
     struct flow_action *a = bpf_map_lookup_elem(&conns, &key);
     if (!a) return TC_ACT_OK;
+    // A replay of this hold to the router's stack (skb->mark is 0 on frames from the wire).
+    if (a->action == STEER_HOLD && skb->mark != 0 && skb->mark == a->generation) return TC_ACT_OK;
     // Unchanged: out the hold device, in at its veth peer, where the hold queue's packet socket sees
     // it and the stack then discards it: its destination is the router's MAC, not the peer's
     // (PACKET_OTHERHOST), so it never meets the router's socket while the connection is frozen.
