@@ -113,10 +113,9 @@ namespace Baton.Bench
         private static readonly Dictionary<string, string> ColumnLabels = new()
         {
             ["block_us"] = "hand-off: block (steer → drop)",
-            ["dump_us"] = "hand-off: dump (TCP_REPAIR)",
+            ["dump_us"] = "hand-off: dump (TCP_REPAIR) and close",
             ["control_rtt_us"] = "hand-off: control round trip (Handoff → Ready, agent restores)",
             ["steer_us"] = "hand-off: steer → forward",
-            ["close_us"] = "hand-off: close repaired socket",
             ["go_us"] = "hand-off: send Go",
             ["handoff_total_us"] = "**hand-off total**",
             ["ret_block_us"] = "return: block (on ReturnRequest)",
@@ -587,14 +586,14 @@ namespace Baton.Bench
                 var top = cols.OrderByDescending(c => medians[c]).First();
                 return $"{ColumnLabels[top].Split(": ", 2)[^1]} ({Us(medians[top])} µs)";
             }
-            var handoffSteps = steps.Take(6).ToArray();
-            var returnSteps = steps.Skip(6).ToArray();
+            var handoffSteps = steps.Where(c => !c.StartsWith("ret", StringComparison.Ordinal) && c is not "restore_us" and not "activate_us").ToArray();
+            var returnSteps = steps.Except(handoffSteps).ToArray();
             string dominant = steps.OrderByDescending(c => medians[c]).First();
             double stepSum = steps.Sum(c => medians[c]);
             sb.AppendLine($"- Dominant step: **{ColumnLabels[dominant]}**, median {Us(medians[dominant])} µs " +
                 $"({100 * medians[dominant] / stepSum:F0}% of the summed step medians). In the hand-off: {Top(handoffSteps)}; in the return: {Top(returnSteps)}.");
             string[] steerCols = ["block_us", "steer_us", "ret_block_us", "ret_clear_us"];
-            string[] kernelCols = ["dump_us", "close_us", "restore_us", "activate_us"];
+            string[] kernelCols = ["dump_us", "restore_us", "activate_us"];
             string[] messageCols = ["control_rtt_us", "go_us", "ret_rtt_us"];
             sb.AppendLine($"- By kind (sum of medians): steering changes (4 per cycle) {Us(steerCols.Sum(c => medians[c]))} µs, " +
                 $"router-side TCP_REPAIR work {Us(kernelCols.Sum(c => medians[c]))} µs, control messaging incl. the agent's restore/dump {Us(messageCols.Sum(c => medians[c]))} µs.");

@@ -13,15 +13,15 @@ namespace Baton.Transfer.Handoff;
 public sealed class HandoffTimings
 {
     /// <summary>Column names, in the order of <see cref="ToCsv"/>.</summary>
-    public const string CsvHeader = "block_us,dump_us,control_rtt_us,steer_us,go_us,close_us,handoff_total_us,ret_block_us,ret_rtt_us,restore_us,ret_clear_us,activate_us,return_total_us,path";
+    public const string CsvHeader = "block_us,dump_us,control_rtt_us,steer_us,go_us,handoff_total_us,ret_block_us,ret_rtt_us,restore_us,ret_clear_us,activate_us,return_total_us,path";
 
-    internal long Block, Dump, ControlRtt, Steer, Close, Go;
+    internal long Block, Dump, ControlRtt, Steer, Go; // Dump includes the close of the dumped copy (TcpRepair.DumpAndClose)
     internal long ReturnBlock, ReturnRtt, Restore, ReturnClear, Activate;
     internal long FreezeSentAt;
     internal bool PassedIn, PassedOut;
 
     /// <summary>Router time from block to its copy closed, after Go.</summary>
-    public TimeSpan Handoff => Stopwatch.GetElapsedTime(0, Block + Dump + ControlRtt + Steer + Close + Go);
+    public TimeSpan Handoff => Stopwatch.GetElapsedTime(0, Block + Dump + ControlRtt + Steer + Go);
 
     /// <summary>Router time of the return, from ReturnRequest received to the socket live.</summary>
     public TimeSpan Return => Stopwatch.GetElapsedTime(0, ReturnBlock + ReturnRtt + Restore + ReturnClear + Activate);
@@ -30,8 +30,8 @@ public sealed class HandoffTimings
     public string ToCsv()
     {
         static string Us(long ticks) => (ticks * 1_000_000.0 / Stopwatch.Frequency).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
-        return string.Join(',', Us(Block), Us(Dump), Us(ControlRtt), Us(Steer), Us(Go), Us(Close),
-            Us(Block + Dump + ControlRtt + Steer + Close + Go),
+        return string.Join(',', Us(Block), Us(Dump), Us(ControlRtt), Us(Steer), Us(Go),
+            Us(Block + Dump + ControlRtt + Steer + Go),
             Us(ReturnBlock), Us(ReturnRtt), Us(Restore), Us(ReturnClear), Us(Activate),
             Us(ReturnBlock + ReturnRtt + Restore + ReturnClear + Activate),
             (PassedIn ? "pass>" : "handoff>") + (PassedOut ? "pass" : "return"));
