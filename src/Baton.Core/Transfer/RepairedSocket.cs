@@ -14,12 +14,14 @@ internal sealed class RepairedSocket : IDisposable
     private int _fd;
     private readonly IPEndPoint _client;
     private readonly ReadOnlyMemory<byte> _unsentTail;
+    private readonly bool _probe;
 
-    internal RepairedSocket(int fd, IPEndPoint client, ReadOnlyMemory<byte> unsentTail)
+    internal RepairedSocket(int fd, IPEndPoint client, ReadOnlyMemory<byte> unsentTail, bool probe)
     {
         _fd = fd;
         _client = client;
         _unsentTail = unsentTail;
+        _probe = probe;
     }
 
     /// <summary>Leaves repair mode and returns the live connection as a managed socket.</summary>
@@ -29,7 +31,7 @@ internal sealed class RepairedSocket : IDisposable
         if (fd < 0) throw new ObjectDisposedException(nameof(RepairedSocket));
         try
         {
-            TcpRepair.LeaveRepairAndTune(fd);
+            TcpRepair.LeaveRepairAndTune(fd, _probe);
         }
         catch
         {

@@ -25,7 +25,7 @@ internal static class TcpRepair
     private const int SO_SNDBUF = 7, SO_SNDBUFFORCE = 32, SO_RCVBUF = 8, SO_RCVBUFFORCE = 33;
 
     private const int TCP_RECV_QUEUE = 1, TCP_SEND_QUEUE = 2;
-    private const int TCP_REPAIR_ON = 1, TCP_REPAIR_OFF_NO_WP = -1;
+    private const int TCP_REPAIR_ON = 1, TCP_REPAIR_OFF = 0, TCP_REPAIR_OFF_NO_WP = -1;
     private const int TCP_ESTABLISHED = 1;
 
     private const int TCPI_OPT_TIMESTAMPS = 1, TCPI_OPT_SACK = 2, TCPI_OPT_WSCALE = 4;
@@ -254,7 +254,7 @@ internal static class TcpRepair
             s.Window.Encode(win);
             Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, ToNativeWindow(win), "setsockopt(TCP_REPAIR_WINDOW)");
             OwnershipTrace.Holds(s.Remote);
-            return new RepairedSocket(fd, s.Remote, s.SendQueue.AsMemory(s.SendQueue.Length - s.SendUnsent));
+            return new RepairedSocket(fd, s.Remote, s.SendQueue.AsMemory(s.SendQueue.Length - s.SendUnsent), probe: !inFlight.IsEmpty);
         }
         catch
         {
@@ -263,9 +263,19 @@ internal static class TcpRepair
         }
     }
 
-    internal static void LeaveRepairAndTune(int fd)
+    /// <summary>
+    /// Takes a restored socket live. With <paramref name="probe"/> (data was in flight when the
+    /// connection was dumped) it leaves repair with a window probe: the client answers it at once
+    /// with its ACK and SACK blocks, which the copy needs, as it has no RTT and no scoreboard.
+    /// Silent, a copy that had sent data lost on the way resent it only after its first timeout:
+    /// 1 s for the tail loss probe (no RTT) and 3 s for the RTO when the host's TCP metrics cache
+    /// had no RTT for the client (tcp_init_metrics' fallback). Under 2% loss a capture showed a
+    /// response returned with its tail lost wait 1 s, then 3 s, then 6 s: one 10.4 s request.
+    /// Without data in flight there is nothing to learn, and no probe (a segment each way per move).
+    /// </summary>
+    internal static void LeaveRepairAndTune(int fd, bool probe)
     {
-        Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
+        Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR, probe ? TCP_REPAIR_OFF : TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
         // Socket options are not part of the repair state. Without NODELAY, Nagle held a response
         // behind un-ACKed data until the client's delayed ACK (DESIGN.md §3).
         Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)");

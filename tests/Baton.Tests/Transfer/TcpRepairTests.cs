@@ -306,6 +306,37 @@ public sealed class TcpRepairTests : IDisposable
         Assert.Equal("next", Encoding.ASCII.GetString(LoopbackPair.ReceiveExactly(restored, 4)));
     }
 
+    /// <summary>
+    /// A copy restored with data in flight learns at once what the client has: it leaves repair
+    /// with a window probe, and the client's answer acknowledges (or SACKs) it. Silent (before
+    /// 2026-12-03), it waited for its first timer: 1 s for the tail loss probe of a socket without
+    /// RTT, 3 s for the RTO where the TCP metrics cache has no RTT for the client; under loss a
+    /// lost tail cost 1 s, then 3 s, then 6 s.
+    /// </summary>
+    [Fact]
+    public void A_restored_copy_with_data_in_flight_learns_at_once_what_the_client_has()
+    {
+        var (_, client, server) = Connect();
+        _ns.Block(((IPEndPoint)server.LocalEndPoint!).Port); // the client's ACKs no longer arrive
+        var payload = new byte[64 << 10];
+        new Random(11).NextBytes(payload);
+        LoopbackPair.SendAll(server, payload);
+        Assert.True(LoopbackPair.ReceiveExactly(client, payload.Length).AsSpan().SequenceEqual(payload));
+        var snapshot = TcpRepair.Dump(server);
+        Assert.True(snapshot.SendQueue.Length - snapshot.SendUnsent > 0, "nothing in flight");
+        server.Dispose();
+
+        using var repaired = _ns.Run(() => TcpRepair.Restore(snapshot));
+        _ns.Unblock();
+        var restored = Track(repaired.Activate());
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        while (TcpRepair.Unacknowledged(restored) > 0 && sw.Elapsed < TimeSpan.FromSeconds(5)) Thread.Sleep(5);
+        // The client has every byte: its answer to the probe acknowledges them all, in a round trip
+        // on loopback. Silent, the copy's first timer did it: the tail loss probe of a socket
+        // without RTT, 1 s (1005 ms measured), or the 3 s RTO. 500 ms leaves room for a loaded host.
+        Assert.True(sw.Elapsed < TimeSpan.FromMilliseconds(500), $"the restored copy's data was acknowledged only after {sw.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
     [Fact]
     public async Task Large_unread_receive_queue_is_restored_whole()
     {
