@@ -586,8 +586,10 @@ namespace Baton.Bench
                 var top = cols.OrderByDescending(c => medians[c]).First();
                 return $"{ColumnLabels[top].Split(": ", 2)[^1]} ({Us(medians[top])} µs)";
             }
-            var handoffSteps = steps.Where(c => !c.StartsWith("ret", StringComparison.Ordinal) && c is not "restore_us" and not "activate_us").ToArray();
-            var returnSteps = steps.Except(handoffSteps).ToArray();
+            // The CSV lays out the hand-off's steps, its total, then the return's steps and total.
+            int handoffTotal = Array.IndexOf(Columns, "handoff_total_us");
+            var handoffSteps = Columns[..handoffTotal];
+            var returnSteps = Columns[(handoffTotal + 1)..^1];
             string dominant = steps.OrderByDescending(c => medians[c]).First();
             double stepSum = steps.Sum(c => medians[c]);
             sb.AppendLine($"- Dominant step: **{ColumnLabels[dominant]}**, median {Us(medians[dominant])} µs " +

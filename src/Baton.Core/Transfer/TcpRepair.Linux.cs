@@ -63,12 +63,12 @@ internal static class TcpRepair
             // counts it delivered, and a snapshot read before it arrived lacks it: the new owner
             // waits for bytes the client never sends again, and the connection hangs (seen at 64
             // connections once RPS spread the lab's softirq work over both CPUs: ~1 upload in
-            // 13,000 stuck for good). So the receive sequence is read first and again last, and a
-            // dump during which it moved is read again.
+            // 13,000 stuck for good). So the receive sequence is read before the receive queue and
+            // again after it, and a dump during which it moved is read again.
             for (int attempt = 1; ; attempt++)
             {
                 var snapshot = ReadState(socket, fd);
-                if (ReceiveSeq(fd) == snapshot.ReceiveSeq) return snapshot;
+                if (QueueSeq(fd) == snapshot.ReceiveSeq) return snapshot; // the receive queue is still selected
                 if (attempt == MaxDumpReads)
                     throw new ConnectionNotMovableException($"data kept arriving during {attempt} dumps: the connection's packets are not held back");
             }
@@ -82,19 +82,15 @@ internal static class TcpRepair
 
     private const int MaxDumpReads = 4;
 
-    // TCP_QUEUE_SEQ of the receive queue: rcv_nxt.
-    private static uint ReceiveSeq(int fd)
-    {
-        Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
-        return (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
-    }
+    // TCP_QUEUE_SEQ of the selected queue: write_seq of the send queue, rcv_nxt of the receive queue.
+    private static uint QueueSeq(int fd) =>
+        (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
 
-    // One read of the whole state, in repair mode. The receive sequence comes before the receive
-    // queue's length, so that one read of it after all this (Dump) shows whether anything arrived
-    // in between.
+    // One read of the whole state, in repair mode. The receive side comes last, its sequence
+    // before the queue's length, so that Dump's one more read of it, with the receive queue still
+    // selected, shows whether anything arrived in between.
     private static TcpSnapshot ReadState(Socket socket, int fd)
     {
-        uint recvSeq = ReceiveSeq(fd);
         // Through tcpi_pacing_rate (offset 104): the struct's first 112 bytes.
         Span<byte> info = stackalloc byte[112];
         Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_INFO, info, "getsockopt(TCP_INFO)");
@@ -107,18 +103,19 @@ internal static class TcpRepair
             + PacingLeadMs(System.Runtime.InteropServices.MemoryMarshal.Read<ulong>(info[104..]));
         Span<byte> win = stackalloc byte[20];
         Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, win, "getsockopt(TCP_REPAIR_WINDOW)");
-        int inq = Libc.IoctlInt(fd, Libc.SIOCINQ, "ioctl(SIOCINQ)");
         int outq = Libc.IoctlInt(fd, Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
         int unsent = Libc.IoctlInt(fd, Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
-
-        // The receive queue is still selected (ReceiveSeq).
-        byte[] recvQueue = PeekQueue(fd, inq, "receive");
         Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
-        uint sendSeq = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_QUEUE_SEQ, "getsockopt(TCP_QUEUE_SEQ)");
+        uint sendSeq = QueueSeq(fd);
         byte[] sendQueue = PeekQueue(fd, outq, "send");
+
+        Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
+        uint recvSeq = QueueSeq(fd);
+        int inq = Libc.IoctlInt(fd, Libc.SIOCINQ, "ioctl(SIOCINQ)");
+        byte[] recvQueue = PeekQueue(fd, inq, "receive");
         // No TCP_REPAIR_QUEUE = NO_QUEUE after: the selection is read only in repair mode, by
-        // send/recv and TCP_QUEUE_SEQ, none of which this socket sees again (it is closed in
-        // repair mode or resumed), and TCP_REPAIR = on resets it.
+        // send/recv and TCP_QUEUE_SEQ, none of which this socket sees again but Dump's check (it
+        // is closed in repair mode or resumed), and TCP_REPAIR = on resets it.
 
         return new TcpSnapshot
         {
