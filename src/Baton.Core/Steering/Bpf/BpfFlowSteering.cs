@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.NetworkInformation;
 using Baton.Interop;
@@ -28,10 +29,23 @@ public sealed class BpfFlowSteering : IFlowSteering
     private readonly HoldCapture? _hold;
     // The program again at ingress of the hold device, where replays to the router's stack come in.
     private readonly TcIngressFilter? _holdFilter;
+    // The program at the hold queue's end, where a hold is released (steer.bpf.c, `release`).
+    private readonly TcIngressFilter? _releaseFilter;
+    private readonly ReleaseSlots? _slots;
+    // Releases waiting for their last frames to leave the hold path before steering goes straight.
+    private readonly Dictionary<IPEndPoint, long> _releasing = new();
+    private readonly Timer _releaseTimer;
     // The last hold's generation (FlowMap.Set, steer.bpf.c): never 0, which unmarked frames carry.
     private uint _generation;
-    // Replay passes while still held before the switch: a bound, for a client that never pauses.
-    private const int ReplayPasses = 16;
+    // Opening a release: compare-and-swap tries before it opens regardless. Each try that loses
+    // to a frame replays that frame first; a client that never pauses between frames could keep
+    // it losing, and then at worst the frames since the last replay are overtaken.
+    private const int OpenTries = 10_000;
+    // Going straight: how long Forward and Clear wait for the hold path to empty (normally µs)
+    // before a timer takes over, and how long the timer waits before it goes straight anyway (a
+    // frame lost on the hold path would keep the count above 0).
+    private static readonly TimeSpan DirectSpin = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan DirectGiveUp = TimeSpan.FromMilliseconds(100);
     private bool _disposed;
 
     /// <summary>
@@ -57,18 +71,28 @@ public sealed class BpfFlowSteering : IFlowSteering
             _program.Dispose();
             throw;
         }
+        _releaseTimer = new Timer(_ => FinishReleases());
         if (holdQueue is null) HoldDevice.RemoveStale();
         else
         {
             try
             {
                 _hold = HoldCapture.Start(_ifindex, holdQueue);
+                _slots = new ReleaseSlots(_program.SlotsFd, FlowMap.Capacity);
                 // Replays to the router's stack meet the program too, so one processed late (after the
                 // connection was held again, or forwarded) goes where that connection's frames go now.
                 _holdFilter = TcIngressFilter.Attach(_hold.DeviceIfIndex, _program.ProgramFd);
+                _releaseFilter = TcIngressFilter.Attach(_hold.QueueIfIndex, _program.ReleaseProgramFd);
+                FlowMap.SetService(_program.ServiceFd, service, _hold.DeviceIfIndex);
             }
             catch (SteeringException e)
             {
+                _holdFilter?.Dispose();
+                _holdFilter = null;
+                _releaseFilter?.Dispose();
+                _releaseFilter = null;
+                _slots?.Dispose();
+                _slots = null;
                 _hold?.Dispose();
                 _hold = null;
                 HoldUnavailable = e.Message;
@@ -96,8 +120,11 @@ public sealed class BpfFlowSteering : IFlowSteering
             _backends[name] = bytes;
             // An agent that reconnects with a new MAC: its connections follow it, as the nftables chain does.
             if (changed)
-                foreach (var (client, entry) in _entries)
-                    if (entry.Backend == name) FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, bytes, _routerMac);
+                foreach (var (client, entry) in _entries.Where(e => e.Value.Backend == name).ToList())
+                {
+                    FlowMap.Set(_program.ConnsFd, client, entry.Action, _ifindex, bytes, _routerMac, entry.Generation, entry.Slot ?? 0);
+                    _entries[client] = entry with { Mac = bytes };
+                }
         }
     }
 
@@ -111,6 +138,8 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (present && old.Action == FlowAction.Block) return;
             FlowMap.Set(_program.ConnsFd, client, FlowAction.Block, _ifindex, default, _routerMac);
             _entries[client] = new Entry(FlowAction.Block, null);
+            _releasing.Remove(client);
+            if (old.Slot is { } slot) _slots!.Free(slot);
             // Held frames of a connection now blocked would only be replayed late: it ended.
             if (present && old.Action == FlowAction.Hold) _hold?.Drop(client);
         }
@@ -127,12 +156,17 @@ public sealed class BpfFlowSteering : IFlowSteering
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (_entries.TryGetValue(client, out var old) && old.Action == FlowAction.Hold) return;
+            _entries.TryGetValue(client, out var old);
+            if (old.Action == FlowAction.Hold) return;
             // Open before the redirect: the first frame redirected finds its connection held.
             _hold.Open(client);
-            if (++_generation == 0) _generation = 1;
-            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, _hold.DeviceIfIndex, default, _routerMac, _generation);
-            _entries[client] = new Entry(FlowAction.Hold, null, _generation);
+            _releasing.Remove(client);
+            uint slot = old.Slot ?? _slots!.Allocate();
+            _slots!.Reset(slot);
+            if (++_generation == 0 || _generation >= 0x8000_0000) _generation = 1; // below MARK_PASS
+            // No target yet: ifindex is the hold device's until the release names one.
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, _hold.DeviceIfIndex, default, _routerMac, _generation, slot);
+            _entries[client] = new Entry(FlowAction.Hold, null, _generation, slot);
         }
     }
 
@@ -140,55 +174,148 @@ public sealed class BpfFlowSteering : IFlowSteering
     public void Forward(IPEndPoint client, string backend)
     {
         byte[] mac;
-        bool wasHeld;
+        Entry old;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_backends.TryGetValue(backend, out mac!)) throw new SteeringException($"unknown back-end '{backend}'");
-            bool present = _entries.TryGetValue(client, out var old);
+            bool present = _entries.TryGetValue(client, out old);
             if (present && old.Backend == backend) return;
-            wasHeld = present && old.Action == FlowAction.Hold;
+            if (old.Action != FlowAction.Hold)
+            {
+                // In place: one atomic update, no moment without an entry.
+                _releasing.Remove(client);
+                FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, mac, _routerMac, 0, old.Slot ?? 0);
+                _entries[client] = new Entry(FlowAction.Forward, backend, 0, old.Slot);
+                return;
+            }
         }
-        // What was held goes first, while newer frames are still held, so that none overtakes it,
-        // again until a pass finds none (a client sending an upload keeps frames coming while the
-        // first pass replays); then the switch, then the few that came in between. Outside the
-        // lock: other connections' steering changes need not wait for this one's frames (one
-        // connection's changes come from one hand-off at a time).
-        if (wasHeld)
-            for (int pass = 0; pass < ReplayPasses && _hold!.ReplayToBackend(client, mac, _routerMac, stillHeld: true) > 0; pass++) { }
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            // In place: hold → forward is one atomic update, no moment without an entry.
-            FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, mac, _routerMac);
-            _entries[client] = new Entry(FlowAction.Forward, backend);
-        }
-        if (wasHeld) _hold!.ReplayToBackend(client, mac, _routerMac, stillHeld: false);
+        Release(client, old, backend, _ifindex, mac, _routerMac,
+            upTo => _hold!.ReplayToBackend(client, upTo, mac, _routerMac));
     }
 
     /// <inheritdoc />
     public void Clear(IPEndPoint client)
     {
-        bool wasHeld;
-        uint generation;
+        Entry old;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_entries.TryGetValue(client, out var old)) return;
-            wasHeld = old.Action == FlowAction.Hold;
-            generation = old.Generation;
+            if (!_entries.TryGetValue(client, out old)) return;
+            if (old.Action != FlowAction.Hold)
+            {
+                Remove(client, old);
+                return;
+            }
         }
-        // As for Forward: the held frames first, while newer ones are still held; marked with this
-        // hold's generation, they pass the program at the hold device while it lasts.
-        if (wasHeld)
-            for (int pass = 0; pass < ReplayPasses && _hold!.ReplayToHost(client, generation, stillHeld: true) > 0; pass++) { }
+        uint generation = old.Generation;
+        Release(client, old, null, _hold!.DeviceIfIndex, _hold.DeviceMac.ToArray(), _routerMac,
+            upTo => _hold!.ReplayToHost(client, generation, upTo));
+    }
+
+    // Ends a hold without letting a newer frame overtake an older one (steer.bpf.c, `release`):
+    // the entry names the target while the connection is still held; the held frames are replayed
+    // until OPEN is set in the same step as the count of held frames is found all replayed; then
+    // newer frames go the hold path's way too, and once none is on it, straight.
+    // One connection's changes come from one hand-off at a time, so only the timer can race this.
+    private void Release(IPEndPoint client, Entry held, string? backend, int ifindex, byte[] mac, byte[] routerMac, Func<int, int> replayUpTo)
+    {
+        uint slot = held.Slot!.Value;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_entries.Remove(client)) return;
-            FlowMap.Delete(_program.ConnsFd, client);
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, ifindex, mac, routerMac, held.Generation, slot);
         }
-        if (wasHeld) _hold!.ReplayToHost(client, generation, stillHeld: false);
+        int replayed = 0;
+        for (int i = 0; ; i++)
+        {
+            ulong word = _slots!.Read(slot);
+            int counted = ReleaseSlots.Held(word);
+            if (counted > replayed)
+            {
+                // The queue end counts a frame after the hold queue's socket has it, so a drain
+                // finds every frame counted; one the socket dropped (full) is resent by the client.
+                replayUpTo(counted);
+                replayed = counted;
+                continue;
+            }
+            if (_slots.TrySet(slot, word, ReleaseSlots.Open)) break;
+            if (i >= OpenTries)
+            {
+                replayUpTo(ReleaseSlots.Held(_slots.Set(slot, ReleaseSlots.Open)));
+                break;
+            }
+        }
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Release, ifindex, mac, routerMac, held.Generation, slot);
+            _entries[client] = new Entry(FlowAction.Release, backend, held.Generation, slot, mac);
+        }
+        _hold!.Close(client);
+        long deadline = Stopwatch.GetTimestamp() + (long)(DirectSpin.TotalSeconds * Stopwatch.Frequency);
+        var spin = new SpinWait();
+        while (!TryGoStraight(client, held.Generation, force: false))
+        {
+            if (Stopwatch.GetTimestamp() > deadline)
+            {
+                lock (_gate)
+                {
+                    if (_disposed) return;
+                    _releasing[client] = Stopwatch.GetTimestamp();
+                    _releaseTimer.Change(1, Timeout.Infinite);
+                }
+                return;
+            }
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    // DIRECT once the hold path is empty, then the entry steers straight: forward, or (a return)
+    // gone. False while frames are still on the hold path.
+    private bool TryGoStraight(IPEndPoint client, uint generation, bool force)
+    {
+        lock (_gate)
+        {
+            if (_disposed) return true;
+            // Held again, blocked or cleared meanwhile: nothing of this release is left to do.
+            if (!_entries.TryGetValue(client, out var e) || e.Action != FlowAction.Release || e.Generation != generation) return true;
+            uint slot = e.Slot!.Value;
+            ulong word = _slots!.Read(slot);
+            if (force) _slots.Set(slot, ReleaseSlots.Direct);
+            else if (ReleaseSlots.Inflight(word) != 0 || !_slots.TrySet(slot, word, ReleaseSlots.Direct)) return false;
+            _releasing.Remove(client);
+            if (e.Backend is null) Remove(client, e);
+            else
+            {
+                FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, e.Mac!, _routerMac, 0, slot);
+                _entries[client] = new Entry(FlowAction.Forward, e.Backend, 0, slot);
+            }
+            return true;
+        }
+    }
+
+    private void FinishReleases()
+    {
+        List<(IPEndPoint Client, uint Generation, bool Force)> due;
+        lock (_gate)
+        {
+            if (_disposed || _releasing.Count == 0) return;
+            long now = Stopwatch.GetTimestamp();
+            due = _releasing.Select(r => (r.Key, _entries[r.Key].Generation, Stopwatch.GetElapsedTime(r.Value, now) > DirectGiveUp)).ToList();
+        }
+        foreach (var (client, generation, force) in due) TryGoStraight(client, generation, force);
+        lock (_gate)
+            if (!_disposed && _releasing.Count > 0) _releaseTimer.Change(1, Timeout.Infinite);
+    }
+
+    // Under _gate.
+    private void Remove(IPEndPoint client, Entry e)
+    {
+        _entries.Remove(client);
+        _releasing.Remove(client);
+        FlowMap.Delete(_program.ConnsFd, client);
+        if (e.Slot is { } slot) _slots!.Free(slot);
     }
 
     /// <summary>Detaches the filter (only Baton's, at its handle and priority) and unloads the program and its maps.</summary>
@@ -198,8 +325,12 @@ public sealed class BpfFlowSteering : IFlowSteering
         {
             if (_disposed) return;
             _disposed = true;
+            _releaseTimer.Dispose();
             _filter.Dispose();
             _holdFilter?.Dispose();
+            _releaseFilter?.Dispose();
+            // Unmapped before the program's object closes the map.
+            _slots?.Dispose();
             _program.Dispose();
             _hold?.Dispose();
         }
@@ -227,8 +358,10 @@ public sealed class BpfFlowSteering : IFlowSteering
     internal static List<FlowEntry>? ReadAttached(string device) =>
         TcIngressFilter.Query(IfIndex(device)) is { } progId ? AttachedMaps.ReadConns(progId) : null;
 
-    // Backend is the owner's name for Forward, null otherwise; Generation is a hold's, 0 otherwise.
-    private readonly record struct Entry(FlowAction Action, string? Backend, uint Generation = 0);
+    // Backend is the owner's name for Forward and a release to a back-end, null otherwise;
+    // Generation is a hold's, 0 otherwise; Slot is the connection's in `slots` once it was held;
+    // Mac is a release's target.
+    private readonly record struct Entry(FlowAction Action, string? Backend, uint Generation = 0, uint? Slot = null, byte[]? Mac = null);
 
     private static int IfIndex(string device)
     {

@@ -20,19 +20,26 @@ internal enum FlowAction : uint
     /// entry's generation is a replay of this hold to the router's stack and goes on there.
     /// </summary>
     Hold = 2,
+
+    /// <summary>
+    /// Ending a hold (steer.bpf.c, <c>release</c>): frames still go the hold device's way, marked,
+    /// and the program at the hold queue's end sends them on, behind the held ones, to the entry's
+    /// target: a back-end (ifindex is the uplink) or the router's stack (ifindex is the hold device).
+    /// </summary>
+    Release = 3,
 }
 
 /// <summary>One entry of the <c>conns</c> map.</summary>
-internal sealed record FlowEntry(IPEndPoint Client, FlowAction Action, int IfIndex, PhysicalAddress BackendMac, PhysicalAddress RouterMac, uint Generation);
+internal sealed record FlowEntry(IPEndPoint Client, FlowAction Action, int IfIndex, PhysicalAddress BackendMac, PhysicalAddress RouterMac, uint Generation, uint Slot);
 
 /// <summary>
 /// The <c>conns</c> map of <c>steer.bpf.c</c> through its fd: key and value laid out as the C structs
 /// (key: client address and port in network order, 8 bytes; value: action, ifindex, back-end MAC,
-/// router MAC, hold generation, 24 bytes). One bpf(2) call per change: 0.8 µs update, 0.65 µs delete (DESIGN.md §5).
+/// router MAC, hold generation, release slot, 28 bytes). One bpf(2) call per change: 0.8 µs update, 0.65 µs delete (DESIGN.md §5).
 /// </summary>
 internal static unsafe class FlowMap
 {
-    public const int KeySize = 8, ValueSize = 24;
+    public const int KeySize = 8, ValueSize = 28, ServiceSize = 12;
 
     /// <summary>The map's capacity (max_entries in steer.bpf.c).</summary>
     public const int Capacity = 65536;
@@ -40,7 +47,7 @@ internal static unsafe class FlowMap
     private const int ENOENT = 2, E2BIG = 7;
 
     /// <summary>Creates or replaces the client's entry in one step: readers see the old value or the new, nothing between.</summary>
-    public static void Set(int fd, IPEndPoint client, FlowAction action, int ifindex, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, uint generation = 0)
+    public static void Set(int fd, IPEndPoint client, FlowAction action, int ifindex, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, uint generation = 0, uint slot = 0)
     {
         byte* key = stackalloc byte[KeySize];
         byte* value = stackalloc byte[ValueSize];
@@ -52,6 +59,7 @@ internal static unsafe class FlowMap
         backendMac.CopyTo(v[8..14]);
         routerMac.CopyTo(v[14..20]);
         BinaryPrimitives.WriteUInt32LittleEndian(v[20..], generation);
+        BinaryPrimitives.WriteUInt32LittleEndian(v[24..], slot);
         int rc = LibBpf.MapUpdateElem(fd, key, value, 0); // BPF_ANY
         if (rc == -E2BIG) throw new SteeringException($"the eBPF steering map is full ({Capacity} connections away or in transit); {client} not steered");
         if (rc < 0) throw Failure("bpf_map_update_elem(conns)", rc);
@@ -87,21 +95,23 @@ internal static unsafe class FlowMap
                 BinaryPrimitives.ReadInt32LittleEndian(v[4..]),
                 new PhysicalAddress(v[8..14].ToArray()),
                 new PhysicalAddress(v[14..20].ToArray()),
-                BinaryPrimitives.ReadUInt32LittleEndian(v[20..])));
+                BinaryPrimitives.ReadUInt32LittleEndian(v[20..]),
+                BinaryPrimitives.ReadUInt32LittleEndian(v[24..])));
         }
         return entries;
     }
 
-    /// <summary>Writes the one entry of the <c>service</c> map: VIP and port in network order.</summary>
-    public static void SetService(int fd, IPEndPoint service)
+    /// <summary>Writes the one entry of the <c>service</c> map: VIP and port in network order, and the hold device (0: none).</summary>
+    public static void SetService(int fd, IPEndPoint service, int holdIfIndex = 0)
     {
         uint zero = 0;
-        byte* value = stackalloc byte[8];
-        var v = new Span<byte>(value, 8);
+        byte* value = stackalloc byte[ServiceSize];
+        var v = new Span<byte>(value, ServiceSize);
         v.Clear();
         if (!service.Address.TryWriteBytes(v, out int n) || n != 4)
             throw new SteeringException($"eBPF steering handles IPv4 services only, not {service}");
         BinaryPrimitives.WriteUInt16BigEndian(v[4..], (ushort)service.Port);
+        BinaryPrimitives.WriteInt32LittleEndian(v[8..], holdIfIndex);
         int rc = LibBpf.MapUpdateElem(fd, &zero, value, 0);
         if (rc < 0) throw Failure("bpf_map_update_elem(service)", rc);
     }

@@ -15,17 +15,25 @@ internal sealed unsafe class SteerProgram : IDisposable
     private readonly nint _obj;
     private void* _elf;
 
-    private SteerProgram(nint obj, void* elf, int programFd, int connsFd, int serviceFd)
+    private SteerProgram(nint obj, void* elf, int programFd, int releaseFd, int connsFd, int serviceFd, int slotsFd)
     {
         _obj = obj;
         _elf = elf;
         ProgramFd = programFd;
+        ReleaseProgramFd = releaseFd;
+        SlotsFd = slotsFd;
         ConnsFd = connsFd;
         ServiceFd = serviceFd;
     }
 
     /// <summary>The <c>steer</c> program.</summary>
     public int ProgramFd { get; }
+
+    /// <summary>The <c>release</c> program, for the hold queue's end of the hold device pair.</summary>
+    public int ReleaseProgramFd { get; }
+
+    /// <summary>The <c>slots</c> array (mmapable): a word per connection held or being released.</summary>
+    public int SlotsFd { get; }
 
     /// <summary>The <c>conns</c> hash map: (client address, client port) → action.</summary>
     public int ConnsFd { get; }
@@ -73,10 +81,13 @@ internal sealed unsafe class SteerProgram : IDisposable
             int rc = LibBpf.ObjectLoad(obj);
             if (rc < 0) throw new SteeringException(LoadFailure(-rc));
             nint prog = LibBpf.FindProgramByName(obj, "steer");
+            nint release = LibBpf.FindProgramByName(obj, "release");
             nint conns = LibBpf.FindMapByName(obj, "conns");
             nint service = LibBpf.FindMapByName(obj, "service");
-            if (prog == 0 || conns == 0 || service == 0) throw new SteeringException("the eBPF object lacks its program 'steer' or maps 'conns' and 'service'");
-            return new SteerProgram(obj, elf, LibBpf.ProgramFd(prog), LibBpf.MapFd(conns), LibBpf.MapFd(service));
+            nint slots = LibBpf.FindMapByName(obj, "slots");
+            if (prog == 0 || release == 0 || conns == 0 || service == 0 || slots == 0)
+                throw new SteeringException("the eBPF object lacks its programs 'steer' and 'release' or maps 'conns', 'service' and 'slots'");
+            return new SteerProgram(obj, elf, LibBpf.ProgramFd(prog), LibBpf.ProgramFd(release), LibBpf.MapFd(conns), LibBpf.MapFd(service), LibBpf.MapFd(slots));
         }
         catch
         {

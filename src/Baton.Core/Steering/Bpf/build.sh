@@ -5,4 +5,4 @@
 # -fdebug-compilation-dir=. keeps the checkout's path out of the DWARF/BTF: same bytes everywhere.
 set -euo pipefail
 cd "$(dirname "$0")"
-clang-14 -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -fdebug-compilation-dir=. -c steer.bpf.c -o "${1:-steer.bpf.o}"
+clang-14 -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu -fdebug-compilation-dir=. -c steer.bpf.c -o "${1:-steer.bpf.o}"

@@ -54,6 +54,12 @@ internal sealed unsafe class HoldCapture : IDisposable
     /// <summary>ifindex of the device steering's hold action redirects to.</summary>
     public int DeviceIfIndex => _device.IfIndex;
 
+    /// <summary>ifindex of the end the hold queue reads, where <c>release</c> runs.</summary>
+    public int QueueIfIndex => _device.QueueIfIndex;
+
+    /// <summary>MAC of the hold device: frames for the router's stack are addressed to it.</summary>
+    public ReadOnlySpan<byte> DeviceMac => _device.Mac;
+
     /// <summary>
     /// Makes the hold device pair (replacing a crashed run's) and the packet sockets, for replays out
     /// of <paramref name="uplink"/> (the router's client-facing interface), in the calling process's namespace.
@@ -70,6 +76,9 @@ internal sealed unsafe class HoldCapture : IDisposable
             Option(reader, SockAddrLl.SOL_PACKET, SockAddrLl.PACKET_VNET_HDR, 1, "setsockopt(PACKET_VNET_HDR)");
             // Replays for the router's stack leave through this same device: never read them back.
             Option(reader, SockAddrLl.SOL_PACKET, SockAddrLl.PACKET_IGNORE_OUTGOING, 1, "setsockopt(PACKET_IGNORE_OUTGOING)");
+            // Frames the client-facing program sent this way while releasing a hold (marked) are the
+            // queue end's program's to send on, never the hold queue's: not copied at all.
+            AttachUnmarkedOnly(reader);
             // Frames wait here only between the reader's wake-ups; 4 MiB is the bounds' worth of small frames.
             _ = Libc.SetSockOpt(reader, Libc.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20);
             Bind(reader, device.QueueIfIndex, SockAddrLl.ETH_P_ALL, "bind(AF_PACKET, hold queue)");
@@ -99,29 +108,26 @@ internal sealed unsafe class HoldCapture : IDisposable
     }
 
     /// <summary>
-    /// Sends <paramref name="client"/>'s held frames, in order, to <paramref name="backendMac"/> out
-    /// of the uplink, as steering's forward would have. Called twice: while steering still holds
-    /// (<paramref name="stillHeld"/>: the frames so far, and the connection stays held), and after
-    /// it forwards (the few that came in between, and holding ends). Replayed only after the switch,
-    /// the held frames were overtaken by the client's newer ones, which went straight to the new
-    /// owner: it saw data out of order and SACKed, and the client retransmitted what had arrived
-    /// (RACK's reordering window here is microseconds; OneOwnerTests, client TCPFastRetrans).
+    /// Sends <paramref name="client"/>'s held frames among the first <paramref name="upTo"/> of this
+    /// hold, in order, to <paramref name="backendMac"/> out of the uplink, as steering's forward
+    /// would have; the connection stays held. The steering calls it until the release opens with
+    /// every frame the queue end counted as held replayed (steer.bpf.c, <c>release</c>).
     /// </summary>
-    /// <returns>How many frames were replayed.</returns>
-    public int ReplayToBackend(IPEndPoint client, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, bool stillHeld)
+    /// <returns>How many frames this hold has read so far (kept or not).</returns>
+    public int ReplayToBackend(IPEndPoint client, int upTo, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac)
     {
-        var frames = Take(client, stillHeld);
+        var (frames, captured) = TakeUpTo(client, upTo);
         foreach (var f in frames)
         {
             HeldFrame.SetMacs(f, backendMac, routerMac);
             Send(_sender, f, _uplink);
         }
-        return frames.Count;
+        return captured;
     }
 
     /// <summary>
-    /// Delivers <paramref name="client"/>'s held frames, in order, to the router's own stack; like
-    /// <see cref="ReplayToBackend"/>, before steering clears the connection and after. Each frame
+    /// Delivers <paramref name="client"/>'s held frames among the first <paramref name="upTo"/> of
+    /// this hold, in order, to the router's own stack; like <see cref="ReplayToBackend"/>. Each frame
     /// carries <paramref name="generation"/> (the hold's, steer.bpf.c) as its mark: the program at
     /// the hold device lets it on to the stack while that hold lasts, and steers it as a fresh
     /// frame when it is processed later. A send only queues the frame on the device's backlog;
@@ -130,18 +136,18 @@ internal sealed unsafe class HoldCapture : IDisposable
     /// 135 µs after its last ACK, answering an upload segment held during the return; 3 client
     /// connections reset in about 600,000 requests at 64 connections before, none in 307,000 after).
     /// </summary>
-    /// <returns>How many frames were replayed.</returns>
-    public int ReplayToHost(IPEndPoint client, uint generation, bool stillHeld)
+    /// <returns>How many frames this hold has read so far (kept or not).</returns>
+    public int ReplayToHost(IPEndPoint client, uint generation, int upTo)
     {
-        var frames = Take(client, stillHeld);
-        if (frames.Count == 0) return 0;
+        var (frames, captured) = TakeUpTo(client, upTo);
+        if (frames.Count == 0) return captured;
         lock (_hostReplay)
         {
             int errno = Libc.SetSockOpt(_hostSender, Libc.SOL_SOCKET, SO_MARK, unchecked((int)generation));
             if (errno != 0)
             {
                 Dropped(frames.Count, "replay-failed");
-                return frames.Count;
+                return captured;
             }
             foreach (var f in frames)
             {
@@ -150,7 +156,16 @@ internal sealed unsafe class HoldCapture : IDisposable
                 Send(_hostSender, f, _device.QueueIfIndex);
             }
         }
-        return frames.Count;
+        return captured;
+    }
+
+    /// <summary>
+    /// Stops holding <paramref name="client"/> once its release opened: what is left are copies of
+    /// frames the queue end's program sent on itself, and any read later are too.
+    /// </summary>
+    public void Close(IPEndPoint client)
+    {
+        lock (_gate) _queue.Drop(client);
     }
 
     /// <summary>Discards <paramref name="client"/>'s frames and stops holding it: the connection ended.</summary>
@@ -161,13 +176,13 @@ internal sealed unsafe class HoldCapture : IDisposable
         Dropped(n, "ended");
     }
 
-    private IReadOnlyList<byte[]> Take(IPEndPoint client, bool stillHeld)
+    private (IReadOnlyList<byte[]> Frames, int Captured) TakeUpTo(IPEndPoint client, int upTo)
     {
         lock (_gate)
         {
-            if (_disposed) return [];
+            if (_disposed) return ([], 0);
             Drain();
-            return stillHeld ? _queue.TakeSoFar(client) : _queue.Take(client);
+            return (_queue.TakeUpTo(client, upTo), _queue.Captured(client));
         }
     }
 
@@ -215,7 +230,9 @@ internal sealed unsafe class HoldCapture : IDisposable
             {
                 case HoldResult.Held: BatonMetrics.HoldHeld.Add(1); break;
                 case HoldResult.Overflow: Dropped(1, "overflow"); break;
-                default: Dropped(1, "not-held"); break;
+                // A copy of a frame the queue end's program sent on after its connection's release
+                // opened (the socket saw it first): not a loss.
+                default: break;
             }
         }
     }
@@ -277,6 +294,31 @@ internal sealed unsafe class HoldCapture : IDisposable
         int errno = Libc.SetSockOpt(fd, level, name, value);
         if (errno != 0) throw Failure(what, errno);
     }
+
+    // A classic BPF socket filter: accept a frame whose skb->mark is 0, skip the rest (MARK_PASS).
+    private static void AttachUnmarkedOnly(int fd)
+    {
+        const int SO_ATTACH_FILTER = 26;
+        const uint MarkOffset = 0xfffff000 + 20; // SKF_AD_OFF + SKF_AD_MARK (linux/filter.h)
+        Span<ulong> program = stackalloc ulong[4];
+        program[0] = Instruction(0x20, 0, 0, MarkOffset); // ld mark
+        program[1] = Instruction(0x15, 0, 1, 0);          // jeq #0, accept, skip
+        program[2] = Instruction(0x06, 0, 0, uint.MaxValue); // accept: the whole frame
+        program[3] = Instruction(0x06, 0, 0, 0);          // skip
+        fixed (ulong* p = program)
+        {
+            // struct sock_fprog: unsigned short len; struct sock_filter *filter.
+            var fprog = stackalloc nint[2];
+            fprog[0] = program.Length;
+            fprog[1] = (nint)p;
+            if (Libc.SetSockOpt(fd, Libc.SOL_SOCKET, SO_ATTACH_FILTER, fprog, (uint)(2 * sizeof(nint))) != 0)
+                throw Failure("setsockopt(SO_ATTACH_FILTER)");
+        }
+    }
+
+    // struct sock_filter: u16 code, u8 jt, u8 jf, u32 k (little-endian).
+    private static ulong Instruction(ushort code, byte jt, byte jf, uint k) =>
+        code | (ulong)jt << 16 | (ulong)jf << 24 | (ulong)k << 32;
 
     private static void Bind(int fd, int ifindex, ushort protocol, string what)
     {

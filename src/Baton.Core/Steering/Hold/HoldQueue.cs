@@ -27,7 +27,17 @@ public sealed class HoldQueue(HoldLimits limits)
     {
         public long OpenedAt = openedAt;
         public readonly List<byte[]> Frames = new();
+        // Each frame's place among all frames read for this hold (kept, over a bound, or expired).
+        public readonly List<int> Ordinals = new();
+        public int Captured;
         public long Bytes;
+
+        public void Clear()
+        {
+            Frames.Clear();
+            Ordinals.Clear();
+            Bytes = 0;
+        }
     }
 
     private readonly Dictionary<IPEndPoint, Held> _held = new();
@@ -54,10 +64,12 @@ public sealed class HoldQueue(HoldLimits limits)
     public HoldResult Add(IPEndPoint client, byte[] frame)
     {
         if (!_held.TryGetValue(client, out var h)) return HoldResult.NotHeld;
+        int ordinal = h.Captured++;
         if (h.Frames.Count >= limits.FramesPerConnection || h.Bytes + frame.Length > limits.BytesPerConnection
             || Frames >= limits.TotalFrames || Bytes + frame.Length > limits.TotalBytes)
             return HoldResult.Overflow;
         h.Frames.Add(frame);
+        h.Ordinals.Add(ordinal);
         h.Bytes += frame.Length;
         Frames++;
         Bytes += frame.Length;
@@ -83,8 +95,31 @@ public sealed class HoldQueue(HoldLimits limits)
         var frames = h.Frames.ToArray();
         Frames -= h.Frames.Count;
         Bytes -= h.Bytes;
-        h.Frames.Clear();
-        h.Bytes = 0;
+        h.Clear();
+        return frames;
+    }
+
+    /// <summary>Frames read for <paramref name="client"/> in this hold so far, kept or not (0 when not held).</summary>
+    public int Captured(IPEndPoint client) => _held.TryGetValue(client, out var h) ? h.Captured : 0;
+
+    /// <summary>
+    /// Returns, in arrival order, <paramref name="client"/>'s frames among the first
+    /// <paramref name="count"/> read in this hold that are still kept, and goes on holding it.
+    /// </summary>
+    public IReadOnlyList<byte[]> TakeUpTo(IPEndPoint client, int count)
+    {
+        if (!_held.TryGetValue(client, out var h)) return [];
+        int n = 0;
+        while (n < h.Ordinals.Count && h.Ordinals[n] < count) n++;
+        if (n == 0) return [];
+        var frames = h.Frames.GetRange(0, n);
+        long bytes = 0;
+        foreach (var f in frames) bytes += f.Length;
+        h.Frames.RemoveRange(0, n);
+        h.Ordinals.RemoveRange(0, n);
+        h.Bytes -= bytes;
+        Frames -= n;
+        Bytes -= bytes;
         return frames;
     }
 
@@ -106,8 +141,7 @@ public sealed class HoldQueue(HoldLimits limits)
             dropped += h.Frames.Count;
             Frames -= h.Frames.Count;
             Bytes -= h.Bytes;
-            h.Frames.Clear();
-            h.Bytes = 0;
+            h.Clear();
             h.OpenedAt = now;
         }
         return dropped;
