@@ -52,14 +52,14 @@ internal sealed class SteeringLink : IDisposable
     public string Tc(params string[] args) => Netns.ExecIn(Name, "tc", args);
 
     /// <summary>A packet socket on the wire end: sends frames towards btbpf0, receives what btbpf0 sends.</summary>
-    public WireSocket OpenWire() => _ns.Run(() => new WireSocket(Wire));
+    public WireSocket OpenWire(int receiveBuffer = 0) => _ns.Run(() => new WireSocket(Wire, receiveBuffer));
 
     private void Ip(params string[] args) => Netns.Exec("ip", ["-n", Name, .. args]);
 
     public void Dispose() => _ns.Dispose();
 
     /// <summary>A TCP SYN from <paramref name="client"/> to <paramref name="to"/>, addressed to the router's MAC, checksums right.</summary>
-    public static byte[] Syn(IPEndPoint client, IPEndPoint to)
+    public static byte[] Syn(IPEndPoint client, IPEndPoint to, uint? sequence = null)
     {
         var f = new byte[14 + 20 + 20];
         RouterMac.GetAddressBytes().CopyTo(f, 0);
@@ -78,7 +78,7 @@ internal sealed class SteeringLink : IDisposable
         var tcp = f.AsSpan(34, 20);
         BinaryPrimitives.WriteUInt16BigEndian(tcp, (ushort)client.Port);
         BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], (ushort)to.Port);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], (uint)Random.Shared.Next());
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], sequence ?? (uint)Random.Shared.Next());
         tcp[12] = 5 << 4;
         tcp[13] = 0x02; // SYN
         BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], 65535);
@@ -110,11 +110,12 @@ internal sealed unsafe class WireSocket : IDisposable
     private const ushort ETH_P_ALL = 0x0003;
     private readonly int _fd;
 
-    public WireSocket(string device)
+    public WireSocket(string device, int receiveBuffer = 0)
     {
         ushort proto = BinaryPrimitives.ReverseEndianness(ETH_P_ALL);
         _fd = Libc.Socket(AF_PACKET, SOCK_RAW | Libc.SOCK_CLOEXEC, proto);
         Libc.Check(_fd, "socket(AF_PACKET)");
+        if (receiveBuffer > 0) Libc.SetSockOpt(_fd, Libc.SOL_SOCKET, 33 /* SO_RCVBUFFORCE */, receiveBuffer, "setsockopt(SO_RCVBUFFORCE)");
         Libc.SetSockOpt(_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "setsockopt(PACKET_IGNORE_OUTGOING)");
         byte* sll = stackalloc byte[20]; // sockaddr_ll
         new Span<byte>(sll, 20).Clear();

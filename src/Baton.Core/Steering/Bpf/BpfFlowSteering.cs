@@ -122,8 +122,9 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (changed)
                 foreach (var (client, entry) in _entries.Where(e => e.Value.Backend == name).ToList())
                 {
+                    var to = new Target(_ifindex, bytes);
                     FlowMap.Set(_program.ConnsFd, client, entry.Action, _ifindex, bytes, _routerMac, entry.Generation, entry.Slot ?? 0);
-                    _entries[client] = entry with { Mac = bytes };
+                    _entries[client] = entry with { To = to };
                 }
         }
     }
@@ -164,9 +165,10 @@ public sealed class BpfFlowSteering : IFlowSteering
             uint slot = old.Slot ?? _slots!.Allocate();
             _slots!.Reset(slot);
             if (++_generation == 0 || _generation >= 0x8000_0000) _generation = 1; // below MARK_PASS
-            // No target yet: ifindex is the hold device's until the release names one.
-            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, _hold.DeviceIfIndex, default, _routerMac, _generation, slot);
-            _entries[client] = new Entry(FlowAction.Hold, null, _generation, slot);
+            // No target yet: ifindex is the hold device's until the release names one. Frames the
+            // last release sent on may still be on the hold path: they go to its target.
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, _hold.DeviceIfIndex, default, _routerMac, _generation, slot, old.To);
+            _entries[client] = new Entry(FlowAction.Hold, null, _generation, slot, Previous: old.To);
         }
     }
 
@@ -186,7 +188,7 @@ public sealed class BpfFlowSteering : IFlowSteering
                 // In place: one atomic update, no moment without an entry.
                 _releasing.Remove(client);
                 FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, mac, _routerMac, 0, old.Slot ?? 0);
-                _entries[client] = new Entry(FlowAction.Forward, backend, 0, old.Slot);
+                _entries[client] = new Entry(FlowAction.Forward, backend, 0, old.Slot, new Target(_ifindex, mac));
                 return;
             }
         }
@@ -224,7 +226,7 @@ public sealed class BpfFlowSteering : IFlowSteering
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, ifindex, mac, routerMac, held.Generation, slot);
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Hold, ifindex, mac, routerMac, held.Generation, slot, held.Previous);
         }
         int replayed = 0;
         for (int i = 0; ; i++)
@@ -249,8 +251,10 @@ public sealed class BpfFlowSteering : IFlowSteering
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            FlowMap.Set(_program.ConnsFd, client, FlowAction.Release, ifindex, mac, routerMac, held.Generation, slot);
-            _entries[client] = new Entry(FlowAction.Release, backend, held.Generation, slot, mac);
+            // Its own target as the previous one too: the next hold clears OPEN before its entry
+            // replaces this one, and frames this release sent on still go here meanwhile.
+            FlowMap.Set(_program.ConnsFd, client, FlowAction.Release, ifindex, mac, routerMac, held.Generation, slot, new Target(ifindex, mac));
+            _entries[client] = new Entry(FlowAction.Release, backend, held.Generation, slot, new Target(ifindex, mac));
         }
         _hold!.Close(client);
         long deadline = Stopwatch.GetTimestamp() + (long)(DirectSpin.TotalSeconds * Stopwatch.Frequency);
@@ -288,8 +292,8 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (e.Backend is null) Remove(client, e);
             else
             {
-                FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, e.Mac!, _routerMac, 0, slot);
-                _entries[client] = new Entry(FlowAction.Forward, e.Backend, 0, slot);
+                FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, e.To.Mac!, _routerMac, 0, slot);
+                _entries[client] = new Entry(FlowAction.Forward, e.Backend, 0, slot, e.To);
             }
             return true;
         }
@@ -360,8 +364,8 @@ public sealed class BpfFlowSteering : IFlowSteering
 
     // Backend is the owner's name for Forward and a release to a back-end, null otherwise;
     // Generation is a hold's, 0 otherwise; Slot is the connection's in `slots` once it was held;
-    // Mac is a release's target.
-    private readonly record struct Entry(FlowAction Action, string? Backend, uint Generation = 0, uint? Slot = null, byte[]? Mac = null);
+    // To is where Forward and Release send frames; Previous, a hold's, is where they went before it.
+    private readonly record struct Entry(FlowAction Action, string? Backend, uint Generation = 0, uint? Slot = null, Target To = default, Target Previous = default);
 
     private static int IfIndex(string device)
     {

@@ -29,17 +29,20 @@ internal enum FlowAction : uint
     Release = 3,
 }
 
+/// <summary>Where a connection's frames go: out <paramref name="IfIndex"/> to <paramref name="Mac"/> (a back-end on the uplink, or the router's stack through the hold device); default: nowhere yet.</summary>
+internal readonly record struct Target(int IfIndex, byte[]? Mac);
+
 /// <summary>One entry of the <c>conns</c> map.</summary>
 internal sealed record FlowEntry(IPEndPoint Client, FlowAction Action, int IfIndex, PhysicalAddress BackendMac, PhysicalAddress RouterMac, uint Generation, uint Slot);
 
 /// <summary>
 /// The <c>conns</c> map of <c>steer.bpf.c</c> through its fd: key and value laid out as the C structs
 /// (key: client address and port in network order, 8 bytes; value: action, ifindex, back-end MAC,
-/// router MAC, hold generation, release slot, 28 bytes). One bpf(2) call per change: 0.8 µs update, 0.65 µs delete (DESIGN.md §5).
+/// router MAC, hold generation, release slot, the previous release's target ifindex and MAC, 40 bytes). One bpf(2) call per change: 0.8 µs update, 0.65 µs delete (DESIGN.md §5).
 /// </summary>
 internal static unsafe class FlowMap
 {
-    public const int KeySize = 8, ValueSize = 28, ServiceSize = 12;
+    public const int KeySize = 8, ValueSize = 40, ServiceSize = 12;
 
     /// <summary>The map's capacity (max_entries in steer.bpf.c).</summary>
     public const int Capacity = 65536;
@@ -47,7 +50,7 @@ internal static unsafe class FlowMap
     private const int ENOENT = 2, E2BIG = 7;
 
     /// <summary>Creates or replaces the client's entry in one step: readers see the old value or the new, nothing between.</summary>
-    public static void Set(int fd, IPEndPoint client, FlowAction action, int ifindex, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, uint generation = 0, uint slot = 0)
+    public static void Set(int fd, IPEndPoint client, FlowAction action, int ifindex, ReadOnlySpan<byte> backendMac, ReadOnlySpan<byte> routerMac, uint generation = 0, uint slot = 0, Target previous = default)
     {
         byte* key = stackalloc byte[KeySize];
         byte* value = stackalloc byte[ValueSize];
@@ -60,6 +63,8 @@ internal static unsafe class FlowMap
         routerMac.CopyTo(v[14..20]);
         BinaryPrimitives.WriteUInt32LittleEndian(v[20..], generation);
         BinaryPrimitives.WriteUInt32LittleEndian(v[24..], slot);
+        BinaryPrimitives.WriteInt32LittleEndian(v[28..], previous.IfIndex);
+        previous.Mac?.CopyTo(v[32..38]);
         int rc = LibBpf.MapUpdateElem(fd, key, value, 0); // BPF_ANY
         if (rc == -E2BIG) throw new SteeringException($"the eBPF steering map is full ({Capacity} connections away or in transit); {client} not steered");
         if (rc < 0) throw Failure("bpf_map_update_elem(conns)", rc);

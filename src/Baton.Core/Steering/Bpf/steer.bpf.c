@@ -82,7 +82,7 @@ struct flow_key {
     __u16 pad;
 };
 
-// 28 bytes.
+// 40 bytes.
 struct flow_action {
     __u32 action;
     __u32 ifindex;
@@ -90,6 +90,12 @@ struct flow_action {
     __u8 router_mac[ETH_ALEN];
     __u32 generation; // HOLD, RELEASE: this hold's number, never 0; what its replays to the stack carry as mark
     __u32 slot;       // HOLD, RELEASE: the connection's index in `slots`
+    // HOLD: the target of the release before this hold (0: none), for its frames still on the
+    // hold path: sent before the hold began, they go where the connection's frames went then.
+    // RELEASE: its own target (the next hold clears OPEN before it replaces the entry).
+    __u32 prev_ifindex;
+    __u8 prev_mac[ETH_ALEN];
+    __u16 pad;
 };
 
 // The service on the VIP, network byte order, and the hold device's ifindex (0: no hold queue). 12 bytes.
@@ -185,25 +191,25 @@ INLINE __u64 *slot_of(struct flow_action *a)
     return bpf_map_lookup_elem(&slots, &i);
 }
 
-// Sends the frame to the owner an entry names: rewritten out `ifindex` to a back-end, or into the
-// router's stack (target is the hold device: addressed to it, marked as this hold's replays are).
-INLINE long deliver(struct __sk_buff *skb, struct flow_action *a, __u32 hold_ifindex, int at_uplink)
+// Sends the frame to an owner: rewritten out `ifindex` to a back-end's `mac`, or into the router's
+// stack (ifindex is the hold device: addressed to it, marked as this hold's replays are).
+INLINE long deliver(struct __sk_buff *skb, struct flow_action *a, __u32 ifindex, __u8 *mac, __u32 hold_ifindex, int at_uplink)
 {
     void *data = (void *)(long)skb->data;
     void *end = (void *)(long)skb->data_end;
     struct ethhdr *eth = data;
     if ((void *)(eth + 1) > end) return TC_ACT_SHOT;
-    if (a->ifindex == hold_ifindex) {
+    if (ifindex == hold_ifindex) {
         if (at_uplink) return TC_ACT_OK;
-        __builtin_memcpy(eth->h_dest, a->backend_mac, ETH_ALEN);
+        __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
         skb->mark = a->generation;
         return bpf_redirect(hold_ifindex, BPF_F_INGRESS_REDIRECT);
     }
     // The source MAC too: with the client's left in place the bridge learns it on the router's
     // port and the back-end's replies go to the router.
-    __builtin_memcpy(eth->h_dest, a->backend_mac, ETH_ALEN);
+    __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
     __builtin_memcpy(eth->h_source, a->router_mac, ETH_ALEN);
-    return bpf_redirect(a->ifindex, 0); // 0: the device's egress
+    return bpf_redirect(ifindex, 0); // 0: the device's egress
 }
 
 SEC("tc")
@@ -218,7 +224,7 @@ int steer(struct __sk_buff *skb)
     // A replay of this hold to the router's stack (skb->mark is 0 on frames from the wire).
     if ((a->action == STEER_HOLD || a->action == STEER_RELEASE) && skb->mark != 0 && skb->mark == a->generation)
         return TC_ACT_OK;
-    if (a->action == STEER_FORWARD) return deliver(skb, a, hold_ifindex, 1);
+    if (a->action == STEER_FORWARD) return deliver(skb, a, a->ifindex, a->backend_mac, hold_ifindex, 1);
     if (a->action != STEER_HOLD && a->action != STEER_RELEASE) return TC_ACT_SHOT;
 
     // Every frame sent to the hold path is counted there until `release` has seen it.
@@ -229,7 +235,7 @@ int steer(struct __sk_buff *skb)
         // Between the router's DIRECT and its switch of the entry to forward.
         if (old & SLOT_DIRECT) {
             __sync_fetch_and_add(slot, -SLOT_INFLIGHT_ONE);
-            return deliver(skb, a, hold_ifindex, 1);
+            return deliver(skb, a, a->ifindex, a->backend_mac, hold_ifindex, 1);
         }
         skb->mark = MARK_PASS;
     }
@@ -247,21 +253,22 @@ int release(struct __sk_buff *skb)
     struct flow_action *a = entry_of(skb, &key, &hold_ifindex, &shot);
     // Nothing else arrives here; the stack drops it (addressed to the router's MAC, not this end's).
     if (shot || !a) return TC_ACT_SHOT;
+    // Late on the hold path (its program ran a moment before the router went straight): on to
+    // where the connection's frames go now.
+    if (a->action == STEER_FORWARD) return deliver(skb, a, a->ifindex, a->backend_mac, hold_ifindex, 0);
     if (a->action != STEER_HOLD && a->action != STEER_RELEASE) return TC_ACT_SHOT;
     __u64 *slot = slot_of(a);
     if (!slot) return TC_ACT_SHOT;
     if (skb->mark == MARK_PASS) {
         __u64 old = __sync_fetch_and_add(slot, -SLOT_INFLIGHT_ONE);
-        if (old & SLOT_OPEN) return deliver(skb, a, hold_ifindex, 0);
-        // Sent on a release, arriving in the next hold: the socket filter passed it by. Round
-        // again, unmarked and counted, for the hold queue.
-        skb->mark = 0;
-        __sync_fetch_and_add(slot, SLOT_INFLIGHT_ONE);
-        return bpf_redirect(skb->ifindex, BPF_F_INGRESS_REDIRECT);
+        if (old & SLOT_OPEN) return deliver(skb, a, a->ifindex, a->backend_mac, hold_ifindex, 0);
+        // Sent on by a release, arriving in the next hold: it was sent before that hold began.
+        if (a->prev_ifindex == 0) return TC_ACT_SHOT;
+        return deliver(skb, a, a->prev_ifindex, a->prev_mac, hold_ifindex, 0);
     }
     // The hold queue has this frame already; counted as held unless the router opened first.
     __u64 old = __sync_fetch_and_add(slot, SLOT_HELD_ONE - SLOT_INFLIGHT_ONE);
-    if (old & SLOT_OPEN) return deliver(skb, a, hold_ifindex, 0);
+    if (old & SLOT_OPEN) return deliver(skb, a, a->ifindex, a->backend_mac, hold_ifindex, 0);
     return TC_ACT_SHOT;
 }
 

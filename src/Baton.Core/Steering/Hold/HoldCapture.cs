@@ -104,7 +104,15 @@ internal sealed unsafe class HoldCapture : IDisposable
     /// <summary>Starts keeping <paramref name="client"/>'s frames; call before steering redirects them here.</summary>
     public void Open(IPEndPoint client)
     {
-        lock (_gate) _queue.Open(client, Stopwatch.GetTimestamp());
+        lock (_gate)
+        {
+            // Copies of frames the queue end sent on in the last release may still wait in the
+            // socket (the reader had no CPU yet); read now, while the client is not held, they go.
+            // Read after this hold opened, one would take the place of a held frame: it was sent
+            // twice and the last held one not at all (found with a client moved twice in 1 ms).
+            Drain();
+            _queue.Open(client, Stopwatch.GetTimestamp());
+        }
     }
 
     /// <summary>
