@@ -119,21 +119,7 @@ public sealed class NetnsCluster : IDisposable
     /// its hash, as a real NIC's per-flow queue keeps its order.
     /// </summary>
     private static void KeepFlowOrder(string ns, string device) =>
-        Netns.ExecIn(ns, "sh", "-c", $"echo {CpuMask(Environment.ProcessorCount)} > /sys/class/net/{device}/queues/rx-0/rps_cpus");
-
-    /// <summary>The sysfs bitmap of CPUs 0..<paramref name="cpus"/>-1: hex, in comma-separated 32-bit groups.</summary>
-    internal static string CpuMask(int cpus)
-    {
-        var groups = new List<string>();
-        for (int low = 0; low < cpus; low += 32)
-        {
-            int n = Math.Min(32, cpus - low);
-            uint bits = n == 32 ? uint.MaxValue : (1u << n) - 1;
-            groups.Insert(0, bits.ToString("x8", System.Globalization.CultureInfo.InvariantCulture));
-        }
-        groups[0] = groups[0].TrimStart('0');
-        return string.Join(',', groups);
-    }
+        Netns.ExecIn(ns, "sh", "-c", $"echo {Steering.Rps.CpuMask(Environment.ProcessorCount)} > /sys/class/net/{device}/queues/rx-0/rps_cpus");
 
     private void AddNamespace(string ns)
     {

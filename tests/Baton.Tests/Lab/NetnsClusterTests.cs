@@ -13,5 +13,5 @@ public sealed class NetnsClusterTests
     [InlineData(40, "ff,ffffffff")]
     [InlineData(64, "ffffffff,ffffffff")]
     public void CpuMask_is_the_sysfs_bitmap_of_every_cpu(int cpus, string mask) =>
-        Assert.Equal(mask, NetnsCluster.CpuMask(cpus));
+        Assert.Equal(mask, Baton.Steering.Rps.CpuMask(cpus));
 }
