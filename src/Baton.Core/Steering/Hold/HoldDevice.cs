@@ -56,15 +56,16 @@ internal sealed class HoldDevice : IDisposable
             // uplink: strict reverse-path filtering would drop them. Nothing else ever arrives here.
             WriteSysctl($"/proc/sys/net/ipv4/conf/{Name}/rp_filter", "0");
             foreach (var dev in new[] { Name, QueueName })
-            {
                 WriteSysctl($"/proc/sys/net/ipv6/conf/{dev}/disable_ipv6", "1", optional: true);
-                // Each end takes a connection's frames from two senders on two CPUs: replays from
-                // the router's thread and frames the queue end's program sends on (into the stack
-                // here, at Name). Without RPS each would queue on its own CPU's backlog, and the
-                // first frames sent on could overtake the last replayed. Optional: a /sys that does
-                // not show this namespace's devices leaves it as it is.
-                Rps.TrySpreadByFlow(dev);
-            }
+            // Frames for the router's stack come in at Name from two senders on two CPUs: replays
+            // from the router's thread and frames the queue end's program sends on. Without RPS
+            // each queues on its own CPU's backlog, and the first frames sent on could overtake the
+            // last replayed. Optional: a /sys that does not show this namespace's devices leaves it.
+            // Not at QueueName: there the frames of a flow already arrive from one CPU (the one
+            // the uplink gave the flow), and one more hop between CPUs kept them on the hold path
+            // longer: client SACK recoveries per 100,000 soak requests 14 and 9 with it, 1 and 3
+            // without (bench/soak.sh --contenders handoff --loss 0).
+            Rps.TrySpreadByFlow(Name);
             int i = (int)Libc.IfNameToIndex(Name), q = (int)Libc.IfNameToIndex(QueueName);
             var mac = NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == Name)?.GetPhysicalAddress().GetAddressBytes();
             if (i <= 0 || q <= 0 || mac is not { Length: 6 }) throw new SteeringException($"the hold devices {Name}/{QueueName} vanished right after they were made");
