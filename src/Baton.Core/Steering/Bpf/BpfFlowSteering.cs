@@ -235,8 +235,10 @@ public sealed class BpfFlowSteering : IFlowSteering
             int counted = ReleaseSlots.Held(word);
             if (counted > replayed)
             {
-                // The queue end counts a frame after the hold queue's socket has it, so a drain
-                // finds every frame counted; one the socket dropped (full) is resent by the client.
+                // The queue end counts a frame after the hold queue's socket has it (taps run
+                // before tc), so a drain finds every frame counted. A copy the socket dropped
+                // (buffer full, counted as socket-full) would shift the count for the rest of this
+                // hold: one frame sent twice, one not at all, which the client resends.
                 replayUpTo(counted);
                 replayed = counted;
                 continue;
