@@ -110,12 +110,13 @@ internal sealed unsafe class WireSocket : IDisposable
     private const ushort ETH_P_ALL = 0x0003;
     private readonly int _fd;
 
-    public WireSocket(string device, int receiveBuffer = 0)
+    public WireSocket(string device, int receiveBuffer = 0, int mark = 0)
     {
         ushort proto = BinaryPrimitives.ReverseEndianness(ETH_P_ALL);
         _fd = Libc.Socket(AF_PACKET, SOCK_RAW | Libc.SOCK_CLOEXEC, proto);
         Libc.Check(_fd, "socket(AF_PACKET)");
         if (receiveBuffer > 0) Libc.SetSockOpt(_fd, Libc.SOL_SOCKET, 33 /* SO_RCVBUFFORCE */, receiveBuffer, "setsockopt(SO_RCVBUFFORCE)");
+        if (mark != 0) Libc.SetSockOpt(_fd, Libc.SOL_SOCKET, 36 /* SO_MARK */, mark, "setsockopt(SO_MARK)");
         Libc.SetSockOpt(_fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "setsockopt(PACKET_IGNORE_OUTGOING)");
         byte* sll = stackalloc byte[20]; // sockaddr_ll
         new Span<byte>(sll, 20).Clear();

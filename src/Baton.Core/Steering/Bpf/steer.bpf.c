@@ -238,6 +238,11 @@ int steer(struct __sk_buff *skb)
             return deliver(skb, a, a->ifindex, a->backend_mac, hold_ifindex, 1);
         }
         skb->mark = MARK_PASS;
+    } else {
+        // Held: unmarked, or the hold queue's socket filter would pass it by. A late replay to
+        // the router's stack comes here again carrying an older hold's generation: `release`
+        // counted it as held while the hold queue never saw it (lost, and the count one ahead).
+        skb->mark = 0;
     }
     // Unchanged: out the hold device, in at its veth peer, where the hold queue's packet socket sees
     // it and `release` drops it or sends it on.

@@ -128,6 +128,34 @@ public sealed class BpfHoldTests : IDisposable
             string.Join(' ', got.Skip(Math.Max(0, inOrder - 3)).Take(8)));
     }
 
+    /// <summary>
+    /// A replay to the router's stack processed late, after its connection was held again, comes
+    /// back to the hold path carrying its old hold's generation as mark: it is held and replayed
+    /// like any frame. Until 2026-12-03 it kept the mark, the hold queue's socket filter (which
+    /// skips frames the queue end sends on) passed it by, and the queue end dropped it as held:
+    /// lost, the client resent it (read from a capture: the router's socket ACKed below a 39,936 B
+    /// upload frame held during a return, and the client fast-retransmitted). This test failed then.
+    /// </summary>
+    [Fact]
+    public void A_late_replay_to_the_stack_is_held_again_and_reaches_the_next_owner()
+    {
+        using var steering = Start();
+        Assert.True(steering.Holds, steering.HoldUnavailable);
+        using var wire = _link.OpenWire();
+        steering.AddBackend("be1", BackendMac);
+        var client = Client(40105);
+        steering.Hold(client);
+        // As the hold queue replays to the router's stack: out of the queue end, marked with a
+        // generation, here an old one (this hold's is another).
+        using (var late = _link.Run(() => new WireSocket(HoldDevice.QueueName, mark: 0x1234)))
+            late.Send(SteeringLink.Syn(client, SteeringLink.Service, 7));
+        Thread.Sleep(100);
+        steering.Forward(client, "be1");
+        var got = wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service), TimeSpan.FromSeconds(2));
+        Assert.NotNull(got);
+        Assert.Equal(7u, Seq(got));
+    }
+
     [Fact]
     public void Held_frames_reach_the_routers_own_stack_after_clear()
     {
