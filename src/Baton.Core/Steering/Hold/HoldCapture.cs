@@ -79,8 +79,11 @@ internal sealed unsafe class HoldCapture : IDisposable
             // Frames the client-facing program sent this way while releasing a hold (marked) are the
             // queue end's program's to send on, never the hold queue's: not copied at all.
             AttachUnmarkedOnly(reader);
-            // Frames wait here only between the reader's wake-ups; 4 MiB is the bounds' worth of small frames.
-            _ = Libc.SetSockOpt(reader, Libc.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20);
+            // Frames wait here only between the reader's wake-ups, but under load the reader waits
+            // for a CPU while many connections' uploads come in: as much as the queue may keep in
+            // all. (4 MiB, as before 2026-12-03, is 100 GRO frames of 40 KB; a copy the socket
+            // drops is a frame the client must resend, and shifts release's count.)
+            _ = Libc.SetSockOpt(reader, Libc.SOL_SOCKET, SO_RCVBUFFORCE, (int)Math.Min(limits.TotalBytes, int.MaxValue / 2));
             Bind(reader, device.QueueIfIndex, SockAddrLl.ETH_P_ALL, "bind(AF_PACKET, hold queue)");
 
             // Protocol 0 and never bound to one: it receives nothing, and sendto names the device.
