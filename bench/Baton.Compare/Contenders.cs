@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Lab;
 
 namespace Baton.Compare;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using Baton.Agent;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Baton.Cli;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Net.NetworkInformation;
 using System.Runtime.InteropServices;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Router;
 using Baton.Steering;
 using Baton.Transfer;

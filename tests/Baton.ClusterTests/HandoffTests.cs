@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Baton.Agent;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Lab;
 using Baton.Transfer;
 using Xunit.Abstractions;
@@ -249,9 +249,7 @@ public sealed class HandoffTests(ClusterFixture fixture, ITestOutputHelper outpu
             var wrongKey = new ClusterKey(RandomNumberGenerator.GetBytes(32));
             await using var link = await ControlLink.EstablishAsync(new System.Net.Sockets.NetworkStream(socket), wrongKey, isRouter: true, CancellationToken.None);
             var snapshot = MadeUpSnapshot.For(Lab.Net.Service, forgedClient, Encoding.ASCII.GetBytes(RawHttp.Get("/be1/forged")));
-            var payload = new byte[snapshot.EncodedLength];
-            snapshot.Encode(payload);
-            await link.SendAsync(ControlMessageType.Handoff, 1, payload);
+            await link.SendAsync(new HandoffRequest(snapshot), 1);
             // The agent drops the link: the only frames it ever sent are Hello and its own Welcome.
             var frames = new List<byte>();
             var raw = new byte[4096];

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Baton.Lab;
 using Baton.Transfer;
@@ -102,12 +102,12 @@ public sealed class ReturnTests(ClusterFixture fixture, ITestOutputHelper output
         await using var link = await ControlLink.EstablishAsync(new NetworkStream(socket), ClusterKey.FromFile(Lab.KeyFile), isRouter: true, deadline.Token);
         Assert.Equal(ControlMessageType.Welcome, (await link.ReceiveAsync(deadline.Token))!.Value.Type);
 
-        await link.SendAsync(ControlMessageType.ReturnFailed, 999_001, ReadOnlyMemory<byte>.Empty, deadline.Token);
+        await link.SendAsync(new ReturnFailed(), 999_001, deadline.Token);
         // Refused at once, so that a router waiting to steer the connection back stops waiting.
         var refused = await link.ReceiveAsync(deadline.Token);
         Assert.Equal((ControlMessageType.Refused, 999_001UL), (refused!.Value.Type, refused.Value.ConnectionId));
         // The link is still up: the next message gets its answer (a bad snapshot is refused).
-        await link.SendAsync(ControlMessageType.Handoff, 999_002, new byte[] { 1, 2, 3 }, deadline.Token);
+        await link.SendRawAsync(ControlMessageType.HandoffRequest, 999_002, new byte[] { 1, 2, 3 }, deadline.Token);
         var answer = await link.ReceiveAsync(deadline.Token);
         Assert.Equal((ControlMessageType.Refused, 999_002UL), (answer!.Value.Type, answer.Value.ConnectionId));
         Assert.True(await be1.WaitForOutputAsync("ReturnFailed for connection 999001, which is not parked here", TimeSpan.FromSeconds(5)), be1.Output);

@@ -1,7 +1,7 @@
 using Baton.Interop;
 using System.Diagnostics;
 using System.Net.Sockets;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Http;
 using Baton.Transfer;
 using Microsoft.Extensions.Logging;
@@ -83,9 +83,9 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         _verdict = NewVerdict(); // before the request: the answer may come back at once
         int next = await NextHeadLengthAsync().ConfigureAwait(false);
         if (next > 0)
-            await session.SendAsync(ControlMessageType.NextRequest, Id, Input.Unread[..next].ToArray()).ConfigureAwait(false);
+            await session.SendAsync(new NextRequest(Input.Unread[..next].ToArray()), Id).ConfigureAwait(false);
         else
-            await session.SendAsync(ControlMessageType.ReturnRequest, Id, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+            await session.SendAsync(new ReturnRequest(), Id).ConfigureAwait(false);
         Verdict verdict;
         using (var noAnswer = CancellationTokenSource.CreateLinkedTokenSource(session.Closing))
         {
@@ -127,9 +127,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         Input.Dispose();
         session.Forget(Id);
         session.Park(Id, snapshot);
-        var payload = new byte[snapshot.EncodedLength];
-        snapshot.Encode(payload);
-        await session.SendAsync(ControlMessageType.Returned, Id, payload).ConfigureAwait(false);
+        await session.SendAsync(new Returned(snapshot), Id).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -184,7 +182,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     protected override async Task CloseAsync()
     {
         session.Forget(Id);
-        try { await session.SendAsync(ControlMessageType.Closed, Id, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false); }
+        try { await session.SendAsync(new Closed(), Id).ConfigureAwait(false); }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
         await GracefulClose.CloseAsync(Socket).ConfigureAwait(false);
         Input.Dispose();

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Transfer;
 using Microsoft.Extensions.Logging;
 

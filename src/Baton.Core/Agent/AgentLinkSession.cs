@@ -1,10 +1,8 @@
 using Baton.Interop;
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Text;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Http;
 using Baton.Transfer;
 using Microsoft.Extensions.Logging;
@@ -37,11 +35,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
     public async Task RunAsync(CancellationToken ct)
     {
         _sweep = new Timer(static s => ((AgentLinkSession)s!).Sweep(), this, SweepInterval, SweepInterval);
-        var welcome = new byte[1 + Encoding.UTF8.GetByteCount(options.Name) + 6];
-        int nameLen = Encoding.UTF8.GetBytes(options.Name, welcome.AsSpan(1));
-        welcome[0] = (byte)nameLen;
-        options.Mac.GetAddressBytes().CopyTo(welcome, 1 + nameLen);
-        await link.SendAsync(ControlMessageType.Welcome, 0, welcome, ct).ConfigureAwait(false);
+        await link.SendAsync(new Welcome(options.Name, options.Mac), 0, ct).ConfigureAwait(false);
 
         // Handoff (restore, Ready) and Freeze (dump, Returned) run on the link's thread to the end;
         // Go and Stay hand the connection to the pool, which runs the application.
@@ -52,7 +46,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
     {
         switch (m.Type)
         {
-            case ControlMessageType.Handoff:
+            case ControlMessageType.HandoffRequest:
                 OnHandoffAsync(m).GetAwaiter().GetResult();
                 break;
             case ControlMessageType.Go:
@@ -77,7 +71,9 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         long t0 = Stopwatch.GetTimestamp();
         try
         {
-            var snapshot = TcpSnapshot.Decode(m.Payload);
+            // A payload that is not a snapshot is refused like one that cannot be restored: the router keeps the connection.
+            if (!HandoffRequest.TryRead(m.Payload, out var handoff)) throw new FormatException("malformed snapshot");
+            var snapshot = handoff.Snapshot;
             // The router restored a connection we returned and hands it here again.
             DropParked(snapshot.Local, snapshot.Remote);
             var repaired = TcpRepair.Restore(snapshot);
@@ -86,19 +82,19 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         catch (Exception e) when (e is FormatException or NativeCallException or MissingPrivilegeException or ArgumentException)
         {
             AgentLog.HandoffRefused(log, m.ConnectionId, e.Message);
-            await link.SendAsync(ControlMessageType.Refused, m.ConnectionId, Encoding.UTF8.GetBytes(e.Message)).ConfigureAwait(false);
+            await link.SendAsync(new Refused(e.Message), m.ConnectionId).ConfigureAwait(false);
             return;
         }
         // Diagnostics only (AgentOptions.FreezeDelay); the link's other messages wait meanwhile.
         if (options.FreezeDelay > TimeSpan.Zero) await Task.Delay(options.FreezeDelay).ConfigureAwait(false);
-        await link.SendAsync(ControlMessageType.Ready, m.ConnectionId, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+        await link.SendAsync(new Ready(), m.ConnectionId).ConfigureAwait(false);
     }
 
     private void OnGo(ControlMessage m)
     {
         if (!_restored.TryRemove(m.ConnectionId, out var r))
             throw new ControlProtocolException($"Go for unknown connection {m.ConnectionId}");
-        var handoff = TimeSpan.FromMicroseconds(m.Payload.Length >= 8 ? BinaryPrimitives.ReadInt64BigEndian(m.Payload) : 0);
+        var handoff = m.Read<Go>().HandoffTime;
         System.Net.Sockets.Socket socket;
         try
         {
@@ -108,7 +104,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         {
             // Repair could not be left: the socket is gone, so is the connection. Tell the router to clean up.
             AgentLog.ActivateFailed(log, m.ConnectionId, e.Message);
-            _ = link.SendAsync(ControlMessageType.Closed, m.ConnectionId, ReadOnlyMemory<byte>.Empty).AsTask();
+            _ = link.SendAsync(new Closed(), m.ConnectionId).AsTask();
             return;
         }
         var conn = new AgentConnection(m.ConnectionId, socket, handoff, this);
@@ -191,7 +187,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         if (!_parked.TryGetValue(id, out var p) || !Unpark(p))
         {
             AgentLog.ReturnFailedUnknown(log, id);
-            _ = link.SendAsync(ControlMessageType.Refused, id, Encoding.UTF8.GetBytes("not parked here")).AsTask();
+            _ = link.SendAsync(new Refused("not parked here"), id).AsTask();
             return;
         }
         System.Net.Sockets.Socket socket;
@@ -202,16 +198,16 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         catch (NativeCallException e)
         {
             AgentLog.ResumeFailed(log, id, e.Message);
-            _ = link.SendAsync(ControlMessageType.Refused, id, Encoding.UTF8.GetBytes(e.Message)).AsTask();
+            _ = link.SendAsync(new Refused(e.Message), id).AsTask();
             return;
         }
         AgentLog.ReturnFailed(log, id);
-        _ = link.SendAsync(ControlMessageType.Ready, id, ReadOnlyMemory<byte>.Empty).AsTask();
+        _ = link.SendAsync(new Ready(), id).AsTask();
         _ = GracefulClose.CloseAsync(socket);
     }
 
-    internal ValueTask SendAsync(ControlMessageType type, ulong id, ReadOnlyMemory<byte> payload) =>
-        link.SendAsync(type, id, payload);
+    internal ValueTask SendAsync<T>(T message, ulong id) where T : IControlMessage<T> =>
+        link.SendAsync(message, id);
 
     internal void Forget(ulong id) => _live.TryRemove(id, out _);
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.NetworkInformation;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Http;
 
 namespace Baton.Agent;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 
 namespace Baton.Lab;
 

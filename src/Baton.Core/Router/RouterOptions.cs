@@ -1,5 +1,5 @@
 using System.Net;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Http;
 using Baton.Routing;
 

@@ -146,7 +146,7 @@ internal static class TcpRepair
     {
         Span<byte> win = stackalloc byte[20];
         Libc.GetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, win, "getsockopt(TCP_REPAIR_WINDOW)");
-        return TcpRepairWindow.Decode(ToBigEndianWindow(win));
+        return System.Runtime.InteropServices.MemoryMarshal.Read<TcpRepairWindow>(win);
     }
 
     /// <summary>
@@ -259,9 +259,8 @@ internal static class TcpRepair
             }
 
             // Last: before the receive queue is in place the kernel refuses the window (EINVAL).
-            Span<byte> win = stackalloc byte[20];
-            s.Window.Encode(win);
-            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, ToNativeWindow(win), "setsockopt(TCP_REPAIR_WINDOW)");
+            var window = s.Window;
+            Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_WINDOW, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new ReadOnlySpan<TcpRepairWindow>(in window)), "setsockopt(TCP_REPAIR_WINDOW)");
             OwnershipTrace.Holds(s.Remote);
             return new RepairedSocket(fd, s.Remote, s.SendQueue.AsMemory(s.SendQueue.Length - s.SendUnsent), probe: !inFlight.IsEmpty);
         }
@@ -388,21 +387,6 @@ internal static class TcpRepair
     {
         var sa = SockAddrIn.From(ep);
         Libc.Check(Libc.Connect(fd, &sa, 16), $"connect({ep}) in repair mode");
-    }
-
-    // tcp_repair_window is five native-endian u32s; the snapshot keeps them big-endian.
-    private static ReadOnlySpan<byte> ToBigEndianWindow(Span<byte> native)
-    {
-        for (int i = 0; i < 20; i += 4)
-            BinaryPrimitives.WriteUInt32BigEndian(native[i..], BinaryPrimitives.ReadUInt32LittleEndian(native[i..]));
-        return native;
-    }
-
-    private static ReadOnlySpan<byte> ToNativeWindow(Span<byte> bigEndian)
-    {
-        for (int i = 0; i < 20; i += 4)
-            BinaryPrimitives.WriteUInt32LittleEndian(bigEndian[i..], BinaryPrimitives.ReadUInt32BigEndian(bigEndian[i..]));
-        return bigEndian;
     }
 
     internal static int Fd(Socket socket) => (int)socket.SafeHandle.DangerousGetHandle();

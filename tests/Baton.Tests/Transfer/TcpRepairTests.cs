@@ -1,3 +1,4 @@
+using Baton.Modes.Handoff.Protocol;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -74,10 +75,10 @@ public sealed class TcpRepairTests : IDisposable
         long estabResetsBefore = Counter("EstabResets");
 
         // As a hand-off does: the snapshot crosses the wire, then is rebuilt.
-        var wire = new byte[snapshot.EncodedLength];
-        snapshot.Encode(wire);
-        var decoded = TcpSnapshot.Decode(wire);
-        using var repaired = _ns.Run(() => TcpRepair.Restore(decoded));
+        var wire = new byte[SnapshotLayout.Length(snapshot)];
+        SnapshotLayout.Write(snapshot, wire);
+        Assert.True(SnapshotLayout.TryRead(wire, out var decoded));
+        using var repaired = _ns.Run(() => TcpRepair.Restore(decoded!));
         _ns.Unblock();
         var restored = Track(repaired.Activate());
         restored.ReceiveTimeout = (int)LoopbackPair.HangGuard.TotalMilliseconds;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Baton.Transfer.Local;
 using Microsoft.Extensions.Logging;

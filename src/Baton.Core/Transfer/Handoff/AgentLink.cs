@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Metrics;
 using Baton.Steering;
 using Microsoft.Extensions.Logging;
@@ -67,10 +67,10 @@ public sealed class AgentLink : IAsyncDisposable
 
     internal void End(ulong id) => _sessions.TryRemove(id, out _);
 
-    internal ValueTask SendAsync(ControlMessageType type, ulong id, ReadOnlyMemory<byte> payload)
+    internal ValueTask SendAsync<T>(T message, ulong id) where T : IControlMessage<T>
     {
         var link = _link ?? throw new IOException($"control link to agent {Name} is down");
-        return link.SendAsync(type, id, payload);
+        return link.SendAsync(message, id);
     }
 
     /// <summary>
@@ -89,7 +89,7 @@ public sealed class AgentLink : IAsyncDisposable
         var session = Begin(id, client);
         try
         {
-            await link.SendAsync(ControlMessageType.ReturnFailed, id, ReadOnlyMemory<byte>.Empty).ConfigureAwait(false);
+            await link.SendAsync(new ReturnFailed(), id).ConfigureAwait(false);
             if (await session.Ready.Task.WaitAsync(timeout).ConfigureAwait(false) is not null) return false;
             _steering.Forward(client, Name);
         }
@@ -120,12 +120,12 @@ public sealed class AgentLink : IAsyncDisposable
                     connectTimeout.CancelAfter(TimeSpan.FromSeconds(2));
                     await socket.ConnectAsync(Endpoint, connectTimeout.Token).ConfigureAwait(false);
                     link = await ControlLink.EstablishAsync(new NetworkStream(socket, ownsSocket: true), _key, isRouter: true, connectTimeout.Token).ConfigureAwait(false);
-                    var welcome = await link.ReceiveAsync(connectTimeout.Token).ConfigureAwait(false);
-                    if (welcome is not { Type: ControlMessageType.Welcome } w) throw new ControlProtocolException("agent did not send Welcome");
-                    var (agentName, mac) = ParseWelcome(w.Payload);
-                    if (agentName != Name)
-                        throw new ControlProtocolException($"agent at {Endpoint} calls itself '{agentName}', the configuration says '{Name}'");
-                    _steering.AddBackend(Name, mac);
+                    var first = await link.ReceiveAsync(connectTimeout.Token).ConfigureAwait(false);
+                    if (first is not { Type: ControlMessageType.Welcome } w) throw new ControlProtocolException("agent did not send Welcome");
+                    var welcome = w.Read<Welcome>();
+                    if (welcome.Name != Name)
+                        throw new ControlProtocolException($"agent at {Endpoint} calls itself '{welcome.Name}', the configuration says '{Name}'");
+                    _steering.AddBackend(Name, welcome.Mac);
                 }
                 _link = link;
                 warned = false;
@@ -168,13 +168,13 @@ public sealed class AgentLink : IAsyncDisposable
                     s.Ready.TrySetResult(null);
                     break;
                 case ControlMessageType.Refused:
-                    s.Ready.TrySetResult(Encoding.UTF8.GetString(m.Payload));
+                    s.Ready.TrySetResult(m.Read<Refused>().Reason);
                     break;
-                case ControlMessageType.NextRequest when s.Next is { } next && next.Router.StaysAt(next.Target, m.Payload):
+                case ControlMessageType.NextRequest when s.Next is { } next && next.Router.StaysAt(next.Target, m.Read<NextRequest>().Head.Span):
                     // The client's next request is routed to this agent again: it stays there.
                     s.Stays++;
                     BatonMetrics.Stays.Add(1);
-                    await link.SendAsync(ControlMessageType.Stay, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
+                    await link.SendAsync(new Stay(), m.ConnectionId, ct).ConfigureAwait(false);
                     break;
                 case ControlMessageType.NextRequest:
                 case ControlMessageType.ReturnRequest:
@@ -188,13 +188,13 @@ public sealed class AgentLink : IAsyncDisposable
                     _steering.Hold(s.Client);
                     s.Timings.ReturnBlock = Stopwatch.GetTimestamp() - t0;
                     s.Timings.FreezeSentAt = Stopwatch.GetTimestamp();
-                    await link.SendAsync(ControlMessageType.Freeze, m.ConnectionId, ReadOnlyMemory<byte>.Empty, ct).ConfigureAwait(false);
+                    await link.SendAsync(new Freeze(), m.ConnectionId, ct).ConfigureAwait(false);
                     break;
                 case ControlMessageType.Returned:
                     s.Timings.ReturnRtt = Stopwatch.GetTimestamp() - s.Timings.FreezeSentAt;
                     _sessions.TryRemove(m.ConnectionId, out _);
-                    try { s.Back.TrySetResult(TcpSnapshot.Decode(m.Payload)); }
-                    catch (FormatException e) { s.Back.TrySetException(new ControlProtocolException("bad snapshot from agent: " + e.Message)); }
+                    if (Returned.TryRead(m.Payload, out var returned)) s.Back.TrySetResult(returned.Snapshot);
+                    else s.Back.TrySetException(new ControlProtocolException($"bad snapshot from agent {Name}"));
                     break;
                 case ControlMessageType.Closed:
                     _sessions.TryRemove(m.ConnectionId, out _);
@@ -229,12 +229,6 @@ public sealed class AgentLink : IAsyncDisposable
             try { _steering.Clear(client); }
             catch (Exception e) when (e is SteeringException or ObjectDisposedException) { }
         }, TaskScheduler.Default);
-    }
-
-    private static (string Name, PhysicalAddress Mac) ParseWelcome(byte[] p)
-    {
-        if (p.Length < 1 || p.Length != 1 + p[0] + 6) throw new ControlProtocolException("malformed Welcome");
-        return (Encoding.UTF8.GetString(p, 1, p[0]), new PhysicalAddress(p.AsSpan(1 + p[0], 6).ToArray()));
     }
 
     /// <inheritdoc />

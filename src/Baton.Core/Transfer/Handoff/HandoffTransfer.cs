@@ -1,9 +1,8 @@
 using Baton.Interop;
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Metrics;
 using Baton.Steering;
 using Microsoft.Extensions.Logging;
@@ -201,9 +200,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         string? refusal;
         try
         {
-            var payload = new byte[snapshot.EncodedLength];
-            snapshot.Encode(payload);
-            await agent.SendAsync(ControlMessageType.Handoff, session.Id, payload).ConfigureAwait(false);
+            await agent.SendAsync(new HandoffRequest(snapshot), session.Id).ConfigureAwait(false);
             refusal = await session.Ready.Task.WaitAsync(readyTimeout, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or ObjectDisposedException or OperationCanceledException)
@@ -237,11 +234,10 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
     {
         var t = session.Timings;
         long mark = Stopwatch.GetTimestamp();
-        var go = new byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(go, (long)Stopwatch.GetElapsedTime(0, t.Block + t.Dump + t.ControlRtt + t.Steer).TotalMicroseconds);
+        var go = new Go(Stopwatch.GetElapsedTime(0, t.Block + t.Dump + t.ControlRtt + t.Steer));
         try
         {
-            await agent.SendAsync(ControlMessageType.Go, session.Id, go).ConfigureAwait(false);
+            await agent.SendAsync(go, session.Id).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {

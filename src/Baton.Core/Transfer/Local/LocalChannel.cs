@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 
 namespace Baton.Transfer.Local;

@@ -3,7 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Microsoft.Extensions.Logging;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Microsoft.Extensions.Logging;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Baton.Agent;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Tests.Support;
 using Baton.Transfer;
 using Baton.Transfer.Local;

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Baton.Control;
+namespace Baton.Modes.Handoff.Protocol;
 
 /// <summary>
 /// Takes a control link's messages on a thread of its own: it waits with poll(2) on the link's

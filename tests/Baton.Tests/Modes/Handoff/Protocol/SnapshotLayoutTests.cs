@@ -1,10 +1,11 @@
 using System.Net;
 using System.Text;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Transfer;
 
-namespace Baton.Tests.Transfer;
+namespace Baton.Tests.Modes.Handoff.Protocol;
 
-public class TcpSnapshotTests
+public class SnapshotLayoutTests
 {
     private static TcpSnapshot Sample(byte[]? send = null, int unsent = 3, byte[]? receive = null) => new()
     {
@@ -27,10 +28,14 @@ public class TcpSnapshotTests
 
     private static byte[] Encode(TcpSnapshot s)
     {
-        var b = new byte[s.EncodedLength];
-        s.Encode(b);
+        var b = new byte[SnapshotLayout.Length(s)];
+        SnapshotLayout.Write(s, b);
         return b;
     }
+
+    // TryRead's false as an exception, so that each case below also shows it throws nothing else.
+    private static TcpSnapshot Decode(ReadOnlySpan<byte> bytes) =>
+        SnapshotLayout.TryRead(bytes, out var s) ? s! : throw new FormatException("not a snapshot");
 
     private static void AssertSame(TcpSnapshot expected, TcpSnapshot actual)
     {
@@ -56,8 +61,8 @@ public class TcpSnapshotTests
     {
         var s = Sample();
         var bytes = Encode(s);
-        Assert.Equal(s.EncodedLength, bytes.Length);
-        AssertSame(s, TcpSnapshot.Decode(bytes));
+        Assert.Equal(SnapshotLayout.Length(s), bytes.Length);
+        AssertSame(s, Decode(bytes));
     }
 
     [Theory]
@@ -69,14 +74,14 @@ public class TcpSnapshotTests
     public void Each_option_flag_round_trips_on_its_own(bool ts, bool sack, bool wscale)
     {
         var s = Sample() with { Timestamps = ts, Sack = sack, WindowScaling = wscale };
-        AssertSame(s, TcpSnapshot.Decode(Encode(s)));
+        AssertSame(s, Decode(Encode(s)));
     }
 
     [Fact]
     public void Empty_queues_round_trip()
     {
         var s = Sample(send: [], unsent: 0, receive: []);
-        var d = TcpSnapshot.Decode(Encode(s));
+        var d = Decode(Encode(s));
         AssertSame(s, d);
         Assert.Empty(d.SendQueue);
         Assert.Empty(d.ReceiveQueue);
@@ -91,30 +96,30 @@ public class TcpSnapshotTests
         rnd.NextBytes(send);
         rnd.NextBytes(recv);
         var s = Sample(send, unsent: 100_000, receive: recv);
-        AssertSame(s, TcpSnapshot.Decode(Encode(s)));
+        AssertSame(s, Decode(Encode(s)));
     }
 
     [Fact]
     public void Encoding_into_a_larger_buffer_writes_a_prefix_that_decodes()
     {
         var s = Sample();
-        var big = new byte[s.EncodedLength + 50];
-        s.Encode(big);
-        AssertSame(s, TcpSnapshot.Decode(big.AsSpan(0, s.EncodedLength)));
+        var big = new byte[SnapshotLayout.Length(s) + 50];
+        SnapshotLayout.Write(s, big);
+        AssertSame(s, Decode(big.AsSpan(0, SnapshotLayout.Length(s))));
     }
 
     [Fact]
     public void Encoding_into_a_too_small_buffer_is_refused()
     {
         var s = Sample();
-        Assert.Throws<ArgumentException>(() => s.Encode(new byte[s.EncodedLength - 1]));
+        Assert.Throws<ArgumentException>(() => SnapshotLayout.Write(s, new byte[SnapshotLayout.Length(s) - 1]));
     }
 
     [Fact]
     public void Ipv6_endpoints_cannot_be_encoded()
     {
         var s = Sample() with { Remote = new IPEndPoint(IPAddress.IPv6Loopback, 5000) };
-        Assert.Throws<ArgumentException>(() => s.Encode(new byte[s.EncodedLength]));
+        Assert.Throws<ArgumentException>(() => SnapshotLayout.Write(s, new byte[SnapshotLayout.Length(s)]));
     }
 
     [Fact]
@@ -128,11 +133,11 @@ public class TcpSnapshotTests
         Assert.Equal(s.ReceiveSeq, p.ReceiveSeq);
         Assert.Equal(s.SendSeq, p.SendSeq);
         Assert.Equal(s.SendQueue, p.SendQueue);
-        Assert.Equal(s.EncodedLength + prefix.Length, p.EncodedLength);
+        Assert.Equal(SnapshotLayout.Length(s) + prefix.Length, SnapshotLayout.Length(p));
         // The original is unchanged.
         Assert.Equal("GET /2 HTTP/1.1\r\nHost: a\r\n\r\n", Encoding.ASCII.GetString(s.ReceiveQueue));
         // And the prefixed snapshot survives the wire.
-        AssertSame(p, TcpSnapshot.Decode(Encode(p)));
+        AssertSame(p, Decode(Encode(p)));
     }
 
     [Fact]
@@ -155,7 +160,7 @@ public class TcpSnapshotTests
 
     [Fact]
     public void Decode_of_empty_input_is_a_format_error() =>
-        Assert.Throws<FormatException>(() => TcpSnapshot.Decode([]));
+        Assert.Throws<FormatException>(() => Decode([]));
 
     [Fact]
     public void Decode_of_every_truncation_is_a_format_error()
@@ -164,7 +169,7 @@ public class TcpSnapshotTests
         for (int len = 0; len < bytes.Length; len++)
         {
             int l = len;
-            Assert.Throws<FormatException>(() => TcpSnapshot.Decode(bytes.AsSpan(0, l)));
+            Assert.Throws<FormatException>(() => Decode(bytes.AsSpan(0, l)));
         }
     }
 
@@ -174,7 +179,7 @@ public class TcpSnapshotTests
         var bytes = Encode(Sample());
         var longer = new byte[bytes.Length + 1];
         bytes.CopyTo(longer, 0);
-        Assert.Throws<FormatException>(() => TcpSnapshot.Decode(longer));
+        Assert.Throws<FormatException>(() => Decode(longer));
     }
 
     [Theory]
@@ -185,7 +190,7 @@ public class TcpSnapshotTests
     {
         var garbage = new byte[200];
         Array.Fill(garbage, fill);
-        Assert.Throws<FormatException>(() => TcpSnapshot.Decode(garbage));
+        Assert.Throws<FormatException>(() => Decode(garbage));
     }
 
     [Fact]
@@ -196,7 +201,7 @@ public class TcpSnapshotTests
         {
             var garbage = new byte[rnd.Next(0, 160)];
             rnd.NextBytes(garbage);
-            try { TcpSnapshot.Decode(garbage); }
+            try { Decode(garbage); }
             catch (FormatException) { }
         }
     }
@@ -208,7 +213,7 @@ public class TcpSnapshotTests
         var bytes = Encode(s);
         // SendUnsent lives right after the two endpoints, two sequence numbers and the send queue length.
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(6 + 6 + 4 + 4 + 4), 5);
-        Assert.Throws<FormatException>(() => TcpSnapshot.Decode(bytes));
+        Assert.Throws<FormatException>(() => Decode(bytes));
     }
 
     [Fact]
@@ -216,6 +221,6 @@ public class TcpSnapshotTests
     {
         var bytes = Encode(Sample());
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(6 + 6 + 4 + 4), -1);
-        Assert.Throws<FormatException>(() => TcpSnapshot.Decode(bytes));
+        Assert.Throws<FormatException>(() => Decode(bytes));
     }
 }

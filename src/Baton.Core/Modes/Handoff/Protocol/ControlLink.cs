@@ -3,10 +3,16 @@ using System.Buffers.Binary;
 using System.IO.Pipelines;
 using System.Security.Cryptography;
 
-namespace Baton.Control;
+namespace Baton.Modes.Handoff.Protocol;
 
 /// <summary>One control message as received: type, the connection it is about, and its payload.</summary>
-public readonly record struct ControlMessage(ControlMessageType Type, ulong ConnectionId, byte[] Payload);
+public readonly record struct ControlMessage(ControlMessageType Type, ulong ConnectionId, byte[] Payload)
+{
+    /// <summary>The payload as <typeparamref name="T"/>; a protocol error when the frame is another type or the payload another shape.</summary>
+    public T Read<T>() where T : IControlMessage<T> =>
+        Type == T.Type && T.TryRead(Payload, out var message) ? message
+            : throw new ControlProtocolException($"malformed {T.Type} ({Type}, {Payload.Length} payload bytes)");
+}
 
 /// <summary>The link is not (or no longer) trustworthy: bad tag, bad sequence, bad version.</summary>
 public sealed class ControlProtocolException(string message) : Exception(message);
@@ -33,7 +39,6 @@ public sealed class ControlLink : IAsyncDisposable
 
     private const int HeaderLength = 28;
     private const int TagLength = 32;
-    private const int NonceLength = 32;
     private const byte FromRouter = 1;
 
     private readonly Stream _stream;
@@ -65,27 +70,31 @@ public sealed class ControlLink : IAsyncDisposable
     public static async Task<ControlLink> EstablishAsync(Stream stream, ClusterKey key, bool isRouter, CancellationToken ct)
     {
         var link = new ControlLink(stream, isRouter);
-        var nonce = RandomNumberGenerator.GetBytes(NonceLength);
-        var hello = new byte[1 + NonceLength];
-        hello[0] = Version;
-        nonce.CopyTo(hello, 1);
-        await link.WriteFrameAsync(ControlMessageType.Hello, 0, hello, authenticate: false, ct).ConfigureAwait(false);
+        var nonce = RandomNumberGenerator.GetBytes(Hello.NonceLength);
+        await link.WriteFrameAsync(Hello.Type, new Hello(Version, nonce), 0, authenticate: false, ct).ConfigureAwait(false);
         var peer = await link.ReadHelloAsync(ct).ConfigureAwait(false)
             ?? throw new ControlProtocolException("peer closed the control link during Hello");
-        if (peer.Type != ControlMessageType.Hello || peer.Payload.Length != 1 + NonceLength)
+        if (peer.Type != ControlMessageType.Hello || !Hello.TryRead(peer.Payload, out var hello))
             throw new ControlProtocolException($"expected Hello, got {peer.Type}");
-        if (peer.Payload[0] != Version)
-            throw new ControlProtocolException($"peer speaks control protocol version {peer.Payload[0]}, this is version {Version}");
-        var peerNonce = peer.Payload.AsSpan(1);
+        if (hello.Version != Version)
+            throw new ControlProtocolException($"peer speaks control protocol version {hello.Version}, this is version {Version}");
+        var peerNonce = hello.Nonce.Span;
         var sessionKey = isRouter ? key.DeriveSessionKey(nonce, peerNonce) : key.DeriveSessionKey(peerNonce, nonce);
         link._sendMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, sessionKey);
         link._receiveMac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, sessionKey);
         return link;
     }
 
-    /// <summary>Sends one authenticated message. Safe to call from several tasks.</summary>
-    public ValueTask SendAsync(ControlMessageType type, ulong connectionId, ReadOnlyMemory<byte> payload, CancellationToken ct = default) =>
-        WriteFrameAsync(type, connectionId, payload, authenticate: true, ct);
+    /// <summary>Sends one authenticated message about connection <paramref name="connectionId"/>. Safe to call from several tasks.</summary>
+    public ValueTask SendAsync<T>(T message, ulong connectionId, CancellationToken ct = default) where T : IControlMessage<T> =>
+        WriteFrameAsync(T.Type, message, connectionId, authenticate: true, ct);
+
+    /// <summary>
+    /// Sends one authenticated frame with a payload as given, whatever its shape: for tests of how
+    /// a peer meets a payload that is not the type's layout. Everything else sends typed messages.
+    /// </summary>
+    internal ValueTask SendRawAsync(ControlMessageType type, ulong connectionId, ReadOnlyMemory<byte> payload, CancellationToken ct = default) =>
+        WriteFrameAsync(type, new RawPayload(payload), connectionId, authenticate: true, ct);
 
     /// <summary>
     /// Receives the next message, or null when the peer closed the link cleanly. Throws
@@ -95,11 +104,14 @@ public sealed class ControlLink : IAsyncDisposable
     public async ValueTask<ControlMessage?> ReceiveAsync(CancellationToken ct = default) =>
         await ReadFrameAsync(ct).ConfigureAwait(false);
 
-    private async ValueTask WriteFrameAsync(ControlMessageType type, ulong connectionId, ReadOnlyMemory<byte> payload, bool authenticate, CancellationToken ct)
+    private async ValueTask WriteFrameAsync<T>(ControlMessageType type, T message, ulong connectionId, bool authenticate, CancellationToken ct) where T : IControlMessage<T>
     {
-        if (payload.Length > MaxPayload) throw new ArgumentException("control payload too large");
-        int total = HeaderLength + payload.Length + TagLength;
+        int length = message.Length;
+        if (length > MaxPayload) throw new ArgumentException("control payload too large");
+        int total = HeaderLength + length + TagLength;
         byte[] frame = ArrayPool<byte>.Shared.Rent(total);
+        // The payload goes straight into the frame (a snapshot is not copied twice), before the lock.
+        message.Write(frame.AsSpan(HeaderLength, length));
         await _writeLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -114,12 +126,11 @@ public sealed class ControlLink : IAsyncDisposable
             f[7] = 0;
             BinaryPrimitives.WriteUInt64BigEndian(f[8..], authenticate ? ++_sendSeq : 0);
             BinaryPrimitives.WriteUInt64BigEndian(f[16..], connectionId);
-            BinaryPrimitives.WriteUInt32BigEndian(f[24..], (uint)payload.Length);
-            payload.Span.CopyTo(f[HeaderLength..]);
-            var tag = f[(HeaderLength + payload.Length)..];
+            BinaryPrimitives.WriteUInt32BigEndian(f[24..], (uint)length);
+            var tag = f[(HeaderLength + length)..];
             if (authenticate)
             {
-                _sendMac!.AppendData(f[..(HeaderLength + payload.Length)]);
+                _sendMac!.AppendData(f[..(HeaderLength + length)]);
                 _sendMac.GetHashAndReset(tag);
             }
             else tag.Clear();
@@ -143,7 +154,7 @@ public sealed class ControlLink : IAsyncDisposable
     /// </summary>
     private async ValueTask<ControlMessage?> ReadHelloAsync(CancellationToken ct)
     {
-        const int MaxHello = 1 + NonceLength;
+        const int MaxHello = 1 + Hello.NonceLength;
         var header = new byte[HeaderLength];
         int got = await _stream.ReadAtLeastAsync(header, HeaderLength, throwOnEndOfStream: false, ct).ConfigureAwait(false);
         if (got == 0) return null;
@@ -245,4 +256,13 @@ public sealed class ControlLink : IAsyncDisposable
         _writeLock.Release();
         // The receive MAC is left to the GC: a receive loop may be checking a frame with it now.
     }
+}
+
+/// <summary>A payload sent as given (<see cref="ControlLink.SendRawAsync"/>); its type is per frame, so <see cref="Type"/> is never asked.</summary>
+internal readonly record struct RawPayload(ReadOnlyMemory<byte> Payload) : IControlMessage<RawPayload>
+{
+    public static ControlMessageType Type => throw new NotSupportedException("a raw payload's type is per frame");
+    int IControlMessage<RawPayload>.Length => Payload.Length;
+    void IControlMessage<RawPayload>.Write(Span<byte> payload) => Payload.Span.CopyTo(payload);
+    public static bool TryRead(ReadOnlyMemory<byte> payload, out RawPayload message) => throw new NotSupportedException("a raw payload is only sent");
 }

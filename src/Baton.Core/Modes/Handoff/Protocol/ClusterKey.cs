@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Baton.Control;
+namespace Baton.Modes.Handoff.Protocol;
 
 /// <summary>
 /// The secret every router and agent of a cluster shares. Each control link derives its own session

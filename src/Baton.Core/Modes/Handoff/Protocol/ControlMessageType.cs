@@ -1,4 +1,4 @@
-namespace Baton.Control;
+namespace Baton.Modes.Handoff.Protocol;
 
 /// <summary>Messages between the router (R) and a back-end agent (A); see DESIGN.md §3.</summary>
 public enum ControlMessageType : byte
@@ -9,7 +9,7 @@ public enum ControlMessageType : byte
     Welcome = 2,
 
     /// <summary>R → A: restore this connection (snapshot) in repair mode, silent.</summary>
-    Handoff = 10,
+    HandoffRequest = 10,
     /// <summary>A → R: restored and waiting; steer the packets here.</summary>
     Ready = 11,
     /// <summary>A → R: could not restore (reason); the router takes the connection back.</summary>

@@ -1,11 +1,14 @@
 using System.Buffers.Binary;
+using System.Net;
+using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 using Baton.Tests.Support;
+using Baton.Transfer;
 
-namespace Baton.Tests.Control;
+namespace Baton.Tests.Modes.Handoff.Protocol;
 
 /// <summary>ControlLink over real loopback TCP connections.</summary>
 public class ControlLinkTests
@@ -110,14 +113,14 @@ public class ControlLinkTests
         await using var a = agent;
 
         var snapshot = RandomNumberGenerator.GetBytes(300);
-        await router.SendAsync(ControlMessageType.Handoff, 0xDEAD_BEEF_0000_0042, snapshot, Guard());
+        await router.SendRawAsync(ControlMessageType.HandoffRequest, 0xDEAD_BEEF_0000_0042, snapshot, Guard());
         var m = await agent.ReceiveAsync(Guard());
         Assert.NotNull(m);
-        Assert.Equal(ControlMessageType.Handoff, m.Value.Type);
+        Assert.Equal(ControlMessageType.HandoffRequest, m.Value.Type);
         Assert.Equal(0xDEAD_BEEF_0000_0042UL, m.Value.ConnectionId);
         Assert.Equal(snapshot, m.Value.Payload);
 
-        await agent.SendAsync(ControlMessageType.Ready, 0xDEAD_BEEF_0000_0042, ReadOnlyMemory<byte>.Empty, Guard());
+        await agent.SendRawAsync(ControlMessageType.Ready, 0xDEAD_BEEF_0000_0042, ReadOnlyMemory<byte>.Empty, Guard());
         m = await router.ReceiveAsync(Guard());
         Assert.NotNull(m);
         Assert.Equal(ControlMessageType.Ready, m.Value.Type);
@@ -127,8 +130,8 @@ public class ControlLinkTests
         // Later messages keep working in both directions (sequence numbers advance on each side).
         for (ulong i = 1; i <= 5; i++)
         {
-            await router.SendAsync(ControlMessageType.Go, i, BitConverter.GetBytes(i), Guard());
-            await agent.SendAsync(ControlMessageType.ReturnRequest, i + 100, Encoding.ASCII.GetBytes($"r{i}"), Guard());
+            await router.SendRawAsync(ControlMessageType.Go, i, BitConverter.GetBytes(i), Guard());
+            await agent.SendRawAsync(ControlMessageType.ReturnRequest, i + 100, Encoding.ASCII.GetBytes($"r{i}"), Guard());
         }
         for (ulong i = 1; i <= 5; i++)
         {
@@ -141,6 +144,78 @@ public class ControlLinkTests
         }
     }
 
+    private static TcpSnapshot SampleSnapshot(string unread) => new()
+    {
+        Local = new IPEndPoint(IPAddress.Parse("10.0.0.100"), 80),
+        Remote = new IPEndPoint(IPAddress.Parse("10.0.0.2"), 40_000),
+        SendSeq = 1, ReceiveSeq = 2, SendQueue = [1, 2, 3], SendUnsent = 1, ReceiveQueue = Encoding.ASCII.GetBytes(unread),
+        Mss = 1448, Timestamps = true, Sack = true, WindowScaling = true, SendWindowScale = 7, ReceiveWindowScale = 7,
+        Timestamp = 99, Window = new TcpRepairWindow(1, 2, 3, 4, 5),
+    };
+
+    private static byte[] Wire(TcpSnapshot s)
+    {
+        var b = new byte[SnapshotLayout.Length(s)];
+        SnapshotLayout.Write(s, b);
+        return b;
+    }
+
+    [Fact]
+    public async Task Every_typed_message_crosses_the_link_and_reads_back_as_sent()
+    {
+        var key = NewKey();
+        var (pair, router, agent) = await Connect(key, key);
+        using var _ = pair;
+        await using var r = router;
+        await using var a = agent;
+        async Task<T> Cross<T>(ControlLink from, ControlLink to, T message) where T : IControlMessage<T>
+        {
+            await from.SendAsync(message, 77, Guard());
+            var m = (await to.ReceiveAsync(Guard()))!.Value;
+            Assert.Equal((T.Type, 77UL), (m.Type, m.ConnectionId));
+            return m.Read<T>();
+        }
+
+        var welcome = await Cross(agent, router, new Welcome("be-ü1", PhysicalAddress.Parse("02-BA-70-01-00-0B")));
+        Assert.Equal(("be-ü1", PhysicalAddress.Parse("02-BA-70-01-00-0B")), (welcome.Name, welcome.Mac));
+        var handoff = SampleSnapshot("GET / HTTP/1.1\r\n\r\n");
+        Assert.Equal(Wire(handoff), Wire((await Cross(router, agent, new HandoffRequest(handoff))).Snapshot));
+        await Cross(agent, router, new Ready());
+        Assert.Equal("no room", (await Cross(agent, router, new Refused("no room"))).Reason);
+        Assert.Equal(TimeSpan.FromMicroseconds(1234), (await Cross(router, agent, new Go(TimeSpan.FromMicroseconds(1234)))).HandoffTime);
+        await Cross(agent, router, new ReturnRequest());
+        Assert.Equal("GET /next HTTP/1.1\r\n\r\n"u8.ToArray(), (await Cross(agent, router, new NextRequest("GET /next HTTP/1.1\r\n\r\n"u8.ToArray()))).Head.ToArray());
+        await Cross(router, agent, new Stay());
+        await Cross(router, agent, new Freeze());
+        var returned = SampleSnapshot("");
+        Assert.Equal(Wire(returned), Wire((await Cross(agent, router, new Returned(returned))).Snapshot));
+        await Cross(router, agent, new ReturnFailed());
+        await Cross(agent, router, new Closed());
+    }
+
+    [Fact]
+    public async Task Reading_a_frame_as_another_type_or_a_payload_of_another_shape_is_a_protocol_error()
+    {
+        var key = NewKey();
+        var (pair, router, agent) = await Connect(key, key);
+        using var _ = pair;
+        await using var r = router;
+        await using var a = agent;
+
+        await router.SendAsync(new Go(TimeSpan.FromMicroseconds(5)), 1, Guard());
+        var go = (await agent.ReceiveAsync(Guard()))!.Value;
+        Assert.Throws<ControlProtocolException>(() => go.Read<Stay>());
+
+        await agent.SendRawAsync(ControlMessageType.Welcome, 0, Encoding.ASCII.GetBytes("be1"), Guard());
+        var welcome = (await router.ReceiveAsync(Guard()))!.Value;
+        Assert.Throws<ControlProtocolException>(() => welcome.Read<Welcome>());
+
+        await router.SendRawAsync(ControlMessageType.HandoffRequest, 2, new byte[] { 1, 2, 3 }, Guard());
+        var handoff = (await agent.ReceiveAsync(Guard()))!.Value;
+        Assert.False(HandoffRequest.TryRead(handoff.Payload, out var notASnapshot));
+        Assert.Null(notASnapshot.Snapshot);
+    }
+
     [Fact]
     public async Task Large_payload_round_trips_intact()
     {
@@ -151,7 +226,7 @@ public class ControlLinkTests
         await using var a = agent;
 
         var big = RandomNumberGenerator.GetBytes(3 << 20);
-        var send = router.SendAsync(ControlMessageType.Handoff, 7, big, Guard()).AsTask();
+        var send = router.SendRawAsync(ControlMessageType.HandoffRequest, 7, big, Guard()).AsTask();
         var m = await agent.ReceiveAsync(Guard());
         await send;
         Assert.Equal(big, m!.Value.Payload);
@@ -172,7 +247,7 @@ public class ControlLinkTests
             for (int i = 0; i < each; i++)
             {
                 ulong id = (ulong)(t * 1000 + i);
-                await agent.SendAsync(ControlMessageType.Closed, id, new byte[1000 + i], Guard());
+                await agent.SendRawAsync(ControlMessageType.Closed, id, new byte[1000 + i], Guard());
             }
         })).ToArray();
 
@@ -210,7 +285,7 @@ public class ControlLinkTests
         await using var a = agent;
 
         // Hello is unauthenticated and succeeds; the first real message must not.
-        await router.SendAsync(ControlMessageType.Handoff, 42, RandomNumberGenerator.GetBytes(64), Guard());
+        await router.SendRawAsync(ControlMessageType.HandoffRequest, 42, RandomNumberGenerator.GetBytes(64), Guard());
         ControlMessage? accepted = null;
         var e = await Assert.ThrowsAsync<ControlProtocolException>(async () => accepted = await agent.ReceiveAsync(Guard()));
         Assert.Null(accepted);
@@ -226,7 +301,7 @@ public class ControlLinkTests
         await using var r = router;
         await using var a = agent;
 
-        await agent.SendAsync(ControlMessageType.Welcome, 0, Encoding.ASCII.GetBytes("be1"), Guard());
+        await agent.SendRawAsync(ControlMessageType.Welcome, 0, Encoding.ASCII.GetBytes("be1"), Guard());
         await Assert.ThrowsAsync<ControlProtocolException>(async () => await router.ReceiveAsync(Guard()));
     }
 
@@ -240,7 +315,7 @@ public class ControlLinkTests
     public async Task Frame_with_one_tampered_byte_is_refused(int offset)
     {
         await using var m = await Mitm.Create(NewKey());
-        await m.Router.SendAsync(ControlMessageType.Handoff, 9, Encoding.ASCII.GetBytes("snapshot bytes"), Guard());
+        await m.Router.SendRawAsync(ControlMessageType.HandoffRequest, 9, Encoding.ASCII.GetBytes("snapshot bytes"), Guard());
         var frame = await ReadRawFrame(m.RawRouter);
         int at = offset >= 0 ? offset : frame.Length + offset;
         frame[at] ^= 0x01;
@@ -256,7 +331,7 @@ public class ControlLinkTests
     {
         // The control case for the tampering tests: relaying unchanged bytes works.
         await using var m = await Mitm.Create(NewKey());
-        await m.Router.SendAsync(ControlMessageType.Handoff, 9, Encoding.ASCII.GetBytes("snapshot bytes"), Guard());
+        await m.Router.SendRawAsync(ControlMessageType.HandoffRequest, 9, Encoding.ASCII.GetBytes("snapshot bytes"), Guard());
         await m.RawAgent.WriteAsync(await ReadRawFrame(m.RawRouter), Guard());
         var msg = await m.Agent.ReceiveAsync(Guard());
         Assert.Equal("snapshot bytes", Encoding.ASCII.GetString(msg!.Value.Payload));
@@ -271,7 +346,7 @@ public class ControlLinkTests
         var frames = new List<byte[]>();
         for (int i = 0; i < 4; i++)
         {
-            await m.Router.SendAsync(ControlMessageType.Freeze, (ulong)(10 + i), Enumerable.Range(0, 100 * i).Select(b => (byte)(b + i)).ToArray(), Guard());
+            await m.Router.SendRawAsync(ControlMessageType.Freeze, (ulong)(10 + i), Enumerable.Range(0, 100 * i).Select(b => (byte)(b + i)).ToArray(), Guard());
             frames.Add(await ReadRawFrame(m.RawRouter));
         }
         foreach (var b in frames[0]) await m.RawAgent.WriteAsync(new[] { b }, Guard());
@@ -296,7 +371,7 @@ public class ControlLinkTests
     public async Task Replayed_frame_is_refused()
     {
         await using var m = await Mitm.Create(NewKey());
-        await m.Router.SendAsync(ControlMessageType.Go, 5, new byte[] { 1, 2, 3 }, Guard());
+        await m.Router.SendRawAsync(ControlMessageType.Go, 5, new byte[] { 1, 2, 3 }, Guard());
         var frame = await ReadRawFrame(m.RawRouter);
 
         await m.RawAgent.WriteAsync(frame, Guard());
@@ -312,14 +387,14 @@ public class ControlLinkTests
     public async Task Old_frame_replayed_after_newer_ones_is_refused()
     {
         await using var m = await Mitm.Create(NewKey());
-        await m.Router.SendAsync(ControlMessageType.Handoff, 1, new byte[] { 1 }, Guard());
+        await m.Router.SendRawAsync(ControlMessageType.HandoffRequest, 1, new byte[] { 1 }, Guard());
         var f1 = await ReadRawFrame(m.RawRouter);
-        await m.Router.SendAsync(ControlMessageType.Go, 1, new byte[] { 2 }, Guard());
+        await m.Router.SendRawAsync(ControlMessageType.Go, 1, new byte[] { 2 }, Guard());
         var f2 = await ReadRawFrame(m.RawRouter);
 
         await m.RawAgent.WriteAsync(f1, Guard());
         await m.RawAgent.WriteAsync(f2, Guard());
-        Assert.Equal(ControlMessageType.Handoff, (await m.Agent.ReceiveAsync(Guard()))!.Value.Type);
+        Assert.Equal(ControlMessageType.HandoffRequest, (await m.Agent.ReceiveAsync(Guard()))!.Value.Type);
         Assert.Equal(ControlMessageType.Go, (await m.Agent.ReceiveAsync(Guard()))!.Value.Type);
 
         await m.RawAgent.WriteAsync(f1, Guard());
@@ -330,9 +405,9 @@ public class ControlLinkTests
     public async Task Dropped_frame_is_noticed_at_the_next_one()
     {
         await using var m = await Mitm.Create(NewKey());
-        await m.Router.SendAsync(ControlMessageType.Handoff, 1, new byte[] { 1 }, Guard());
+        await m.Router.SendRawAsync(ControlMessageType.HandoffRequest, 1, new byte[] { 1 }, Guard());
         _ = await ReadRawFrame(m.RawRouter); // never delivered
-        await m.Router.SendAsync(ControlMessageType.Go, 1, new byte[] { 2 }, Guard());
+        await m.Router.SendRawAsync(ControlMessageType.Go, 1, new byte[] { 2 }, Guard());
         await m.RawAgent.WriteAsync(await ReadRawFrame(m.RawRouter), Guard());
         await Assert.ThrowsAsync<ControlProtocolException>(async () => await m.Agent.ReceiveAsync(Guard()));
     }
@@ -341,7 +416,7 @@ public class ControlLinkTests
     public async Task Router_refuses_its_own_frame_reflected_back()
     {
         await using var m = await Mitm.Create(NewKey());
-        await m.Router.SendAsync(ControlMessageType.Handoff, 77, new byte[] { 9, 9 }, Guard());
+        await m.Router.SendRawAsync(ControlMessageType.HandoffRequest, 77, new byte[] { 9, 9 }, Guard());
         var frame = await ReadRawFrame(m.RawRouter);
         Assert.Equal(1, frame[6] & 1); // sent with the router direction bit
 
@@ -354,7 +429,7 @@ public class ControlLinkTests
     public async Task Agent_refuses_its_own_frame_reflected_back()
     {
         await using var m = await Mitm.Create(NewKey());
-        await m.Agent.SendAsync(ControlMessageType.Ready, 77, ReadOnlyMemory<byte>.Empty, Guard());
+        await m.Agent.SendRawAsync(ControlMessageType.Ready, 77, ReadOnlyMemory<byte>.Empty, Guard());
         var frame = await ReadRawFrame(m.RawAgent);
         Assert.Equal(0, frame[6] & 1);
 
@@ -368,7 +443,7 @@ public class ControlLinkTests
     {
         await using var m = await Mitm.Create(NewKey());
         // A well-formed frame from "the router" with sequence 1, but an all-zero tag (as Hello carries).
-        var forged = ForgeFrame(ControlLink.Version, ControlMessageType.Handoff, flags: 1, seq: 1, connectionId: 3, payload: new byte[40]);
+        var forged = ForgeFrame(ControlLink.Version, ControlMessageType.HandoffRequest, flags: 1, seq: 1, connectionId: 3, payload: new byte[40]);
         await m.RawAgent.WriteAsync(forged, Guard());
         await Assert.ThrowsAsync<ControlProtocolException>(async () => await m.Agent.ReceiveAsync(Guard()));
     }
@@ -388,7 +463,7 @@ public class ControlLinkTests
     public async Task Frame_announcing_a_payload_over_the_limit_is_refused()
     {
         await using var m = await Mitm.Create(NewKey());
-        var forged = ForgeFrame(ControlLink.Version, ControlMessageType.Handoff, flags: 1, seq: 1, connectionId: 3, payload: []);
+        var forged = ForgeFrame(ControlLink.Version, ControlMessageType.HandoffRequest, flags: 1, seq: 1, connectionId: 3, payload: []);
         BinaryPrimitives.WriteUInt32BigEndian(forged.AsSpan(24), ControlLink.MaxPayload + 1u);
         await m.RawAgent.WriteAsync(forged.AsMemory(0, HeaderLength), Guard());
         await Assert.ThrowsAsync<ControlProtocolException>(async () => await m.Agent.ReceiveAsync(Guard()));
@@ -418,7 +493,7 @@ public class ControlLinkTests
         using var pair = LoopbackPair.Create();
         var raw = new NetworkStream(pair.Server, ownsSocket: false);
         var establish = ControlLink.EstablishAsync(new NetworkStream(pair.Client, ownsSocket: false), NewKey(), isRouter: false, Guard());
-        await raw.WriteAsync(ForgeFrame(ControlLink.Version, ControlMessageType.Handoff, 1, 0, 0, new byte[33]), Guard());
+        await raw.WriteAsync(ForgeFrame(ControlLink.Version, ControlMessageType.HandoffRequest, 1, 0, 0, new byte[33]), Guard());
         await Assert.ThrowsAsync<ControlProtocolException>(() => establish);
     }
 

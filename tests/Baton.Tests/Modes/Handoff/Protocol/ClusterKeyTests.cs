@@ -1,7 +1,7 @@
 using System.Text;
-using Baton.Control;
+using Baton.Modes.Handoff.Protocol;
 
-namespace Baton.Tests.Control;
+namespace Baton.Tests.Modes.Handoff.Protocol;
 
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ClusterKeyTests : IDisposable
