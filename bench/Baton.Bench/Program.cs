@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Baton.Bench;
 using Baton.Lab;
-using Baton.Transfer.Handoff;
+using Baton.Modes.Handoff.Router;
 
 // Hand-off benchmark: a namespace cluster with real router and agent processes, N hand-off+return
 // cycles over a few keep-alive connections, the router's own per-step timings (--timings CSV),

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Lab;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Baton.Bench;
 using Baton.Lab;
-using Baton.Transfer.Local;
+using Baton.Modes.Local.Router;
 
 namespace Baton.LocalBench;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Net;
-using Baton.Agent;
 using Baton.Modes.Handoff.Protocol;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Handoff.Agent;
 
 namespace Baton.Cli;
 

@@ -4,9 +4,9 @@ using System.Runtime.InteropServices;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Router;
 using Baton.Steering;
-using Baton.Transfer;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Cli;
 
@@ -71,8 +71,8 @@ internal static class CliSupport
     public static IDisposable? StartOwnershipTrace(string? file)
     {
         if (file is null) return null;
-        Baton.Transfer.OwnershipTrace.Start(file);
-        return new Stopping(Baton.Transfer.OwnershipTrace.Stop);
+        Baton.Modes.Handoff.Repair.OwnershipTrace.Start(file);
+        return new Stopping(Baton.Modes.Handoff.Repair.OwnershipTrace.Stop);
     }
 
     private sealed class Stopping(Action stop) : IDisposable

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Net.Sockets;
-using Baton.Agent;
 using Baton.Lab;
+using Baton.Application;
 
 namespace Baton.Cli;
 

@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Baton.Agent.Local;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Local.Worker;
 
 namespace Baton.Cli;
 

@@ -1,11 +1,10 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
-using Baton.Agent;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Lab;
-using Baton.Transfer;
 using Xunit.Abstractions;
+using Baton.Application;
 
 namespace Baton.ClusterTests;
 

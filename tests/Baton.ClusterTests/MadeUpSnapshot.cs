@@ -1,5 +1,5 @@
 using System.Net;
-using Baton.Transfer;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.ClusterTests;
 

@@ -4,8 +4,8 @@ using System.Security.Cryptography;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Baton.Lab;
-using Baton.Transfer;
 using Xunit.Abstractions;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.ClusterTests;
 

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
-using Baton.Agent;
 using Baton.Lab;
-using Baton.Transfer.Handoff;
+using Baton.Application;
+using Baton.Modes.Handoff.Router;
 
 namespace Baton.ClusterTests;
 

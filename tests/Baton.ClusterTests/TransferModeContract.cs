@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using Baton.Agent;
 using Baton.Lab;
+using Baton.Application;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)] // labs share 2 cores; one at a time
 

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Baton.Http;
 
-namespace Baton.Agent;
+namespace Baton.Application;
 
 /// <summary>
 /// One request on a connection this host owns for the moment: the parsed head, the body, the

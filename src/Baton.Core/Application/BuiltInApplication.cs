@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Baton.Agent;
+namespace Baton.Application;
 
 /// <summary>
 /// The application Baton ships for demos and tests:

@@ -1,8 +1,9 @@
 using System.Net.Sockets;
 using Baton.Http;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Handoff.Agent;
 
-namespace Baton.Agent;
+namespace Baton.Application;
 
 /// <summary>
 /// One client connection while this process holds it, after a hand-off (agent) or a pass (local

@@ -1,4 +1,4 @@
-namespace Baton.Agent;
+namespace Baton.Application;
 
 /// <summary>
 /// An application that serves transactions on connections Baton hands to it. It reads the

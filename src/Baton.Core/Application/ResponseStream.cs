@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Baton.Agent;
+namespace Baton.Application;
 
 /// <summary>
 /// A transaction's response, written straight to the client's socket, that knows whether anything

@@ -1,6 +1,6 @@
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
-using Baton.Transfer;
+using Baton.Modes;
 
 namespace Baton.Health;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Http;
 
@@ -22,7 +23,7 @@ public readonly record struct HeadReadResult(HeadReadStatus Status, RequestHead?
 /// <summary>
 /// The read side of one HTTP/1.1 connection: a buffer over the socket that yields request heads and
 /// bodies and knows exactly which received bytes are not consumed yet. Those bytes travel with the
-/// connection when it moves (<see cref="Transfer.TcpSnapshot.WithUnreadPrefix"/>), so pipelined
+/// connection when it moves (<see cref="Modes.Handoff.Repair.TcpSnapshot.WithUnreadPrefix"/>), so pipelined
 /// requests are never lost or reordered.
 /// </summary>
 public sealed class HttpInput : IDisposable

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Baton.Agent;
+using Baton.Application;
 
 namespace Baton.Lab;
 

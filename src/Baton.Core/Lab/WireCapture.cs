@@ -26,7 +26,7 @@ public readonly record struct CapturedSegment(long Ticks, string SourceMac, IPEn
 /// tcpdump on one interface of a namespace host, writing headers only (a pcap with nanosecond
 /// stamps) to a file of its own; <see cref="StopAsync"/> ends it (by the process id we started) and
 /// reads the segments back. Packet taps stamp an outgoing frame when the device transmits it and
-/// an incoming one when it arrives, on the same wall clock as <see cref="Transfer.OwnershipTrace"/>.
+/// an incoming one when it arrives, on the same wall clock as <see cref="Modes.Handoff.Repair.OwnershipTrace"/>.
 /// </summary>
 public sealed partial class WireCapture : IDisposable
 {

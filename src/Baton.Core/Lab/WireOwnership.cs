@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Lab;
 
@@ -7,7 +8,7 @@ namespace Baton.Lab;
 /// Checks "one owner on the wire" for every connection of a run: each host's transmitted segments
 /// to the client (captured as they leave its interface, so stamped when sent) must fall in an
 /// interval when that host held a copy of the connection (from its
-/// <see cref="Transfer.OwnershipTrace"/>: restored → dumped or dropped), and the TSvals the client
+/// <see cref="Modes.Handoff.Repair.OwnershipTrace"/>: restored → dumped or dropped), and the TSvals the client
 /// receives on a connection must never step back.
 /// </summary>
 /// <remarks>

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Baton.Http;
 
-namespace Baton.Transfer;
+namespace Baton.Modes;
 
 /// <summary>
 /// One client connection as the router holds it between transactions: the socket and the bytes

@@ -1,4 +1,4 @@
-namespace Baton.Transfer;
+namespace Baton.Modes;
 
 /// <summary>
 /// Routes a client's next request while its connection is still at a destination (the same-target

@@ -1,6 +1,6 @@
 using Baton.Http;
 
-namespace Baton.Transfer;
+namespace Baton.Modes;
 
 /// <summary>
 /// One destination, reached through one of the three mechanisms (handoff, local, relay). The router

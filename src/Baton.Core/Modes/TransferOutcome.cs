@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Baton.Transfer;
+namespace Baton.Modes;
 
 /// <summary>How a transfer of a connection to a destination ended, as the router sees it.</summary>
 public abstract record TransferOutcome

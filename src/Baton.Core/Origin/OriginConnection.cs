@@ -1,7 +1,7 @@
 using System.Net.Sockets;
-using Baton.Agent;
 using Baton.Http;
 using Microsoft.Extensions.Logging;
+using Baton.Application;
 
 namespace Baton.Origin;
 

@@ -1,6 +1,6 @@
 using System.Net;
-using Baton.Agent;
 using Baton.Http;
+using Baton.Application;
 
 namespace Baton.Origin;
 

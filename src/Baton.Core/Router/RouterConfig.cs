@@ -4,9 +4,9 @@ using Baton.Health;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Baton.Steering;
-using Baton.Transfer.Adaptive;
-using Baton.Transfer.Relay;
 using Microsoft.Extensions.Configuration;
+using Baton.Modes.Adaptive;
+using Baton.Modes.Relay;
 
 namespace Baton.Router;
 

@@ -1,12 +1,11 @@
 using System.Net.Sockets;
-using Baton.Agent;
 using Baton.Http;
 using Baton.Metrics;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
-using Baton.Transfer;
-using Baton.Transfer.Adaptive;
-using Microsoft.Extensions.Logging;
+using Baton.Application;
+using Baton.Modes;
+using Baton.Modes.Adaptive;
 
 namespace Baton.Router;
 

@@ -7,12 +7,13 @@ using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Baton.Steering;
 using Baton.Steering.Bpf;
-using Baton.Transfer;
-using Baton.Transfer.Adaptive;
-using Baton.Transfer.Handoff;
-using Baton.Transfer.Local;
-using Baton.Transfer.Relay;
 using Microsoft.Extensions.Logging;
+using Baton.Modes;
+using Baton.Modes.Adaptive;
+using Baton.Modes.Handoff.Repair;
+using Baton.Modes.Handoff.Router;
+using Baton.Modes.Local.Router;
+using Baton.Modes.Relay;
 
 namespace Baton.Router;
 

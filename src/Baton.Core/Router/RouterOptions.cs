@@ -59,7 +59,7 @@ public sealed record RouterOptions
     public bool SameTargetShortcut { get; init; } = true;
 
     /// <summary>Timeouts, pooling and passive health of relay destinations.</summary>
-    public Baton.Transfer.Relay.RelayOptions Relay { get; init; } = new();
+    public Baton.Modes.Relay.RelayOptions Relay { get; init; } = new();
 
     /// <summary>Limit on a request head (431 above).</summary>
     public int HeadLimit { get; init; } = RequestHeadParser.DefaultHeadLimit;

@@ -15,7 +15,7 @@ public enum TransferMode
     Relay,
     /// <summary>
     /// Per request, relay or hand-off, whichever costs the router less for the response size
-    /// learned from earlier responses (<see cref="Transfer.Adaptive.AdaptiveTarget"/>). Each
+    /// learned from earlier responses (<see cref="Modes.Adaptive.AdaptiveTarget"/>). Each
     /// destination is both an HTTP origin (Address) and an agent (Agent).
     /// </summary>
     Adaptive,
@@ -56,7 +56,7 @@ public sealed record Destination(string Name, System.Net.IPEndPoint? ControlEndp
 public sealed record Cluster(string Id, TransferMode Transfer, IReadOnlyList<Destination> Destinations,
     string? LoadBalancingPolicy = null, LoadBalancing.LoadBalancingOptions? LoadBalancing = null,
     Health.HealthCheckOptions? HealthCheck = null, IReadOnlyDictionary<string, string>? Metadata = null,
-    Transfer.Adaptive.AdaptiveOptions? Adaptive = null);
+    Modes.Adaptive.AdaptiveOptions? Adaptive = null);
 
 /// <summary>
 /// A route: which requests (host and path) go to which cluster. Path templates follow YARP's form;

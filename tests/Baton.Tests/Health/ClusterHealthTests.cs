@@ -3,8 +3,8 @@ using Baton.Health;
 using Baton.Http;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
-using Baton.Transfer;
 using Microsoft.Extensions.Time.Testing;
+using Baton.Modes;
 
 namespace Baton.Tests.Health;
 

@@ -1,4 +1,3 @@
-using Baton.Lab;
 using Xunit;
 
 namespace Baton.Tests.Lab;

@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Baton.Agent;
 using Baton.Origin;
 using Baton.Tests.Support;
 using Microsoft.Extensions.Logging.Abstractions;
+using Baton.Application;
 
 namespace Baton.Tests.Origin;
 

@@ -104,7 +104,7 @@ public sealed class RouterConfigTests : IDisposable
         Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.11"), 7070), d.ControlEndpoint);
 
         ClusterNode(c, "c1").Remove("HandoffAbove");
-        Assert.Equal(Baton.Transfer.Adaptive.AdaptiveOptions.DefaultHandoffAbove, RouterConfig.Load(Write(c)).Routes.Clusters["c1"].Adaptive!.HandoffAbove);
+        Assert.Equal(Baton.Modes.Adaptive.AdaptiveOptions.DefaultHandoffAbove, RouterConfig.Load(Write(c)).Routes.Clusters["c1"].Adaptive!.HandoffAbove);
     }
 
     [Fact]

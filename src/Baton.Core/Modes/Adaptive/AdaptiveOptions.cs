@@ -1,4 +1,4 @@
-namespace Baton.Transfer.Adaptive;
+namespace Baton.Modes.Adaptive;
 
 /// <summary>
 /// How an <c>adaptive</c> cluster chooses between relaying a request and handing the connection off:

@@ -1,7 +1,7 @@
 using Baton.Http;
 using Baton.Metrics;
 
-namespace Baton.Transfer.Adaptive;
+namespace Baton.Modes.Adaptive;
 
 /// <summary>
 /// A destination reachable both ways: an agent that takes hand-offs and an HTTP origin that the

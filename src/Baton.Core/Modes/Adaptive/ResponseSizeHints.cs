@@ -1,6 +1,6 @@
 using Baton.Http;
 
-namespace Baton.Transfer.Adaptive;
+namespace Baton.Modes.Adaptive;
 
 /// <summary>
 /// The size of the last response seen per request key (host and path), learned from transactions

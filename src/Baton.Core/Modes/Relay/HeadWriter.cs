@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>Builds one message head in a pooled buffer (Latin-1, as header values are carried).</summary>
 internal sealed class HeadWriter : IDisposable

@@ -1,4 +1,4 @@
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>
 /// Header fields that describe one connection, not the message (RFC 9110 §7.6.1): a proxy must not

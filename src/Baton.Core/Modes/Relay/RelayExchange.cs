@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Baton.Http;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>
 /// One request relayed to the origin and its response relayed back. It tracks what the failure

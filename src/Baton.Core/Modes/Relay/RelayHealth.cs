@@ -1,4 +1,4 @@
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>
 /// Passive health from connect results only (a slow or erroring application is not a dead origin):

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>Log events of the relay transfer mode (ids 700–799 are stable).</summary>
 internal static partial class RelayLog

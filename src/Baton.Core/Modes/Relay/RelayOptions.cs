@@ -1,4 +1,4 @@
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>Timeouts, pool size and passive-health settings of the relay transfer mode, per destination.</summary>
 public sealed record RelayOptions

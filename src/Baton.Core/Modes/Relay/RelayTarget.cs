@@ -3,7 +3,7 @@ using Baton.Http;
 using Baton.Metrics;
 using Microsoft.Extensions.Logging;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>
 /// A destination served as a classic reverse proxy: the router keeps the client connection and

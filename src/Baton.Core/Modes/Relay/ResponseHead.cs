@@ -1,7 +1,7 @@
 using System.Text;
 using Baton.Http;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>How the body of an origin's response is delimited.</summary>
 internal enum ResponseBody

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using Baton.Http;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>
 /// After a 101 Switching Protocols the relay no longer understands the bytes: it copies them both

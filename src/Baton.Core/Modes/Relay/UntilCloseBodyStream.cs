@@ -1,6 +1,6 @@
 using Baton.Http;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>A response body delimited by the origin closing the connection: everything to end of stream.</summary>
 internal sealed class UntilCloseBodyStream(HttpInput input) : BodyStream

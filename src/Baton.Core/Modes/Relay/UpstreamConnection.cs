@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Baton.Http;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>One keep-alive TCP connection to an origin, with its read buffer.</summary>
 internal sealed class UpstreamConnection(Socket socket) : IDisposable

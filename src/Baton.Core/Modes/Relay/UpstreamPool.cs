@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Baton.Metrics;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>
 /// The idle keep-alive connections to one origin. Most recently used first (its socket and the

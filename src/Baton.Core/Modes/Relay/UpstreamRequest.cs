@@ -1,7 +1,7 @@
 using System.Net;
 using Baton.Http;
 
-namespace Baton.Transfer.Relay;
+namespace Baton.Modes.Relay;
 
 /// <summary>The request head as the relay sends it to the origin.</summary>
 internal static class UpstreamRequest

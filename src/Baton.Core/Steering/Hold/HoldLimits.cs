@@ -22,7 +22,7 @@ public sealed record HoldLimits(int FramesPerConnection, int BytesPerConnection,
     /// maximum and 64 KiB (frames: one per KiB, at least 64). In all: 64 MiB and 65,536 frames, which
     /// bound the memory when many connections are in transit at once.
     /// </summary>
-    public static HoldLimits Default { get; } = ForWindow(Transfer.ReceiveWindow.HostMaximum);
+    public static HoldLimits Default { get; } = ForWindow(Modes.Handoff.Repair.ReceiveWindow.HostMaximum);
 
     /// <summary>The bounds for connections whose receive window is at most <paramref name="window"/> bytes.</summary>
     public static HoldLimits ForWindow(int window)

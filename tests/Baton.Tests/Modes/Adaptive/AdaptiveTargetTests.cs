@@ -1,10 +1,10 @@
 using System.Net.Sockets;
 using System.Text;
 using Baton.Http;
-using Baton.Transfer;
-using Baton.Transfer.Adaptive;
+using Baton.Modes;
+using Baton.Modes.Adaptive;
 
-namespace Baton.Tests.Transfer.Adaptive;
+namespace Baton.Tests.Modes.Adaptive;
 
 /// <summary>
 /// The adaptive choice between relay and hand-off: unknown sizes are relayed, sizes learned from

@@ -1,14 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Baton.Agent;
-using Baton.Agent.Local;
 using Baton.Tests.Support;
-using Baton.Transfer;
-using Baton.Transfer.Local;
 using Microsoft.Extensions.Logging.Abstractions;
+using Baton.Application;
+using Baton.Modes;
+using Baton.Modes.Local.Router;
+using Baton.Modes.Local.Worker;
 
-namespace Baton.Tests.Transfer.Local;
+namespace Baton.Tests.Modes.Local;
 
 /// <summary>
 /// A router-side registry on a real Unix socket with in-process workers (each a real

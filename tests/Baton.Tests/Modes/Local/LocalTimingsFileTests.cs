@@ -1,9 +1,9 @@
 using System.Globalization;
 using Baton.Lab;
 using Baton.Tests.Support;
-using Baton.Transfer.Local;
+using Baton.Modes.Local.Router;
 
-namespace Baton.Tests.Transfer.Local;
+namespace Baton.Tests.Modes.Local;
 
 /// <summary>
 /// `baton router --timings FILE` with local clusters only: at stop the file holds one CSV line per

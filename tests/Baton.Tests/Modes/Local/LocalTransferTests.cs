@@ -1,14 +1,14 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text;
-using Baton.Agent;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Tests.Support;
-using Baton.Transfer;
-using Baton.Transfer.Local;
 using Xunit.Abstractions;
+using Baton.Application;
+using Baton.Modes;
+using Baton.Modes.Local.Protocol;
+using Baton.Modes.Local.Router;
 
-namespace Baton.Tests.Transfer.Local;
+namespace Baton.Tests.Modes.Local;
 
 /// <summary>
 /// The local transfer mode end to end, without root: a registry on a real Unix socket, in-process

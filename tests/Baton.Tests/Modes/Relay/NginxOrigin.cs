@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Baton.Tests.Support;
 
-namespace Baton.Tests.Transfer.Relay;
+namespace Baton.Tests.Modes.Relay;
 
 /// <summary>
 /// A private nginx (Debian's nginx-light) on 127.0.0.1 and a free port, everything it writes kept

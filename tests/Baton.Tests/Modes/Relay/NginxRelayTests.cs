@@ -1,8 +1,8 @@
 using System.IO.Compression;
 using System.Text;
-using Baton.Transfer;
+using Baton.Modes;
 
-namespace Baton.Tests.Transfer.Relay;
+namespace Baton.Tests.Modes.Relay;
 
 /// <summary>
 /// nginx as the origin: a real HTTP/1.1 server's keep-alive, framing and body handling against the

@@ -3,11 +3,11 @@ using System.Net;
 using System.Net.Sockets;
 using Baton.Http;
 using Baton.Tests.Support;
-using Baton.Transfer;
-using Baton.Transfer.Relay;
 using Microsoft.Extensions.Logging.Abstractions;
+using Baton.Modes;
+using Baton.Modes.Relay;
 
-namespace Baton.Tests.Transfer.Relay;
+namespace Baton.Tests.Modes.Relay;
 
 /// <summary>
 /// A RelayTarget behind a loop that does what the router does with a client connection: read a

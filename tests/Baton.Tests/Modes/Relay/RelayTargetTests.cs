@@ -2,11 +2,11 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Baton.Tests.Support;
-using Baton.Transfer;
-using Baton.Transfer.Relay;
 using Microsoft.Extensions.Logging.Abstractions;
+using Baton.Modes;
+using Baton.Modes.Relay;
 
-namespace Baton.Tests.Transfer.Relay;
+namespace Baton.Tests.Modes.Relay;
 
 /// <summary>The relay transfer mode end to end over loopback: a scripted origin, a router loop, a raw client.</summary>
 public sealed class RelayTargetTests

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Baton.Http;
 
-namespace Baton.Tests.Transfer.Relay;
+namespace Baton.Tests.Modes.Relay;
 
 /// <summary>A request as the origin received it.</summary>
 internal sealed record OriginRequest(int Connection, int IndexOnConnection, RequestHead Head, byte[] Body)

@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using Baton.Tests.Support;
 
-namespace Baton.Tests.Transfer.Relay;
+namespace Baton.Tests.Modes.Relay;
 
 /// <summary>A response as the client received it; the body de-chunked when it came chunked.</summary>
 internal sealed record ClientResponse(int Status, string Head, List<KeyValuePair<string, string>> Headers, byte[] Body)

@@ -3,10 +3,11 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Http;
-using Baton.Transfer;
 using Microsoft.Extensions.Logging;
+using Baton.Application;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Agent;
+namespace Baton.Modes.Handoff.Agent;
 
 /// <summary>
 /// One connection while this agent owns it: serve one transaction, then hand it back (or close it

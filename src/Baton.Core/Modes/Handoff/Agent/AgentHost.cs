@@ -1,9 +1,9 @@
 using System.Net.Sockets;
 using Baton.Modes.Handoff.Protocol;
-using Baton.Transfer;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Agent;
+namespace Baton.Modes.Handoff.Agent;
 
 /// <summary>
 /// The back-end side: accepts the router's control link, restores the connections handed to it,

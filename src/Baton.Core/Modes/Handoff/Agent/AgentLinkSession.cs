@@ -4,10 +4,10 @@ using System.Diagnostics;
 using System.Net;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Http;
-using Baton.Transfer;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Agent;
+namespace Baton.Modes.Handoff.Agent;
 
 /// <summary>
 /// The agent's side of one control link: restores what the router hands over, activates it on Go,

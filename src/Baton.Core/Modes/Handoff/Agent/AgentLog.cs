@@ -2,7 +2,7 @@ using System.Net;
 using Baton.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Baton.Agent;
+namespace Baton.Modes.Handoff.Agent;
 
 /// <summary>The agent's log events (ids 300–399 are stable).</summary>
 internal static partial class AgentLog

@@ -2,8 +2,9 @@ using System.Net;
 using System.Net.NetworkInformation;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Http;
+using Baton.Application;
 
-namespace Baton.Agent;
+namespace Baton.Modes.Handoff.Agent;
 
 /// <summary>Settings of a back-end agent.</summary>
 public sealed class AgentOptions

@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Baton.Interop;
-using Baton.Transfer;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Agent;
+namespace Baton.Modes.Handoff.Agent;
 
 /// <summary>
 /// Waits, for all of an agent's connections on one thread, until the client has acknowledged a

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.NetworkInformation;
 using System.Text;
-using Baton.Transfer;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Modes.Handoff.Protocol;
 

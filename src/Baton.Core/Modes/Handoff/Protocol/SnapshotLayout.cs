@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
-using Baton.Transfer;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Modes.Handoff.Protocol;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 
-namespace Baton.Transfer;
+namespace Baton.Modes.Handoff.Repair;
 
 /// <summary>
 /// Diagnostics (<c>--ownership-trace FILE</c> on <c>baton router</c> and <c>baton agent</c>): when

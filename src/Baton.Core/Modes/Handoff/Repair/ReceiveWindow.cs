@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Baton.Transfer;
+namespace Baton.Modes.Handoff.Repair;
 
 /// <summary>The largest receive window a connection on this host can advertise.</summary>
 internal static class ReceiveWindow

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Baton.Interop;
 
-namespace Baton.Transfer;
+namespace Baton.Modes.Handoff.Repair;
 
 /// <summary>
 /// A connection rebuilt from a <see cref="TcpSnapshot"/> that is still in repair mode: it exists

@@ -1,9 +1,8 @@
-using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Baton.Interop;
 
-namespace Baton.Transfer;
+namespace Baton.Modes.Handoff.Repair;
 
 /// <summary>
 /// Linux TCP_REPAIR: freezes a live connection into a <see cref="TcpSnapshot"/> and rebuilds it

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Baton.Transfer;
+namespace Baton.Modes.Handoff.Repair;
 
 /// <summary>
 /// The kernel state of one ESTABLISHED TCP connection, as TCP_REPAIR dumps it: enough to rebuild

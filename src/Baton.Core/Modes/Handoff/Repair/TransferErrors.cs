@@ -1,4 +1,4 @@
-namespace Baton.Transfer;
+namespace Baton.Modes.Handoff.Repair;
 
 /// <summary>
 /// TCP_REPAIR was refused for lack of CAP_NET_ADMIN. The message is meant to be shown as is, as

@@ -1,15 +1,14 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
-using System.Text;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Metrics;
 using Baton.Steering;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Transfer.Handoff;
+namespace Baton.Modes.Handoff.Router;
 
 /// <summary>
 /// The router's persistent control link to one agent. It reconnects on its own; while it is down the

@@ -2,7 +2,7 @@ using System.Net;
 using Baton.Modes.Handoff.Protocol;
 using Microsoft.Extensions.Logging;
 
-namespace Baton.Transfer.Handoff;
+namespace Baton.Modes.Handoff.Router;
 
 /// <summary>The router's hand-off and agent-link log events (ids 200–299 are stable).</summary>
 internal static partial class HandoffLog

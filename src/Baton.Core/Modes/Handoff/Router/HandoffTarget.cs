@@ -1,6 +1,7 @@
 using Baton.Http;
+using Baton.Modes.Handoff.Protocol;
 
-namespace Baton.Transfer.Handoff;
+namespace Baton.Modes.Handoff.Router;
 
 /// <summary>
 /// A destination reached by moving the live TCP connection to an agent's host (TCP_REPAIR and

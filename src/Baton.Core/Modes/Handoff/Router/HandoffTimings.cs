@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Transfer.Handoff;
+namespace Baton.Modes.Handoff.Router;
 
 /// <summary>
 /// Router-side time of one hand-off and its return, step by step, in Stopwatch ticks.

@@ -6,8 +6,10 @@ using Baton.Modes.Handoff.Protocol;
 using Baton.Metrics;
 using Baton.Steering;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Handoff.Agent;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Transfer.Handoff;
+namespace Baton.Modes.Handoff.Router;
 
 /// <summary>
 /// Moves a live connection to an agent's host and takes it back after the transaction, following

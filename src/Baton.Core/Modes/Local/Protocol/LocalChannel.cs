@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Protocol;
 
 /// <summary>Message types on the router–worker Unix socket.</summary>
 public enum LocalMessageType : byte

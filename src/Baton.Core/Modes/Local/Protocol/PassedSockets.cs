@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Baton.Interop;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Protocol;
 
 /// <summary>
 /// Turns a descriptor received with SCM_RIGHTS into a <see cref="Socket"/> whose fd number this

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using Baton.Interop;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Protocol;
 
 /// <summary>The process at the other end of a Unix socket, as the kernel recorded it at connect (SO_PEERCRED).</summary>
 public readonly record struct PeerCredentials(int Pid, uint Uid, uint Gid)

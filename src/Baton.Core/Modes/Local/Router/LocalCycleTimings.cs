@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Router;
 
 /// <summary>
 /// One local cycle, as Stopwatch timestamps on CLOCK_MONOTONIC, which the router and the worker

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Local.Protocol;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Router;
 
 /// <summary>Log events of the local transfer mode (ids 500–599 are stable).</summary>
 internal static partial class LocalLog

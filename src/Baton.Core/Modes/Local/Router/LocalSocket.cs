@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Router;
 
 /// <summary>
 /// A connection a worker handed back. Unlike a TCP_REPAIR return, bytes the worker read but did not

@@ -1,6 +1,7 @@
 using Baton.Http;
+using Baton.Modes.Handoff.Protocol;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Router;
 
 /// <summary>
 /// A destination reached by passing the socket's descriptor to the worker process registered

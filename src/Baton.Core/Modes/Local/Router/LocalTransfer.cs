@@ -2,8 +2,10 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Baton.Interop;
+using Baton.Modes.Handoff.Protocol;
+using Baton.Modes.Local.Protocol;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Router;
 
 /// <summary>
 /// Moves a live connection to a worker process on this host by passing its descriptor over a Unix

@@ -6,8 +6,9 @@ using System.Runtime.InteropServices;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Local.Protocol;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Router;
 
 /// <summary>
 /// What came back from a worker for one connection: the socket and unconsumed bytes, or null (it

@@ -4,8 +4,9 @@ using System.Text;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Local.Protocol;
 
-namespace Baton.Transfer.Local;
+namespace Baton.Modes.Local.Router;
 
 /// <summary>
 /// Listens on a Unix socket path where worker processes connect and register under a destination

@@ -3,10 +3,11 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Baton.Http;
 using Baton.Interop;
-using Baton.Transfer.Local;
 using Microsoft.Extensions.Logging;
+using Baton.Application;
+using Baton.Modes.Local.Protocol;
 
-namespace Baton.Agent.Local;
+namespace Baton.Modes.Local.Worker;
 
 /// <summary>
 /// One connection while this worker holds it: serve one transaction, then pass it back with the

@@ -4,10 +4,10 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
-using Baton.Transfer.Local;
 using Microsoft.Extensions.Logging;
+using Baton.Modes.Local.Protocol;
 
-namespace Baton.Agent.Local;
+namespace Baton.Modes.Local.Worker;
 
 /// <summary>
 /// A worker process of the local transfer mode: connects to the router's Unix socket, registers its

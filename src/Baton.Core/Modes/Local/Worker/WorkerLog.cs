@@ -1,7 +1,6 @@
-using Baton.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Baton.Agent.Local;
+namespace Baton.Modes.Local.Worker;
 
 /// <summary>The worker's log events (ids 600–699 are stable).</summary>
 internal static partial class WorkerLog

@@ -1,6 +1,7 @@
 using Baton.Http;
+using Baton.Application;
 
-namespace Baton.Agent.Local;
+namespace Baton.Modes.Local.Worker;
 
 /// <summary>Settings of a local worker process.</summary>
 public sealed class WorkerOptions

@@ -1,9 +1,9 @@
 using System.Net.Sockets;
-using Baton.Agent;
 using Baton.Tests.Support;
-using Baton.Transfer;
+using Baton.Modes.Handoff.Agent;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Tests.Agent;
+namespace Baton.Tests.Modes.Handoff.Agent;
 
 /// <summary>
 /// The agent's wait after a response, on real loopback sockets: first until the client has

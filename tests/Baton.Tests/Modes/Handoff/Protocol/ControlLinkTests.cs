@@ -6,7 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Tests.Support;
-using Baton.Transfer;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Tests.Modes.Handoff.Protocol;
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using Baton.Modes.Handoff.Protocol;
-using Baton.Transfer;
+using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Tests.Modes.Handoff.Protocol;
 

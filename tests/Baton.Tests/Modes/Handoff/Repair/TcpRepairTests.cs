@@ -5,9 +5,9 @@ using System.Text;
 using Baton.Interop;
 using Baton.Lab;
 using Baton.Tests.Support;
-using Baton.Transfer;
+using Baton.Modes.Handoff.Repair;
 
-namespace Baton.Tests.Transfer;
+namespace Baton.Tests.Modes.Handoff.Repair;
 
 /// <summary>
 /// Real TCP_REPAIR dump and restore of a live loopback connection, inside a private network
