@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Net.NetworkInformation;
 using System.Runtime.InteropServices;
-using Baton.Modes.Handoff.Protocol;
+using Baton.Modes;
 using Baton.Router;
 using Baton.Steering;
 using Microsoft.Extensions.Logging;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Net.Sockets;
-using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Http;
 
@@ -46,6 +45,9 @@ public sealed class HttpInput : IDisposable
 
     /// <summary>Received bytes not consumed yet.</summary>
     public ReadOnlySpan<byte> Unread => _buffer.AsSpan(_start, _end - _start);
+
+    /// <summary><see cref="Unread"/> as memory, for a message that carries it (valid until the next read).</summary>
+    public ReadOnlyMemory<byte> UnreadMemory => _buffer.AsMemory(_start, _end - _start);
 
     /// <summary>Waits for and parses the next request head into a new <see cref="RequestHead"/>, consuming it.</summary>
     public ValueTask<HeadReadResult> ReadHeadAsync(int headLimit, TimeSpan idleTimeout, CancellationToken ct) =>

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Lab;
 

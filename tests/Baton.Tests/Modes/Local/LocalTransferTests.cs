@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using Baton.Modes.Handoff.Protocol;
 using Baton.Tests.Support;
 using Xunit.Abstractions;
 using Baton.Application;

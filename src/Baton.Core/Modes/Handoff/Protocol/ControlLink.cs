@@ -14,8 +14,6 @@ public readonly record struct ControlMessage(ControlMessageType Type, ulong Conn
             : throw new ControlProtocolException($"malformed {T.Type} ({Type}, {Payload.Length} payload bytes)");
 }
 
-/// <summary>The link is not (or no longer) trustworthy: bad tag, bad sequence, bad version.</summary>
-public sealed class ControlProtocolException(string message) : Exception(message);
 
 /// <summary>
 /// A framed, versioned, authenticated message link between the router and one agent, over one

@@ -1,5 +1,4 @@
 using Baton.Http;
-using Baton.Modes.Handoff.Protocol;
 
 namespace Baton.Modes.Handoff.Router;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Modes.Handoff.Router;
 

@@ -6,7 +6,6 @@ using Baton.Modes.Handoff.Protocol;
 using Baton.Metrics;
 using Baton.Steering;
 using Microsoft.Extensions.Logging;
-using Baton.Modes.Handoff.Agent;
 using Baton.Modes.Handoff.Repair;
 
 namespace Baton.Modes.Handoff.Router;

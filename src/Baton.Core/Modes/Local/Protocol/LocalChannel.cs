@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 
 namespace Baton.Modes.Local.Protocol;
@@ -9,22 +8,28 @@ namespace Baton.Modes.Local.Protocol;
 /// <summary>Message types on the router–worker Unix socket.</summary>
 public enum LocalMessageType : byte
 {
-    /// <summary>Worker → router: payload is the worker's name (UTF-8).</summary>
+    /// <summary><see cref="Protocol.Register"/>.</summary>
     Register = 1,
-    /// <summary>Router → worker: the registration is accepted.</summary>
+    /// <summary><see cref="Protocol.Registered"/>.</summary>
     Registered = 2,
-    /// <summary>Router → worker: the registration is refused; payload is the reason (UTF-8).</summary>
+    /// <summary><see cref="RegistrationRefused"/>.</summary>
     Refused = 3,
-    /// <summary>Router → worker, with the client socket's fd: [8: router timestamp][bytes the router read].</summary>
+    /// <summary><see cref="Protocol.Pass"/>, with the client socket's descriptor.</summary>
     Pass = 4,
-    /// <summary>Worker → router, with the fd: [8: worker timestamp][8: pass ticks][bytes read, not consumed].</summary>
+    /// <summary><see cref="Protocol.Return"/>, with the descriptor.</summary>
     Return = 5,
-    /// <summary>Worker → router, no fd: the worker closed the connection.</summary>
+    /// <summary><see cref="Protocol.Closed"/>.</summary>
     Closed = 6,
 }
 
 /// <summary>One received message; <see cref="Fd"/> is the passed descriptor (owned by the receiver) or -1.</summary>
-internal sealed record LocalMessage(LocalMessageType Type, ulong ConnectionId, byte[] Payload, int Fd);
+internal sealed record LocalMessage(LocalMessageType Type, ulong ConnectionId, byte[] Payload, int Fd)
+{
+    /// <summary>The payload as <typeparamref name="T"/>; a protocol error when the frame is another type or the payload another shape.</summary>
+    public T Read<T>() where T : ILocalMessage<T> =>
+        Type == T.Type && T.TryRead(Payload, out var message) ? message
+            : throw new ControlProtocolException($"malformed {T.Type} ({Type}, {Payload.Length} payload bytes)");
+}
 
 /// <summary>
 /// Framing over a connected Unix stream socket: [1: type][8: connection id][4: length][payload],
@@ -55,15 +60,25 @@ internal sealed class LocalChannel : IDisposable
 
     public static bool CarriesFd(LocalMessageType t) => t is LocalMessageType.Pass or LocalMessageType.Return;
 
-    /// <summary>Sends one message, with <paramref name="fd"/> attached when it is not -1. Throws <see cref="NativeCallException"/> or <see cref="ObjectDisposedException"/>.</summary>
-    public unsafe void Send(LocalMessageType type, ulong id, ReadOnlySpan<byte> payload, SafeHandle? fd = null)
+    /// <summary>
+    /// Sends one message about connection <paramref name="id"/>, with <paramref name="fd"/> attached
+    /// (a <see cref="Pass"/> or <see cref="Return"/>). Throws <see cref="NativeCallException"/> or
+    /// <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    public void Send<T>(T message, ulong id, SafeHandle? fd = null) where T : ILocalMessage<T>
     {
-        if (payload.Length > MaxPayload) throw new ArgumentException($"payload of {payload.Length} bytes is too large", nameof(payload));
-        var message = new byte[HeaderLength + payload.Length];
-        message[0] = (byte)type;
-        BinaryPrimitives.WriteUInt64BigEndian(message.AsSpan(1), id);
-        BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(9), payload.Length);
-        payload.CopyTo(message.AsSpan(HeaderLength));
+        int length = message.Length;
+        if (length > MaxPayload) throw new ArgumentException($"payload of {length} bytes is too large", nameof(message));
+        var frame = new byte[HeaderLength + length];
+        frame[0] = (byte)T.Type;
+        BinaryPrimitives.WriteUInt64BigEndian(frame.AsSpan(1), id);
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(9), length);
+        message.Write(frame.AsSpan(HeaderLength));
+        SendFrame(frame, fd);
+    }
+
+    private unsafe void SendFrame(byte[] message, SafeHandle? fd)
+    {
 
         bool fdRef = false, sockRef = false;
         lock (_sendLock)

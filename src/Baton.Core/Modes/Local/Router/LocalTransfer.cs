@@ -1,8 +1,6 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Baton.Interop;
-using Baton.Modes.Handoff.Protocol;
 using Baton.Modes.Local.Protocol;
 
 namespace Baton.Modes.Local.Router;
@@ -42,11 +40,8 @@ public sealed class LocalTransfer
         try
         {
             cookie = PassedSockets.Note(socket);
-            var payload = new byte[8 + unread.Length];
-            unread.Span.CopyTo(payload.AsSpan(8));
             stamped = Stopwatch.GetTimestamp();
-            BinaryPrimitives.WriteInt64BigEndian(payload, stamped);
-            worker.Send(LocalMessageType.Pass, id, payload, socket.SafeHandle);
+            worker.Send(new Pass(stamped, unread), id, socket.SafeHandle);
             sent = Stopwatch.GetTimestamp();
         }
         catch (Exception e) when (e is NativeCallException or SocketException or ObjectDisposedException)

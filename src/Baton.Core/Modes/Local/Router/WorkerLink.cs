@@ -1,9 +1,7 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Microsoft.Extensions.Logging;
 using Baton.Modes.Local.Protocol;
@@ -71,8 +69,8 @@ public sealed class WorkerLink : IAsyncDisposable
 
     internal void End(ulong id) => _sessions.TryRemove(id, out _);
 
-    internal void Send(LocalMessageType type, ulong id, ReadOnlySpan<byte> payload, SafeHandle? fd) =>
-        _channel.Send(type, id, payload, fd);
+    internal void Send<T>(T message, ulong id, SafeHandle? fd) where T : ILocalMessage<T> =>
+        _channel.Send(message, id, fd);
 
     private void ReadLoop()
     {
@@ -120,7 +118,7 @@ public sealed class WorkerLink : IAsyncDisposable
             Libc.Close(m.Fd);
             return;
         }
-        if (m.Payload.Length < 16)
+        if (!Return.TryRead(m.Payload, out var r))
         {
             Libc.Close(m.Fd);
             s.TrySetResult(null);
@@ -129,10 +127,8 @@ public sealed class WorkerLink : IAsyncDisposable
         try
         {
             int fd = PassedSockets.Adopt(m.Fd, out ulong cookie);
-            var socket = new LocalSocket(new SafeSocketHandle(fd, ownsHandle: true), m.Payload[16..]) { Blocking = true };
-            long sentAt = BinaryPrimitives.ReadInt64BigEndian(m.Payload);
-            long pass = BinaryPrimitives.ReadInt64BigEndian(m.Payload.AsSpan(8));
-            s.TrySetResult(new LocalReturn(socket, cookie, pass, sentAt, received, Stopwatch.GetTimestamp()));
+            var socket = new LocalSocket(new SafeSocketHandle(fd, ownsHandle: true), r.Unread.ToArray()) { Blocking = true };
+            s.TrySetResult(new LocalReturn(socket, cookie, r.PassTicks, r.WorkerTimestamp, received, Stopwatch.GetTimestamp()));
         }
         catch (Exception e) when (e is NativeCallException or SocketException)
         {

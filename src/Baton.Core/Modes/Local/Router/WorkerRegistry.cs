@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using System.Text;
-using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Microsoft.Extensions.Logging;
 using Baton.Modes.Local.Protocol;
@@ -141,7 +139,7 @@ public sealed class WorkerRegistry : IAsyncDisposable
                 Refuse(channel, refusal);
                 return;
             }
-            string name = Encoding.UTF8.GetString(m.Payload);
+            string name = m.Read<Register>().Name;
             if (name.Length is 0 or > 255 || name.Any(char.IsControl))
             {
                 Refuse(channel, "invalid worker name");
@@ -154,7 +152,7 @@ public sealed class WorkerRegistry : IAsyncDisposable
                 Refuse(channel, $"a worker named {name} is already registered");
                 return;
             }
-            channel.Send(LocalMessageType.Registered, 0, [], null);
+            channel.Send(new Registered(), 0);
             link.Start();
             _ = link.Closed.ContinueWith(_ => _workers.TryRemove(KeyValuePair.Create(name, link)), TaskScheduler.Default);
             LocalLog.WorkerRegistered(_log, name, cred.Pid, cred.Uid);
@@ -170,7 +168,7 @@ public sealed class WorkerRegistry : IAsyncDisposable
     private void Refuse(LocalChannel channel, string reason)
     {
         LocalLog.WorkerRefused(_log, reason);
-        try { channel.Send(LocalMessageType.Refused, 0, Encoding.UTF8.GetBytes(reason), null); }
+        try { channel.Send(new RegistrationRefused(reason), 0); }
         catch (Exception e) when (e is NativeCallException or ObjectDisposedException) { }
         channel.Dispose();
     }

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
 using Baton.Http;
@@ -20,13 +19,12 @@ internal sealed class WorkerConnection : HeldConnection
     private readonly long _passTicks;
     private int _done;
 
-    /// <summary><paramref name="pass"/> is the Pass payload: [8: router timestamp][bytes the router read].</summary>
-    public WorkerConnection(ulong id, ulong cookie, Socket socket, byte[] pass, WorkerHost host)
-        : base(id, socket, new HttpInput(socket, pass.AsSpan(8)))
+    public WorkerConnection(ulong id, ulong cookie, Socket socket, Pass pass, WorkerHost host)
+        : base(id, socket, new HttpInput(socket, pass.Unread.Span))
     {
         _cookie = cookie;
         _host = host;
-        _passTicks = Math.Max(0, Stopwatch.GetTimestamp() - BinaryPrimitives.ReadInt64BigEndian(pass));
+        _passTicks = Math.Max(0, Stopwatch.GetTimestamp() - pass.RouterTimestamp);
     }
 
     protected override string HostName => _host.Options.Name;
@@ -54,14 +52,9 @@ internal sealed class WorkerConnection : HeldConnection
     {
         if (Interlocked.Exchange(ref _done, 1) != 0) return;
         // No drain wait: the kernel socket (with its send queue) stays the same, only its holder changes.
-        var unread = Input.Unread;
-        var payload = new byte[16 + unread.Length];
-        BinaryPrimitives.WriteInt64BigEndian(payload.AsSpan(8), _passTicks);
-        unread.CopyTo(payload.AsSpan(16));
-        BinaryPrimitives.WriteInt64BigEndian(payload, Stopwatch.GetTimestamp());
         try
         {
-            _host.Send(LocalMessageType.Return, Id, payload, Socket.SafeHandle);
+            _host.Send(new Return(Stopwatch.GetTimestamp(), _passTicks, Input.UnreadMemory), Id, Socket.SafeHandle);
         }
         catch (Exception e) when (e is NativeCallException or ObjectDisposedException)
         {
@@ -81,7 +74,7 @@ internal sealed class WorkerConnection : HeldConnection
         if (Interlocked.Exchange(ref _done, 1) != 0) return;
         _host.Forget(Id);
         PassedSockets.Forget(_cookie);
-        try { _host.Send(LocalMessageType.Closed, Id, [], null); }
+        try { _host.Send(new Closed(), Id); }
         catch (Exception e) when (e is NativeCallException or ObjectDisposedException) { }
         await GracefulClose.CloseAsync(Socket).ConfigureAwait(false);
         Input.Dispose();

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Text;
-using Baton.Modes.Handoff.Protocol;
 using Baton.Interop;
 using Microsoft.Extensions.Logging;
 using Baton.Modes.Local.Protocol;
@@ -82,14 +80,14 @@ public sealed class WorkerHost : IAsyncDisposable
 
     private void ReadLoop(LocalChannel channel)
     {
-        channel.Send(LocalMessageType.Register, 0, Encoding.UTF8.GetBytes(Options.Name), null);
+        channel.Send(new Register(Options.Name), 0);
         var first = channel.Receive();
         switch (first?.Type)
         {
             case LocalMessageType.Registered:
                 break;
             case LocalMessageType.Refused:
-                throw new ControlProtocolException($"router refused worker {Options.Name}: {Encoding.UTF8.GetString(first.Payload)}");
+                throw new ControlProtocolException($"router refused worker {Options.Name}: {first.Read<RegistrationRefused>().Reason}");
             case null:
                 if (_closing.IsCancellationRequested) return;
                 throw new ControlProtocolException($"router at {Options.SocketPath} closed the link before accepting worker {Options.Name}");
@@ -121,7 +119,7 @@ public sealed class WorkerHost : IAsyncDisposable
 
     private void OnPass(LocalMessage m)
     {
-        if (m.Payload.Length < 8)
+        if (!Pass.TryRead(m.Payload, out var pass))
         {
             Libc.Close(m.Fd);
             throw new ControlProtocolException("short Pass message");
@@ -135,19 +133,19 @@ public sealed class WorkerHost : IAsyncDisposable
         catch (Exception e) when (e is NativeCallException or SocketException)
         {
             WorkerLog.PassUnusable(_log, m.ConnectionId, e.Message);
-            try { _channel!.Send(LocalMessageType.Closed, m.ConnectionId, [], null); }
+            try { _channel!.Send(new Closed(), m.ConnectionId); }
             catch (Exception e2) when (e2 is NativeCallException or ObjectDisposedException) { }
             return;
         }
-        var c = new WorkerConnection(m.ConnectionId, cookie, socket, m.Payload, this);
+        var c = new WorkerConnection(m.ConnectionId, cookie, socket, pass, this);
         _connections[m.ConnectionId] = c;
         _ = Task.Run(c.RunAsync);
     }
 
-    internal void Send(LocalMessageType type, ulong id, ReadOnlySpan<byte> payload, SafeHandle? fd)
+    internal void Send<T>(T message, ulong id, SafeHandle? fd = null) where T : ILocalMessage<T>
     {
         var ch = _channel ?? throw new ObjectDisposedException(nameof(WorkerHost));
-        ch.Send(type, id, payload, fd);
+        ch.Send(message, id, fd);
     }
 
     internal void Forget(ulong id) => _connections.TryRemove(id, out _);

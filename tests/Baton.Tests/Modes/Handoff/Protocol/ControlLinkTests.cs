@@ -4,6 +4,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using Baton.Modes;
 using Baton.Modes.Handoff.Protocol;
 using Baton.Tests.Support;
 using Baton.Modes.Handoff.Repair;
