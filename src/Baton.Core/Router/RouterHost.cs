@@ -1,19 +1,11 @@
 using System.Collections.Concurrent;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Baton.Health;
 using Baton.Http;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
-using Baton.Steering;
-using Baton.Steering.Bpf;
 using Microsoft.Extensions.Logging;
 using Baton.Modes;
-using Baton.Modes.Adaptive;
-using Baton.Modes.Handoff.Repair;
-using Baton.Modes.Handoff.Router;
-using Baton.Modes.Local.Router;
-using Baton.Modes.Relay;
 
 namespace Baton.Router;
 
@@ -30,13 +22,9 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     private readonly ConcurrentDictionary<string, DestinationState> _load = new(StringComparer.Ordinal);
     private readonly object _reloadGate = new();
     private volatile RoutingState _routing = null!;
-    private IFlowSteering? _steering;
-    private WorkerRegistry? _workers;
-    private readonly LocalTransfer _local = new();
-    // One table for the whole router: a URL's response size does not depend on who serves it.
-    private readonly ResponseSizeHints _sizeHints = new();
-    private readonly ConcurrentQueue<HandoffTimings> _timings = new();
-    private readonly ConcurrentQueue<LocalCycleTimings> _localTimings = new();
+    // What a destination's target was made for: a reload may not move the name elsewhere.
+    private readonly ConcurrentDictionary<string, (TransferMode Mode, string Address)> _bound = new(StringComparer.Ordinal);
+    private ModeRegistry _modes = null!;
     private ActiveHealthProber? _prober;
 
     internal RouterOptions Options => options;
@@ -48,16 +36,15 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     private sealed record RoutingState(RouteTable Table, IReadOnlyDictionary<string, ILoadBalancingPolicy> Policies,
         IReadOnlyDictionary<string, ClusterHealth> Health);
     internal ILogger Log => _log;
-    private HandoffTransfer? _handoff;
 
 
     /// <summary>Runs until <paramref name="ct"/> is cancelled; removes its steering table on the way out.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        // Each mechanism's machinery starts only when a cluster uses it: a router with local and
-        // relay clusters only needs no privilege, no steering table and no key.
-        using var steering = options.Routes.Clusters.Values.Any(c => c.Transfer.HandsOff()) ? StartSteering() : null;
-        await using var workers = Uses(options.Routes, TransferMode.Local) ? StartWorkers() : null;
+        // Each mode's machinery starts only when a cluster uses it: a router with local and relay
+        // clusters only needs no privilege, no steering table and no key. Stopped last.
+        await using var modes = _modes = new ModeRegistry(options, loggers, _log);
+        modes.StartFor(options.Routes);
         await using var prober = _prober = new ActiveHealthProber(TimeProvider.System, loggers.CreateLogger("Baton.Health"));
         foreach (var w in options.Warnings) RouterLog.ConfigWarning(_log, w);
         Apply(options.Routes);
@@ -89,7 +76,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
             catch (Exception) { }
             foreach (var t in _targets.Values)
                 if (t is IAsyncDisposable d) await d.DisposeAsync().ConfigureAwait(false);
-            WriteTimings();
+            if (options.TimingsFile is { } file) _modes.WriteTimings(file);
         }
     }
 
@@ -134,26 +121,24 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         lock (_reloadGate)
         {
             // Check everything before changing anything: a rejected reload leaves no trace.
-            var added = new List<(Cluster Cluster, Destination Destination)>();
+            var added = new List<(ITransferMode Mode, Cluster Cluster, Destination Destination)>();
             foreach (var c in table.Clusters.Values.Where(c => c.Transfer != TransferMode.Router))
             {
-                if (c.Transfer.HandsOff() && _handoff is null)
-                    throw new ConfigException($"ReverseProxy:Clusters:{c.Id}: handoff clusters added by a reload need a restart (the router started without steering)");
-                if (c.Transfer == TransferMode.Local && _workers is null)
-                    throw new ConfigException($"ReverseProxy:Clusters:{c.Id}: local clusters added by a reload need a restart (the router started without a worker socket)");
+                var mode = _modes.For(c);
                 foreach (var d in c.Destinations)
                 {
-                    if (_targets.TryGetValue(d.Name, out var existing))
+                    if (_bound.TryGetValue(d.Name, out var bound))
                     {
-                        if (Describe(existing) != (c.Transfer, d.Address))
+                        if (bound != (c.Transfer, d.Address))
                             throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' changed to {c.Transfer.ToString().ToLowerInvariant()} {d.Address}; restart the router to change it");
                     }
-                    else if (!added.Any(a => a.Destination.Name == d.Name)) added.Add((c, d));
+                    else if (!added.Any(a => a.Destination.Name == d.Name)) added.Add((mode, c, d));
                 }
             }
-            foreach (var (c, d) in added)
+            foreach (var (mode, c, d) in added)
             {
-                _targets[d.Name] = MakeTarget(c, d);
+                _targets[d.Name] = mode.CreateTarget(c, d);
+                _bound[d.Name] = (c.Transfer, d.Address);
                 _load[d.Name] = new DestinationState(d.Name);
             }
             var policies = table.Clusters.Values
@@ -167,95 +152,6 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
             _routing = new RoutingState(table, policies, health);
             _prober?.Apply(health.Values);
         }
-    }
-
-    private ITransferTarget MakeTarget(Cluster c, Destination d)
-    {
-        switch (c.Transfer)
-        {
-            case TransferMode.Handoff:
-                return MakeHandoff(d);
-            case TransferMode.Local:
-                return new LocalTarget(d.Name, _workers!, _local);
-            case TransferMode.Relay:
-                return MakeRelay(c, d);
-            case TransferMode.Adaptive:
-                // A destination listed by several adaptive clusters takes the first one's threshold
-                // (a name is one back-end, reached one way: RouterConfig checks the addresses agree).
-                return new AdaptiveTarget(MakeRelay(c, d), MakeHandoff(d), _sizeHints, c.Adaptive ?? AdaptiveOptions.Default);
-            default:
-                throw new ArgumentOutOfRangeException(nameof(c), c.Transfer, "the router serves these itself");
-        }
-    }
-
-    private HandoffTarget MakeHandoff(Destination d)
-    {
-        var link = new AgentLink(d.Name, d.ControlEndpoint!, options.Key!, _steering!, _log, options.CloseGrace);
-        link.Start();
-        return new HandoffTarget(link, _handoff!);
-    }
-
-    private RelayTarget MakeRelay(Cluster c, Destination d)
-    {
-        // YARP's ReactivationPeriod, when the cluster gives one, is also how long relay's own
-        // connect-failure health keeps the origin out.
-        var relay = c.HealthCheck?.Passive is { Enabled: true, ReactivationPeriod: { } period }
-            ? options.Relay with { UnhealthyCooldown = period }
-            : options.Relay;
-        return new RelayTarget(d.Name, d.Url!, relay, loggers.CreateLogger("Baton.Relay"));
-    }
-
-    private static (TransferMode, string) Describe(ITransferTarget t) => t switch
-    {
-        HandoffTarget h => (TransferMode.Handoff, h.Link.Endpoint.ToString()),
-        LocalTarget => (TransferMode.Local, new Destination(t.Name).Address),
-        RelayTarget r => (TransferMode.Relay, r.Origin.ToString()),
-        AdaptiveTarget a => (TransferMode.Adaptive, ((HandoffTarget)a.Handoff).Link.Endpoint.ToString()),
-        _ => throw new InvalidOperationException(t.GetType().Name),
-    };
-
-    private IFlowSteering StartSteering()
-    {
-        TcpRepair.EnsurePrivilege();
-        var iface = options.Interface ?? throw new ConfigException("Baton:Interface: missing (handoff clusters steer packets on the router's client-facing interface)");
-        var steering = OpenSteering(iface, InterfaceMac(iface));
-        _steering = steering;
-        _handoff = new HandoffTransfer(steering, options.HandoffTimeout, _log);
-        if (options.TimingsFile is not null) _handoff.OnCycle = _timings.Enqueue;
-        return steering;
-    }
-
-    // The one place that knows there are two implementations. A crashed run of the other kind may
-    // have left its state on the interface: removed too, or its stale entries would still act.
-    private IFlowSteering OpenSteering(string iface, PhysicalAddress mac)
-    {
-        if (options.Steering != SteeringKind.NfTables)
-        {
-            try
-            {
-                var bpf = new BpfFlowSteering(iface, options.Listen, mac, options.HoldQueue ? Steering.Hold.HoldLimits.Default : null);
-                NftFlowSteering.RemoveStale();
-                if (bpf.HoldUnavailable is { } why) RouterLog.HoldQueueUnavailable(_log, why);
-                return bpf;
-            }
-            catch (SteeringException e) when (options.Steering == SteeringKind.Auto)
-            {
-                RouterLog.SteeringFallback(_log, e.Message);
-            }
-        }
-        BpfFlowSteering.RemoveStale(iface);
-        if (options.HoldQueue) RouterLog.HoldQueueUnavailable(_log, "nftables steering has none");
-        return new NftFlowSteering(iface, options.Listen, mac);
-    }
-
-    private WorkerRegistry StartWorkers()
-    {
-        var path = options.WorkerSocket ?? throw new ConfigException("Baton:WorkerSocket: missing (local clusters need the Unix socket path workers register on)");
-        var registry = new WorkerRegistry(path, loggers.CreateLogger("Baton.Local"), options.WorkerUid, options.WorkerGid);
-        registry.Start();
-        _workers = registry;
-        if (options.TimingsFile is not null) _local.OnCycle = _localTimings.Enqueue;
-        return registry;
     }
 
     /// <summary>Watches the configuration file; a valid new version is applied whole, an invalid one is logged and ignored.</summary>
@@ -299,32 +195,4 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         }
     }
 
-    private static bool Uses(RouteTable table, TransferMode mode) => table.Clusters.Values.Any(c => c.Transfer == mode);
-
-    private void WriteTimings()
-    {
-        if (options.TimingsFile is not { } file) return;
-        if (_workers is not null)
-        {
-            // Local clusters only: the file holds the local cycles. With hand-off clusters too, the
-            // hand-off timings keep the file (Baton.Bench reads it) and the local ones go next to it.
-            using var lw = new StreamWriter(_handoff is null ? file : LocalTimingsFile(file));
-            lw.WriteLine(LocalCycleTimings.CsvHeader);
-            foreach (var t in _localTimings) lw.WriteLine(t.ToCsv());
-            if (_handoff is null) return;
-        }
-        using var w = new StreamWriter(file);
-        w.WriteLine(HandoffTimings.CsvHeader);
-        foreach (var t in _timings) w.WriteLine(t.ToCsv());
-    }
-
-    /// <summary>Where a router with both hand-off and local clusters writes its local cycle timings.</summary>
-    public static string LocalTimingsFile(string timingsFile) => timingsFile + ".local.csv";
-
-    private static PhysicalAddress InterfaceMac(string name)
-    {
-        var nic = NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == name)
-            ?? throw new ConfigException($"Baton:Interface: no interface named '{name}' in this network namespace");
-        return nic.GetPhysicalAddress();
-    }
 }

@@ -76,7 +76,7 @@ public sealed record RouterOptions
     /// <summary>
     /// When set, per-cycle timings are written there as CSV at stop: hand-off cycles, or local cycles
     /// when the router has no hand-off clusters (with both, local cycles go to
-    /// <see cref="RouterHost.LocalTimingsFile"/>).
+    /// <see cref="ModeRegistry.TimingsFileOf"/>).
     /// </summary>
     public string? TimingsFile { get; init; }
 }

@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using System.Net.NetworkInformation;
+using Baton.Modes.Handoff.Repair;
+using Baton.Router;
+using Baton.Routing;
+using Baton.Steering;
+using Baton.Steering.Bpf;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Modes.Handoff.Router;
+
+/// <summary>
+/// Hand-off: the connection moves to the agent's kernel. Router-wide it needs the privilege for
+/// TCP_REPAIR and the per-connection steering on the client-facing interface, which it starts
+/// first and removes last.
+/// </summary>
+internal sealed class HandoffMode : ITransferMode
+{
+    private readonly RouterOptions _options;
+    private readonly ILogger _log;
+    private readonly IFlowSteering _steering;
+    private readonly HandoffTransfer _transfer;
+    private readonly ConcurrentQueue<HandoffTimings> _timings = new();
+
+    private HandoffMode(RouterOptions options, ILogger log, IFlowSteering steering)
+    {
+        _options = options;
+        _log = log;
+        _steering = steering;
+        _transfer = new HandoffTransfer(steering, options.HandoffTimeout, log);
+        if (options.TimingsFile is not null) _transfer.OnCycle = _timings.Enqueue;
+    }
+
+    /// <summary>Checks the privilege and starts steering on <c>Baton:Interface</c>.</summary>
+    public static HandoffMode Start(RouterOptions options, ILogger log)
+    {
+        TcpRepair.EnsurePrivilege();
+        var iface = options.Interface ?? throw new ConfigException("Baton:Interface: missing (handoff clusters steer packets on the router's client-facing interface)");
+        return new HandoffMode(options, log, OpenSteering(options, log, iface, InterfaceMac(iface)));
+    }
+
+    public ITransferTarget CreateTarget(Cluster cluster, Destination destination) => CreateHandoff(destination);
+
+    internal HandoffTarget CreateHandoff(Destination d)
+    {
+        var link = new AgentLink(d.Name, d.ControlEndpoint!, _options.Key!, _steering, _log, _options.CloseGrace);
+        link.Start();
+        return new HandoffTarget(link, _transfer);
+    }
+
+    public ModeTimings? Timings => _options.TimingsFile is null ? null
+        : new ModeTimings(HandoffTimings.CsvHeader, () => _timings.Select(t => t.ToCsv()));
+
+    // The one place that knows there are two implementations. A crashed run of the other kind may
+    // have left its state on the interface: removed too, or its stale entries would still act.
+    private static IFlowSteering OpenSteering(RouterOptions options, ILogger log, string iface, PhysicalAddress mac)
+    {
+        if (options.Steering != SteeringKind.NfTables)
+        {
+            try
+            {
+                var bpf = new BpfFlowSteering(iface, options.Listen, mac, options.HoldQueue ? Steering.Hold.HoldLimits.Default : null);
+                NftFlowSteering.RemoveStale();
+                if (bpf.HoldUnavailable is { } why) RouterLog.HoldQueueUnavailable(log, why);
+                return bpf;
+            }
+            catch (SteeringException e) when (options.Steering == SteeringKind.Auto)
+            {
+                RouterLog.SteeringFallback(log, e.Message);
+            }
+        }
+        BpfFlowSteering.RemoveStale(iface);
+        if (options.HoldQueue) RouterLog.HoldQueueUnavailable(log, "nftables steering has none");
+        return new NftFlowSteering(iface, options.Listen, mac);
+    }
+
+    private static PhysicalAddress InterfaceMac(string name)
+    {
+        var nic = NetworkInterface.GetAllNetworkInterfaces().FirstOrDefault(n => n.Name == name)
+            ?? throw new ConfigException($"Baton:Interface: no interface named '{name}' in this network namespace");
+        return nic.GetPhysicalAddress();
+    }
+
+    /// <summary>Removes the steering table: after every target (agent link) is gone.</summary>
+    public ValueTask DisposeAsync()
+    {
+        _steering.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
