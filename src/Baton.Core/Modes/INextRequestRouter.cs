@@ -2,31 +2,43 @@ namespace Baton.Modes;
 
 /// <summary>
 /// Routes a client's next request while its connection is still at a destination (the same-target
-/// shortcut). The router decides exactly as if the connection had come back first: when the
-/// request goes to <c>current</c> again it stays there; otherwise the decision is kept and applied
-/// to that request once the connection is back (or where the connection goes straight from one
-/// destination to the next, <see cref="PassedTo"/>), so balancing sees each request once.
+/// shortcut). The router decides exactly as if the connection had come back first, and returns the
+/// decision as data (<see cref="NextHop"/>), which the mode applies; balancing sees each request once.
 /// </summary>
 public interface INextRequestRouter
 {
     /// <summary>
-    /// True when the request whose head is <paramref name="head"/> (its bytes, as the destination
-    /// read them) is routed to <paramref name="current"/> (counted as routed there). A head that does
-    /// not parse comes back to be refused. Called on a control link's receive loop: quick, never blocking.
+    /// Where the request whose head is <paramref name="head"/> (its bytes, as the destination read
+    /// them) goes, the connection being at <paramref name="current"/>. <see cref="NextHopKind.Stay"/>
+    /// counts it as routed there. A head that does not parse comes back to be refused. Called on a
+    /// control link's receive loop: quick, never blocking.
     /// </summary>
-    bool StaysAt(ITransferTarget current, ReadOnlySpan<byte> head);
+    NextHop Route(ITransferTarget current, ReadOnlySpan<byte> head);
 
     /// <summary>
-    /// The destination decided for the request <see cref="StaysAt"/> last turned away (null when it
-    /// comes back to be answered by the router). A mechanism that can move the connection there
-    /// straight from where it is (one agent to another) may do so and then calls
-    /// <see cref="PassedTo"/>; otherwise the decision is applied once the connection is back.
-    /// </summary>
-    ITransferTarget? Decided { get; }
-
-    /// <summary>
-    /// The connection went straight to <see cref="Decided"/> and the request is being served there:
-    /// the decision is used up, and the request counts as routed there, as after a stay.
+    /// The connection went straight to the target of the <see cref="NextHopKind.Elsewhere"/> decision
+    /// <see cref="Route"/> returned last, and the request is being served there: the decision is used
+    /// up, and the request counts as routed there, as after a stay. A mode that does not move the
+    /// connection straight there returns it, and the router applies the decision then.
     /// </summary>
     void PassedTo(ITransferTarget target);
+}
+
+/// <summary>What the router decided for a next request that reached a destination.</summary>
+public enum NextHopKind : byte
+{
+    /// <summary>It comes back to the router, which answers it (an invalid head, 404, its own routes, 503).</summary>
+    Return,
+    /// <summary>It is routed to where the connection is: served there, nothing moves.</summary>
+    Stay,
+    /// <summary>It is routed to <see cref="NextHop.Target"/>, another destination.</summary>
+    Elsewhere,
+}
+
+/// <summary>The router's decision for a next request: data the mode reads, never a call back into the router.</summary>
+public readonly record struct NextHop(NextHopKind Kind, ITransferTarget? Target = null)
+{
+    public static NextHop Return => new(NextHopKind.Return);
+    public static NextHop Stay => new(NextHopKind.Stay);
+    public static NextHop Elsewhere(ITransferTarget target) => new(NextHopKind.Elsewhere, target);
 }

@@ -3,8 +3,8 @@ using Baton.Http;
 namespace Baton.Modes;
 
 /// <summary>
-/// One destination, reached through one of the three mechanisms (handoff, local, relay). The router
-/// chooses the destination and calls <see cref="ServeAsync"/>; it never branches on the mechanism.
+/// One destination, reached through one of the transfer modes (<see cref="ITransferMode"/>). The
+/// router chooses the destination and calls <see cref="ServeAsync"/>; it never branches on the mode.
 /// </summary>
 public interface ITransferTarget
 {
@@ -22,6 +22,13 @@ public interface ITransferTarget
     /// completes, or keep <see cref="RequestHead.Detach"/>'s copy.
     /// </summary>
     Task<TransactionOutcome> ServeAsync(ClientConnection connection, RequestHead head, CancellationToken ct);
+
+    /// <summary>
+    /// The target that would serve a request with <paramref name="head"/> now: this one, or, for a
+    /// target that chooses per request (adaptive), the one it would choose. The router asks it to
+    /// know whether a next request would be served where its connection already is.
+    /// </summary>
+    ITransferTarget ServedBy(RequestHead head) => this;
 }
 
 /// <summary>How one transaction at a destination ended, as the router sees it.</summary>

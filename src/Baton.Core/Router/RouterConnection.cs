@@ -5,14 +5,13 @@ using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Baton.Application;
 using Baton.Modes;
-using Baton.Modes.Adaptive;
 
 namespace Baton.Router;
 
 /// <summary>
 /// One client connection at the router: read a request head, route it, serve it here or move the
 /// connection to the chosen destination, take it back, repeat until the client leaves. A request
-/// that reaches a destination before the connection is back is routed here too (<see cref="StaysAt"/>).
+/// that reaches a destination before the connection is back is routed here too (<see cref="Route"/>).
 /// </summary>
 internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRequestRouter
 {
@@ -24,7 +23,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
     // The load the connection puts on the destination it is at now (a stay replaces it).
     private DestinationLease? _held;
     private System.Net.IPEndPoint? _client;
-    // The next request's head as an agent reported it, refilled each time (StaysAt): no allocation.
+    // The next request's head as an agent reported it, refilled each time (Route): no allocation.
     private readonly RequestHead _next = new();
 
     private sealed record Decision(Cluster Cluster, ITransferTarget Target, DestinationLease Lease);
@@ -143,32 +142,29 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
     }
 
     /// <inheritdoc />
-    public bool StaysAt(ITransferTarget current, ReadOnlySpan<byte> bytes)
+    public NextHop Route(ITransferTarget current, ReadOnlySpan<byte> bytes)
     {
         // What the loop above would do with this request once the connection is back: requests the
         // router answers itself (invalid or oversized, 404, its own routes, 503) come back for that.
         var parsed = RequestHeadParser.Parse(bytes, _next, host.Options.HeadLimit);
-        if (parsed.Status != ParseStatus.Complete || _next.Length != bytes.Length) return false;
+        if (parsed.Status != ParseStatus.Complete || _next.Length != bytes.Length) return NextHop.Return;
         var head = _next;
         if (host.Routes.Match(head) is not { Cluster: var cluster } || cluster.Transfer == TransferMode.Router)
-            return false;
+            return NextHop.Return;
         // As if the connection were back: its load leaves its destination before the policy picks.
         Interlocked.Exchange(ref _held, null)?.Dispose();
         if (host.PickDestination(cluster, head, _client!) is not { } pick)
-            return false;
-        if (ReferenceEquals(pick.Target, current) || (pick.Target is AdaptiveTarget a && ReferenceEquals(a.Choose(head), current)))
+            return NextHop.Return;
+        if (ReferenceEquals(pick.Target.ServedBy(head), current))
         {
             Volatile.Write(ref _held, pick.Lease); // the stayed transaction's load, released when the connection is back
             Count(cluster.Id, ModeLabel(cluster.Transfer));
             host.Report(cluster, current.Name, served: true);
-            return true;
+            return NextHop.Stay;
         }
         Interlocked.Exchange(ref _decided, new Decision(cluster, pick.Target, pick.Lease))?.Lease.Dispose();
-        return false;
+        return NextHop.Elsewhere(pick.Target);
     }
-
-    /// <inheritdoc />
-    public ITransferTarget? Decided => Volatile.Read(ref _decided)?.Target;
 
     /// <inheritdoc />
     public void PassedTo(ITransferTarget target)

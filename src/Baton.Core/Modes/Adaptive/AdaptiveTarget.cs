@@ -22,7 +22,7 @@ internal sealed class AdaptiveTarget(ITransferTarget relay, ITransferTarget hand
     internal ITransferTarget Handoff => handoff;
 
     /// <summary>Which way a request with this head goes now.</summary>
-    internal ITransferTarget Choose(RequestHead head) => Choose(ResponseSizeHints.KeyOf(head));
+    public ITransferTarget ServedBy(RequestHead head) => Choose(ResponseSizeHints.KeyOf(head));
 
     private ITransferTarget Choose(int key)
     {

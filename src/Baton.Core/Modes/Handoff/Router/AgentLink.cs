@@ -25,14 +25,18 @@ public sealed class AgentLink : IAsyncDisposable
     private readonly IFlowSteering _steering;
     private readonly ILogger _log;
     private readonly TimeSpan _closeGrace;
+    // The hand-off target a decision names, when it is one a connection can pass to straight.
+    private readonly Func<ITransferTarget, HandoffTarget?> _passable;
     private readonly ConcurrentDictionary<ulong, HandoffSession> _sessions = new();
     private readonly CancellationTokenSource _stop = new();
     private volatile ControlLink? _link;
     private Task? _run;
 
     /// <summary>Creates a link to the agent <paramref name="name"/> at <paramref name="endpoint"/>; call <see cref="Start"/>.</summary>
-    public AgentLink(string name, IPEndPoint endpoint, ClusterKey key, IFlowSteering steering, ILogger log, TimeSpan closeGrace)
+    internal AgentLink(string name, IPEndPoint endpoint, ClusterKey key, IFlowSteering steering, ILogger log, TimeSpan closeGrace,
+        Func<ITransferTarget, HandoffTarget?> passable)
     {
+        _passable = passable;
         Name = name;
         Endpoint = endpoint;
         _key = key;
@@ -169,17 +173,22 @@ public sealed class AgentLink : IAsyncDisposable
                 case ControlMessageType.Refused:
                     s.Ready.TrySetResult(m.Read<Refused>().Reason);
                     break;
-                case ControlMessageType.NextRequest when s.Next is { } next && next.Router.StaysAt(next.Target, m.Read<NextRequest>().Head.Span):
-                    // The client's next request is routed to this agent again: it stays there.
-                    s.Stays++;
-                    BatonMetrics.Stays.Add(1);
-                    await link.SendAsync(new Stay(), m.ConnectionId, ct).ConfigureAwait(false);
-                    break;
                 case ControlMessageType.NextRequest:
                 case ControlMessageType.ReturnRequest:
+                    var hop = m.Type == ControlMessageType.NextRequest && s.Next is { } next
+                        ? next.Router.Route(next.Target, m.Read<NextRequest>().Head.Span)
+                        : NextHop.Return;
+                    if (hop.Kind == NextHopKind.Stay)
+                    {
+                        // The client's next request is routed to this agent again: it stays there.
+                        s.Stays++;
+                        BatonMetrics.Stays.Add(1);
+                        await link.SendAsync(new Stay(), m.ConnectionId, ct).ConfigureAwait(false);
+                        break;
+                    }
                     // Routed to another agent: the snapshot goes there straight from Returned,
                     // without a restore here (HandoffTransfer); anything else comes back first.
-                    if (m.Type == ControlMessageType.NextRequest && s.Next?.Router.Decided is HandoffTarget to && to.Link != this && to.IsHealthy)
+                    if (hop is { Kind: NextHopKind.Elsewhere, Target: { } elsewhere } && _passable(elsewhere) is { } to && to.Link != this && to.IsHealthy)
                         s.PassTo = to;
                     long t0 = Stopwatch.GetTimestamp();
                     // Block before Freeze: the agent's dump must not race the client's next packets

@@ -21,6 +21,8 @@ internal sealed class HandoffMode : ITransferMode
     private readonly IFlowSteering _steering;
     private readonly HandoffTransfer _transfer;
     private readonly ConcurrentQueue<HandoffTimings> _timings = new();
+    // Every hand-off target made, by destination name (one per name: RouterHost makes a name's target once).
+    private readonly ConcurrentDictionary<string, HandoffTarget> _targets = new(StringComparer.Ordinal);
 
     private HandoffMode(RouterOptions options, ILogger log, IFlowSteering steering)
     {
@@ -43,10 +45,20 @@ internal sealed class HandoffMode : ITransferMode
 
     internal HandoffTarget CreateHandoff(Destination d)
     {
-        var link = new AgentLink(d.Name, d.ControlEndpoint!, _options.Key!, _steering, _log, _options.CloseGrace);
+        var link = new AgentLink(d.Name, d.ControlEndpoint!, _options.Key!, _steering, _log, _options.CloseGrace, Passable);
         link.Start();
-        return new HandoffTarget(link, _transfer);
+        var target = new HandoffTarget(link, _transfer);
+        _targets[d.Name] = target;
+        return target;
     }
+
+    /// <summary>
+    /// The hand-off target a routing decision names, looked up by the destination's name: a
+    /// connection can pass straight from one agent to another only when the decision is one of
+    /// these (not an adaptive target, which decides per request, even where it wraps one).
+    /// </summary>
+    private HandoffTarget? Passable(ITransferTarget decided) =>
+        _targets.TryGetValue(decided.Name, out var target) && ReferenceEquals(target, decided) ? target : null;
 
     public ModeTimings? Timings => _options.TimingsFile is null ? null
         : new ModeTimings(HandoffTimings.CsvHeader, () => _timings.Select(t => t.ToCsv()));
