@@ -27,5 +27,5 @@ public abstract record TransferOutcome
     /// when the agent does not take it); null when the caller's socket is still the connection.
     /// Its receive queue holds what the kernel held at the dump, not the unread bytes.
     /// </remarks>
-    public sealed record NotMoved(string Reason, Socket? Restored = null) : TransferOutcome;
+    public sealed record NotMoved(TransferFailure Failure, Socket? Restored = null) : TransferOutcome;
 }

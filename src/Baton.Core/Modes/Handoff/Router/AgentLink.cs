@@ -171,7 +171,7 @@ public sealed class AgentLink : IAsyncDisposable
                     s.Ready.TrySetResult(null);
                     break;
                 case ControlMessageType.Refused:
-                    s.Ready.TrySetResult(m.Read<Refused>().Reason);
+                    s.Ready.TrySetResult(new(TransferError.Refused, m.Read<Refused>().Reason));
                     break;
                 case ControlMessageType.NextRequest:
                 case ControlMessageType.ReturnRequest:
@@ -210,7 +210,7 @@ public sealed class AgentLink : IAsyncDisposable
                     // forward (the entry may be blocked if we had asked for a return), then clear later.
                     if (s.Ready.Task.IsCompleted) _steering.Forward(s.Client, Name);
                     ScheduleClear(s.Client, _closeGrace);
-                    s.Ready.TrySetResult("agent closed the connection");
+                    s.Ready.TrySetResult(new(TransferError.DestinationClosed, "agent closed the connection"));
                     s.Back.TrySetResult(null);
                     break;
                 default:
@@ -224,7 +224,7 @@ public sealed class AgentLink : IAsyncDisposable
         foreach (var id in _sessions.Keys)
         {
             if (!_sessions.TryRemove(id, out var s)) continue;
-            if (s.Ready.TrySetResult($"control link to agent {Name} lost")) continue; // not moved: caller restores it
+            if (s.Ready.TrySetResult(new(TransferError.LinkDown, $"control link to agent {Name} lost"))) continue; // not moved: caller restores it
             ScheduleClear(s.Client, OrphanGrace);
             s.Back.TrySetResult(null);
         }
@@ -258,7 +258,7 @@ internal sealed class HandoffSession(ulong id, IPEndPoint client)
     // close) and the return completes (restore, clear) without another thread-pool hop, each a few
     // tens of µs on a busy 2-core host. Both paths are short and never block.
     /// <summary>null when the agent is Ready; otherwise why it is not.</summary>
-    public TaskCompletionSource<string?> Ready { get; } = new();
+    public TaskCompletionSource<TransferFailure?> Ready { get; } = new();
     /// <summary>The returned connection's snapshot, or null when it ended at the agent.</summary>
     public TaskCompletionSource<TcpSnapshot?> Back { get; } = new();
     public HandoffTimings Timings { get; } = new();

@@ -32,7 +32,7 @@ internal sealed class HandoffTarget(AgentLink link, HandoffTransfer transfer) : 
                 if (notMoved.Restored is { } restored) connection.Replace(restored, input.Unread.ToArray());
                 connection.Input.Consume(head.Length);
                 // The agent never went live with it (no Go): no application saw the request.
-                return new TransactionOutcome.NotServed(502, $"destination {link.Name} failed: {notMoved.Reason}", Untouched: true);
+                return new TransactionOutcome.NotServed(502, $"destination {link.Name} failed: {notMoved.Failure.Detail}", Untouched: true);
             default:
                 return new TransactionOutcome.Ended();
         }

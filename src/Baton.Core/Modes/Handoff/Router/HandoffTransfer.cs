@@ -47,7 +47,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         catch (SteeringException e)
         {
             agent.End(id);
-            return new TransferOutcome.NotMoved(e.Message);
+            return new TransferOutcome.NotMoved(new TransferFailure(TransferError.Steering, e.Message));
         }
         t.Block = Lap(ref mark);
 
@@ -67,14 +67,14 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         {
             agent.End(id);
             steering.Clear(client); // Dump left the socket live
-            return new TransferOutcome.NotMoved(e.Message);
+            return new TransferOutcome.NotMoved(new TransferFailure(TransferError.NotMovable, e.Message));
         }
         t.Dump = Lap(ref mark); // the close included
         var snapshot = dumped.WithUnreadPrefix(unread.Span);
 
         // 3.–4. Handoff → Ready, steer to the agent.
-        if (await MoveAsync(snapshot, agent, session, ct).ConfigureAwait(false) is { } refusal)
-            return TakeBack(dumped, client, refusal);
+        if (await MoveAsync(snapshot, agent, session, ct).ConfigureAwait(false) is { } failure)
+            return TakeBack(dumped, client, failure);
 
         // 5. Go.
         await GoAsync(agent, session).ConfigureAwait(false);
@@ -95,7 +95,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             onward.Timings.PassedIn = true;
             if (await MoveAsync(back, to.Link, onward, ct).ConfigureAwait(false) is { } notTaken)
             {
-                HandoffLog.PassFailed(log, client, at.Name, to.Name, notTaken);
+                HandoffLog.PassFailed(log, client, at.Name, to.Name, notTaken.Detail);
                 break;
             }
             // Counted before Go: once live, the new agent may report the request after it
@@ -152,7 +152,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
     /// The agent did not take the connection: restore it here from the dump (the router's own
     /// receive queue as it was, the caller still holds the bytes it had read), live again.
     /// </summary>
-    private TransferOutcome TakeBack(TcpSnapshot dumped, IPEndPoint client, string refusal)
+    private TransferOutcome TakeBack(TcpSnapshot dumped, IPEndPoint client, TransferFailure failure)
     {
         RepairedSocket repaired;
         try
@@ -166,7 +166,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             try { steering.Clear(client); } catch (SteeringException) { }
             return new TransferOutcome.Ended();
         }
-        return SteerHere(repaired, client) ? new TransferOutcome.NotMoved(refusal, repaired.Activate()) : new TransferOutcome.Ended();
+        return SteerHere(repaired, client) ? new TransferOutcome.NotMoved(failure, repaired.Activate()) : new TransferOutcome.Ended();
     }
 
     /// <summary>
@@ -194,22 +194,27 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
     /// replayed there). Null when the agent holds the connection, ready for Go; otherwise why not,
     /// and the caller still holds the connection (its socket in repair mode, or the snapshot).
     /// </summary>
-    private async Task<string?> MoveAsync(TcpSnapshot snapshot, AgentLink agent, HandoffSession session, CancellationToken ct)
+    private async Task<TransferFailure?> MoveAsync(TcpSnapshot snapshot, AgentLink agent, HandoffSession session, CancellationToken ct)
     {
         var t = session.Timings;
         long mark = Stopwatch.GetTimestamp();
-        string? refusal;
+        TransferFailure? failure;
         try
         {
             await agent.SendAsync(new HandoffRequest(snapshot), session.Id).ConfigureAwait(false);
-            refusal = await session.Ready.Task.WaitAsync(readyTimeout, ct).ConfigureAwait(false);
+            failure = await session.Ready.Task.WaitAsync(readyTimeout, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or TimeoutException or ObjectDisposedException or OperationCanceledException)
         {
-            refusal = e is TimeoutException ? $"agent {agent.Name} not ready within {readyTimeout.TotalMilliseconds:F0} ms" : e.Message;
+            failure = e switch
+            {
+                TimeoutException => new(TransferError.Timeout, $"agent {agent.Name} not ready within {readyTimeout.TotalMilliseconds:F0} ms"),
+                OperationCanceledException => new(TransferError.Cancelled, e.Message),
+                _ => new(TransferError.LinkDown, e.Message),
+            };
         }
         t.ControlRtt = Lap(ref mark);
-        if (refusal is null)
+        if (failure is null)
         {
             try
             {
@@ -220,14 +225,14 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             catch (SteeringException e)
             {
                 // Still nothing moved: the agent's silent copy expires unused (AgentLinkSession.GoTimeout).
-                refusal = e.Message;
+                failure = new(TransferError.Steering, e.Message);
             }
         }
         agent.End(session.Id);
-        session.Ready.TrySetResult(refusal);
-        HandoffLog.HandoffFailed(log, session.Client, agent.Name, refusal);
+        session.Ready.TrySetResult(failure);
+        HandoffLog.HandoffFailed(log, session.Client, agent.Name, failure.Detail);
         BatonMetrics.HandoffFailures.Add(1);
-        return refusal;
+        return failure;
     }
 
     /// <summary>Go: the agent takes its restored copy live and serves.</summary>

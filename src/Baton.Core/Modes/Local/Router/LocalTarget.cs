@@ -28,7 +28,7 @@ internal sealed class LocalTarget(string name, WorkerRegistry registry, LocalTra
             case TransferOutcome.NotMoved notMoved:
                 input.Consume(head.Length);
                 // The socket never reached the worker's application.
-                return new TransactionOutcome.NotServed(502, $"destination {name} failed: {notMoved.Reason}", Untouched: true);
+                return new TransactionOutcome.NotServed(502, $"destination {name} failed: {notMoved.Failure.Detail}", Untouched: true);
             default:
                 return new TransactionOutcome.Ended();
         }

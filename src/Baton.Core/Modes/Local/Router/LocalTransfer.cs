@@ -28,12 +28,12 @@ public sealed class LocalTransfer
     public async Task<TransferOutcome> TransferAsync(Socket socket, ReadOnlyMemory<byte> unread, WorkerLink worker, CancellationToken ct)
     {
         long started = Stopwatch.GetTimestamp();
-        if (ct.IsCancellationRequested) return new TransferOutcome.NotMoved("cancelled");
-        if (!worker.IsHealthy) return new TransferOutcome.NotMoved($"worker {worker.Name} is not connected");
-        if (unread.Length > LocalChannel.MaxPayload - 8) return new TransferOutcome.NotMoved($"{unread.Length} unread bytes are too many to pass");
+        if (ct.IsCancellationRequested) return NotMoved(TransferError.Cancelled, "cancelled");
+        if (!worker.IsHealthy) return NotMoved(TransferError.LinkDown, $"worker {worker.Name} is not connected");
+        if (unread.Length > LocalChannel.MaxPayload - 8) return NotMoved(TransferError.NotMovable, $"{unread.Length} unread bytes are too many to pass");
         ulong id = (ulong)Interlocked.Increment(ref _nextId);
         var session = worker.Begin(id);
-        if (session is null) return new TransferOutcome.NotMoved($"worker {worker.Name} is not connected");
+        if (session is null) return NotMoved(TransferError.LinkDown, $"worker {worker.Name} is not connected");
 
         ulong cookie;
         long stamped, sent;
@@ -47,7 +47,7 @@ public sealed class LocalTransfer
         catch (Exception e) when (e is NativeCallException or SocketException or ObjectDisposedException)
         {
             worker.End(id);
-            return new TransferOutcome.NotMoved($"pass to worker {worker.Name} failed: {e.Message}");
+            return NotMoved(TransferError.LinkDown, $"pass to worker {worker.Name} failed: {e.Message}");
         }
         // The worker has its own reference now; ours goes (nothing on the wire: the socket stays open).
         socket.Dispose();
@@ -77,4 +77,6 @@ public sealed class LocalTransfer
         }
         return new TransferOutcome.Returned(back.Socket);
     }
+
+    private static TransferOutcome.NotMoved NotMoved(TransferError error, string detail) => new(new TransferFailure(error, detail));
 }
