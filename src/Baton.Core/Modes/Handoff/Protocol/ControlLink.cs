@@ -14,7 +14,6 @@ public readonly record struct ControlMessage(ControlMessageType Type, ulong Conn
             : throw new ControlProtocolException($"malformed {T.Type} ({Type}, {Payload.Length} payload bytes)");
 }
 
-
 /// <summary>
 /// A framed, versioned, authenticated message link between the router and one agent, over one
 /// persistent TCP connection.
