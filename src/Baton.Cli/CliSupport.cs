@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using System.CommandLine;
 using System.Net.NetworkInformation;
 using System.Runtime.InteropServices;

@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using System.CommandLine;
 using Baton.Router;
 using Microsoft.Extensions.Logging;

@@ -42,21 +42,6 @@ public sealed class ClusterHealth
     public bool IsProbed => Options.Active.Enabled && Destinations.Any(d => d.ProbeUri is not null);
 
     /// <summary>
-    /// The destinations the balancer may choose from, in configuration order: those whose effective
-    /// state (<see cref="DestinationHealth.Effective"/>) is Healthy or Unknown; under HealthyOrPanic,
-    /// every destination when that leaves none.
-    /// </summary>
-    public List<DestinationState> Available(IReadOnlyDictionary<string, ITransferTarget> targets, IReadOnlyDictionary<string, DestinationState> load)
-    {
-        var available = new List<DestinationState>(Destinations.Count);
-        foreach (var d in Destinations)
-            if (d.Effective(targets[d.Name].IsHealthy) != HealthState.Unhealthy) available.Add(load[d.Name]);
-        if (available.Count == 0 && Panics)
-            foreach (var d in Destinations) available.Add(load[d.Name]);
-        return available;
-    }
-
-    /// <summary>
     /// The health of <paramref name="cluster"/>: a destination keeps its state from <paramref name="previous"/>
     /// (the same cluster before a reload) when its probe address and thresholds are unchanged.
     /// </summary>

@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using Baton.Modes;
 using Baton.Modes.Adaptive;
 using Baton.Modes.Handoff.Router;

@@ -5,6 +5,7 @@ using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Microsoft.Extensions.Time.Testing;
 using Baton.Modes;
+using Baton.Router;
 
 namespace Baton.Tests.Health;
 
@@ -13,14 +14,12 @@ public sealed class ClusterHealthTests
 {
     private readonly FakeTimeProvider _time = new();
     private readonly Dictionary<string, ITransferTarget> _targets = new();
-    private readonly Dictionary<string, DestinationState> _load = new();
 
     private ClusterHealth Make(string policy, params string[] names)
     {
         foreach (var n in names)
         {
             _targets[n] = new FakeTarget(n);
-            _load[n] = new DestinationState(n);
         }
         var cluster = new Cluster("c", TransferMode.Relay,
             names.Select(n => new Destination(n, Url: new Uri($"http://127.0.0.1:9/{n}/"))).ToList(),
@@ -33,7 +32,24 @@ public sealed class ClusterHealthTests
         return ClusterHealth.For(cluster, null, _time);
     }
 
-    private List<string> Available(ClusterHealth h) => h.Available(_targets, _load).Select(d => d.Name).ToList();
+    // What the router's pick chooses from: the cluster's state, over one runtime record per destination.
+    private List<string> Available(ClusterHealth h) => StateOf(h).Available().Select(d => d.Name).ToList();
+
+    private readonly Dictionary<ClusterHealth, ClusterState> _states = new();
+
+    // One state per health, kept across calls as the router keeps it for a configuration: its cached list must follow every change.
+    private ClusterState StateOf(ClusterHealth h)
+    {
+        if (!_states.TryGetValue(h, out var state))
+        {
+            var cluster = new Cluster(h.ClusterId, TransferMode.Relay, h.Destinations.Select(d => new Destination(d.Name)).ToList());
+            state = _states[h] = new ClusterState(cluster, LoadBalancingPolicies.Create(null, LoadBalancingOptions.Default), h,
+                h.Destinations.Select(d => _runtime.TryGetValue(d.Name, out var r) ? r : _runtime[d.Name] = new DestinationRuntime(d.Name, TransferMode.Relay, "", _targets[d.Name])).ToList());
+        }
+        return state;
+    }
+
+    private readonly Dictionary<string, DestinationRuntime> _runtime = new();
 
     [Theory]
     [InlineData(AvailableDestinations.HealthyAndUnknown)]
@@ -73,6 +89,28 @@ public sealed class ClusterHealthTests
 
         h["a"]!.RecordProbe(true); // one is back: no more panic
         Assert.Equal(["a"], Available(h));
+    }
+
+    [Fact]
+    public void The_available_list_is_made_again_only_when_a_destinations_health_changed()
+    {
+        var h = Make(AvailableDestinations.HealthyOrPanic, "a", "b", "c");
+        var state = StateOf(h);
+        var steady = state.Available();
+        Assert.Same(steady, state.Available()); // a pick in a steady cluster allocates nothing
+
+        ((FakeTarget)_targets["b"]).Healthy = false; // link down: read at the next pick, not announced
+        Assert.Equal(["a", "c"], state.Available().Select(d => d.Name));
+        var withoutB = state.Available();
+        Assert.Same(withoutB, state.Available());
+
+        h["a"]!.RecordProbe(false);
+        h["c"]!.RecordFailure(); // none left: panic, every destination
+        Assert.Equal(["a", "b", "c"], state.Available().Select(d => d.Name));
+        Assert.Same(state.Available(), state.Available());
+
+        _time.Advance(PassiveHealthCheckOptions.DefaultReactivationPeriod + TimeSpan.FromSeconds(1)); // c's deactivation ends with time alone
+        Assert.Equal(["c"], state.Available().Select(d => d.Name));
     }
 
     [Fact]

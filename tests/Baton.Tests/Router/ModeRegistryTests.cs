@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using System.Net;
 using Baton.Modes.Relay;
 using Baton.Router;

@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using System.Text.Json.Nodes;
 using Baton.Health;
 using Baton.Router;

@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using System.Text;
 using Baton.Http;
 using Baton.Router;
@@ -35,7 +36,7 @@ public sealed class RouteConditionTests
         """;
 
     private static RouteTable Load(string json = Sample) =>
-        RouterConfig.LoadRoutes(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build().GetSection("ReverseProxy"));
+        ReverseProxyConfig.Load(new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build().GetSection("ReverseProxy"));
 
     private static string? RouteFor(RouteTable t, string head)
     {

@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using System.Net;
 using System.Text.Json.Nodes;
 using Baton.Router;
@@ -105,6 +106,51 @@ public sealed class RouterConfigTests : IDisposable
 
         ClusterNode(c, "c1").Remove("HandoffAbove");
         Assert.Equal(Baton.Modes.Adaptive.AdaptiveOptions.DefaultHandoffAbove, RouterConfig.Load(Write(c)).Routes.Clusters["c1"].Adaptive!.HandoffAbove);
+    }
+
+    [Fact]
+    public void Every_error_is_reported_at_once_each_naming_its_key()
+    {
+        // Before, loading stopped at the first error: an operator fixed one key per run.
+        var e = Assert.Throws<ConfigException>(() => RouterConfig.Load(Write(Mutated(c =>
+        {
+            c["Baton"]!["Listen"] = "nowhere";
+            c["Baton"]!["IdleTimeout"] = "soon";
+            Route(c, "r1")["ClusterId"] = "missing";
+            Route(c, "r2")["Match"]!["Path"] = "status";
+            ClusterNode(c, "c1")["Destinations"]!["be1"]!["Address"] = "10.0.0.11";
+            ClusterNode(c, "c1")["LoadBalancingPolicy"] = "Fastest";
+        }))));
+        Assert.Equal(
+        [
+            "ReverseProxy:Clusters:c1:Destinations:be1:Address: '10.0.0.11' is not an IPv4 address:port",
+            "ReverseProxy:Clusters:c1:LoadBalancingPolicy: ",
+            "ReverseProxy:Routes:r1:ClusterId: cluster 'missing' is not defined",
+            "ReverseProxy:Routes:r2:Match:Path: 'status' must start with '/'",
+            "Baton:Listen: 'nowhere' is not an IPv4 address:port",
+            "Baton:IdleTimeout: 'soon' is not a positive duration (hh:mm:ss)",
+        ], e.Errors.Select(x => x.StartsWith("ReverseProxy:Clusters:c1:LoadBalancingPolicy: ") ? "ReverseProxy:Clusters:c1:LoadBalancingPolicy: " : x));
+        Assert.StartsWith("6 configuration errors:\n  ReverseProxy:Clusters:c1:Destinations:be1:Address:", e.Message);
+    }
+
+    [Fact]
+    public void A_key_file_or_account_that_cannot_be_resolved_is_an_error_of_its_key()
+    {
+        var e = Assert.Throws<ConfigException>(() => RouterConfig.Load(Write(Mutated(c =>
+        {
+            c["Baton"]!["KeyFile"] = "absent.key";
+            c["Baton"]!["WorkerUser"] = "no-such-user-baton";
+        }))));
+        Assert.Equal(2, e.Errors.Count);
+        Assert.StartsWith("Baton:KeyFile: cannot read cluster key file", e.Errors[0]);
+        Assert.Equal("Baton:WorkerUser: 'no-such-user-baton' is neither a number nor a name in /etc/passwd", e.Errors[1]);
+    }
+
+    private static JsonObject Mutated(Action<JsonObject> mutate)
+    {
+        var c = ValidConfig();
+        mutate(c);
+        return c;
     }
 
     [Fact]
@@ -400,7 +446,7 @@ public sealed class RouterConfigTests : IDisposable
     {
         var path = Write(new JsonObject { ["ReverseProxy"] = Proxy(ValidConfig()).DeepClone() }, "proxy.json");
         var section = new ConfigurationBuilder().AddJsonFile(path).Build().GetSection("ReverseProxy");
-        var table = RouterConfig.LoadRoutes(section);
+        var table = ReverseProxyConfig.Load(section);
 
         var head = Baton.Http.RequestHeadParser.Parse("GET /status HTTP/1.1\r\nHost: www.example.com\r\n\r\n"u8).Head!;
         Assert.Equal("local", table.Match(head)!.Value.Cluster.Id);
@@ -415,7 +461,7 @@ public sealed class RouterConfigTests : IDisposable
         proxy["Routes"]!["r1"]!.AsObject().Remove("ClusterId");
         var path = Write(new JsonObject { ["ReverseProxy"] = proxy }, "proxy.json");
         var section = new ConfigurationBuilder().AddJsonFile(path).Build().GetSection("ReverseProxy");
-        var e = Assert.Throws<ConfigException>(() => RouterConfig.LoadRoutes(section));
+        var e = Assert.Throws<ConfigException>(() => ReverseProxyConfig.Load(section));
         Assert.Contains("ReverseProxy:Routes:r1:ClusterId", e.Message);
     }
 

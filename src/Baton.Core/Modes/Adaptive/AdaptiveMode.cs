@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using Baton.Modes.Handoff.Router;
 using Baton.Modes.Relay;
 using Baton.Routing;

@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using System.Collections.Concurrent;
 using System.Net.NetworkInformation;
 using Baton.Modes.Handoff.Repair;

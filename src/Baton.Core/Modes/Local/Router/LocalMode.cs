@@ -1,3 +1,4 @@
+using Baton.Configuration;
 using System.Collections.Concurrent;
 using Baton.Router;
 using Baton.Routing;

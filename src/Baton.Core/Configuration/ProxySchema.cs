@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 
-namespace Baton.Router;
+namespace Baton.Configuration;
 
 /// <summary>
 /// The part of YARP's <c>ReverseProxy</c> schema Baton implements. Every other key in a configuration

@@ -3,7 +3,7 @@ using Baton.Modes.Handoff.Protocol;
 using Baton.Http;
 using Baton.Routing;
 
-namespace Baton.Router;
+namespace Baton.Configuration;
 
 /// <summary>Settings of the routing node.</summary>
 public sealed record RouterOptions

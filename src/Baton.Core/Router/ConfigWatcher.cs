@@ -1,0 +1,58 @@
+using Baton.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+
+namespace Baton.Router;
+
+/// <summary>
+/// Applies each saved version of the configuration file: the JSON provider's own file watch
+/// (<c>reloadOnChange</c>, with its 250 ms quiet delay for editors that write in several steps)
+/// signals through <see cref="ChangeToken.OnChange(Func{IChangeToken}, Action)"/>, and a version
+/// that does not load, validate or apply is logged and ignored whole: the routes in force stay.
+/// </summary>
+internal sealed class ConfigWatcher : IDisposable
+{
+    private readonly string _file;
+    private readonly IConfigurationRoot _configuration;
+    private readonly Action<RouterOptions> _apply;
+    private readonly ILogger _log;
+    private readonly IDisposable _subscription;
+    private Exception? _loadFailure; // set by the provider on the thread that then signals the reload
+
+    /// <param name="file">The configuration file, as the router was started with it.</param>
+    /// <param name="apply">Puts a loaded version in force; throws <see cref="ConfigException"/> to refuse it.</param>
+    /// <param name="log">Where applied and refused versions are told.</param>
+    public ConfigWatcher(string file, Action<RouterOptions> apply, ILogger log)
+    {
+        _file = Path.GetFullPath(file);
+        _apply = apply;
+        _log = log;
+        _configuration = RouterConfig.Read(_file, watch: true, loadFailed: e => _loadFailure = e);
+        _subscription = ChangeToken.OnChange(_configuration.GetReloadToken, Reloaded);
+    }
+
+    private void Reloaded()
+    {
+        try
+        {
+            // A version that is not JSON reaches here as an empty configuration; say why instead.
+            if (Interlocked.Exchange(ref _loadFailure, null) is { } failure)
+                throw RouterConfig.NotJson(_file, failure);
+            var loaded = RouterConfig.From(_configuration, _file);
+            _apply(loaded);
+            RouterLog.Reloaded(_log, _file, loaded.Routes.Routes.Count);
+            foreach (var w in loaded.Warnings) RouterLog.ConfigWarning(_log, w);
+        }
+        catch (Exception e) when (e is ConfigException or IOException or ArgumentException)
+        {
+            RouterLog.ReloadRejected(_log, _file, e.Message);
+        }
+    }
+
+    public void Dispose()
+    {
+        _subscription.Dispose();
+        (_configuration as IDisposable)?.Dispose();
+    }
+}

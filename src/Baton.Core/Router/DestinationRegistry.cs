@@ -1,0 +1,51 @@
+using Baton.Configuration;
+using System.Collections.Concurrent;
+using Baton.Routing;
+
+namespace Baton.Router;
+
+/// <summary>
+/// The router's back-ends by name, one <see cref="DestinationRuntime"/> each, made when a
+/// configuration first names them. Those a reload removes stay until stop: a connection still away
+/// at one comes back through its target.
+/// </summary>
+internal sealed class DestinationRegistry : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, DestinationRuntime> _byName = new(StringComparer.Ordinal);
+
+    public int Count => _byName.Count;
+
+    public DestinationRuntime this[string name] => _byName[name];
+
+    /// <summary>
+    /// Makes the destinations <paramref name="table"/> adds, through the mode of the cluster that
+    /// first lists each. Checks everything before making anything: a table that moves a known name
+    /// to another mode or address is refused whole (<see cref="ConfigException"/>), with no trace.
+    /// </summary>
+    public void Add(RouteTable table, ModeRegistry modes)
+    {
+        var added = new List<(Modes.ITransferMode Mode, Cluster Cluster, Destination Destination)>();
+        foreach (var c in table.Clusters.Values.Where(c => c.Transfer != TransferMode.Router))
+        {
+            var mode = modes.For(c);
+            foreach (var d in c.Destinations)
+            {
+                if (_byName.TryGetValue(d.Name, out var known))
+                {
+                    if (known.Mode != c.Transfer || known.Address != d.Address)
+                        throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' changed to {c.Transfer.ToString().ToLowerInvariant()} {d.Address}; restart the router to change it");
+                }
+                else if (!added.Any(a => a.Destination.Name == d.Name)) added.Add((mode, c, d));
+            }
+        }
+        foreach (var (mode, c, d) in added)
+            _byName[d.Name] = new DestinationRuntime(d.Name, c.Transfer, d.Address, mode.CreateTarget(c, d));
+    }
+
+    /// <summary>Stops every target (agent links, relay pools), after the connections have ended.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var d in _byName.Values)
+            if (d.Target is IAsyncDisposable target) await target.DisposeAsync().ConfigureAwait(false);
+    }
+}

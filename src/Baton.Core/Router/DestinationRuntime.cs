@@ -1,0 +1,26 @@
+using Baton.Modes;
+using Baton.Routing;
+using Baton.Routing.LoadBalancing;
+
+namespace Baton.Router;
+
+/// <summary>
+/// One back-end as the router runs it: the target that reaches it and its load, made when a
+/// configuration first names it and kept until the router stops. Load belongs to the back-end, not
+/// to a cluster: every cluster that lists the name shares this record. Health is per cluster
+/// (<see cref="ClusterState"/>), as each cluster has its own checks.
+/// </summary>
+internal sealed class DestinationRuntime(string name, TransferMode mode, string address, ITransferTarget target)
+{
+    public string Name => name;
+
+    /// <summary>The mode and address the target was made for: a reload may not move the name elsewhere.</summary>
+    public TransferMode Mode => mode;
+
+    /// <inheritdoc cref="DestinationRuntime.Mode"/>
+    public string Address => address;
+
+    public ITransferTarget Target => target;
+
+    public DestinationState Load { get; } = new(name);
+}
