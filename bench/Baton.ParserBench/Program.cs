@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Running;
 using Baton.Http;
 using Baton.Routing;
+using Baton.Modes.Handoff;
 
 BenchmarkSwitcher.FromAssembly(typeof(ParserBenchmarks).Assembly).Run(args);
 
@@ -65,7 +66,7 @@ public class ParserBenchmarks
     public void Setup()
     {
         string[] destinations = ["static", "api", "account", "admin", "default"];
-        var clusters = destinations.Select(d => new Cluster(d, TransferMode.Handoff, [new Destination(d + "1")]));
+        var clusters = destinations.Select(d => new Cluster(d, HandoffKind.Instance, [new Destination(d + "1")]));
         _routes = new RouteTable(
         [
             new Route("admin", "admin", 0, ["admin.example.com"], "/{**all}"),

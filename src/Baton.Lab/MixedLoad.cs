@@ -139,7 +139,7 @@ public static class MixedLoad
                         lock (result) result.Done.Add(new MixedRequest(c, port, method, path, bytes, ms, host));
                         if (o.Pause > TimeSpan.Zero) await Task.Delay(o.Pause * random.NextDouble(), ct).ConfigureAwait(false);
                     }
-                    catch (Exception e) when (e is IOException or SocketException or InvalidDataException or OperationCanceledException)
+                    catch (Exception e) when (Faults.IsMalformedOrLost(e) || e is OperationCanceledException)
                     {
                         string why = e is OperationCanceledException ? $"no answer within {o.RequestTimeout.TotalSeconds:F0} s" : e.Message;
                         lock (result) result.Failed.Add($"connection {c} (port {port}) {method} {path}: {why}");

@@ -85,7 +85,7 @@ internal abstract class HeldConnection(ulong id, Socket socket, HttpInput input)
             // Consume the rest of the body so the next request's first byte is where the input says.
             await _body.CopyToAsync(Stream.Null).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (Faults.IsMalformedOrLost(e))
         {
             AgentLog.BodyUnreadable(Log, id, e.Message);
             await CloseAsync().ConfigureAwait(false);

@@ -1,5 +1,5 @@
 using Baton.Health;
-using Baton.Modes.Adaptive;
+using Baton.Modes;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Microsoft.Extensions.Configuration;
@@ -13,16 +13,6 @@ namespace Baton.Configuration;
 /// </summary>
 public static class ReverseProxyConfig
 {
-    /// <summary>The transfer mode names a cluster's <c>Transfer</c> takes; handoff when it is absent.</summary>
-    private static readonly Dictionary<string, TransferMode> ModeNames = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["handoff"] = TransferMode.Handoff,
-        ["local"] = TransferMode.Local,
-        ["relay"] = TransferMode.Relay,
-        ["router"] = TransferMode.Router,
-        ["adaptive"] = TransferMode.Adaptive,
-    };
-
     /// <summary>
     /// Reads routes and clusters from <paramref name="proxy"/>, throwing one
     /// <see cref="ConfigException"/> with every error. Warnings go to <paramref name="warnings"/>.
@@ -38,7 +28,8 @@ public static class ReverseProxyConfig
     /// <summary>The mode each cluster names, as far as it names one (for what the Baton section must then have).</summary>
     internal static IEnumerable<TransferMode> ModesNamed(IConfigurationSection proxy) =>
         proxy.GetSection("Clusters").GetChildren()
-            .Select(cs => ModeNames.GetValueOrDefault(cs["Transfer"] ?? "handoff", TransferMode.Router));
+            .Select(cs => cs["Transfer"] is { } name ? ModeCatalog.Named(name) : ModeCatalog.Default)
+            .OfType<TransferMode>();
 
     /// <summary>The route table, or null when an error was recorded in <paramref name="r"/>.</summary>
     internal static RouteTable? Read(IConfigurationSection proxy, ConfigReader r, ICollection<string> warnings)
@@ -55,7 +46,7 @@ public static class ReverseProxyConfig
             foreach (var d in cl.Destinations)
                 if (!byName.TryGetValue(d.Name, out var seen)) byName[d.Name] = (cl.Transfer, d);
                 else if (seen.Mode != cl.Transfer || !seen.D.SameBackend(d))
-                    r.Error("ReverseProxy:Clusters", $"destination '{d.Name}' is given twice differently ({seen.Mode.ToString().ToLowerInvariant()} {seen.D.Address}, {cl.Transfer.ToString().ToLowerInvariant()} {d.Address})");
+                    r.Error("ReverseProxy:Clusters", $"destination '{d.Name}' is given twice differently ({seen.Mode} {seen.D.Address}, {cl.Transfer} {d.Address})");
 
         var clusterIds = proxy.GetSection("Clusters").GetChildren().Select(c => c.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var routes = new List<Route>();
@@ -68,29 +59,21 @@ public static class ReverseProxyConfig
     private static Cluster? ReadCluster(IConfigurationSection cs, ConfigReader r, ICollection<string> warnings)
     {
         int errorsBefore = r.ErrorCount;
-        var modeText = cs["Transfer"] ?? "handoff";
-        if (!ModeNames.TryGetValue(modeText, out var mode))
+        var modeText = cs["Transfer"] ?? ModeCatalog.Default.Name;
+        if (ModeCatalog.Named(modeText) is not { } mode)
         {
-            r.Error($"{cs.Path}:Transfer", $"'{modeText}' is not a transfer mode (handoff, local, relay, adaptive, router)");
+            r.Error($"{cs.Path}:Transfer", $"'{modeText}' is not a transfer mode ({string.Join(", ", ModeCatalog.All.Select(m => m.Name))})");
             return null; // what a destination needs depends on the mode
         }
         var dests = new List<Destination>();
         foreach (var ds in cs.GetSection("Destinations").GetChildren())
         {
-            Destination? d = mode switch
-            {
-                TransferMode.Handoff => r.Endpoint(ds, "Address") is { } agent ? new Destination(ds.Key, ControlEndpoint: agent) : null,
-                TransferMode.Relay => r.HttpUrl(ds, "Address", "relay destinations are HTTP/1.1 servers") is { } url ? new Destination(ds.Key, Url: url) : null,
-                TransferMode.Adaptive => (r.HttpUrl(ds, "Address", "an adaptive destination's Address is the HTTP/1.1 origin it relays to"),
-                        r.Endpoint(ds, "Agent", "the agent on the same back-end that takes hand-offs")) is ({ } origin, { } agentOf)
-                    ? new Destination(ds.Key, Url: origin, ControlEndpoint: agentOf) : null,
-                _ => new Destination(ds.Key),
-            };
+            var d = mode.ReadDestination(ds, r);
             var health = ds["Health"] is null ? null : r.HttpUrl(ds, "Health", "health probes speak plain HTTP/1.1");
             if (d is not null) dests.Add(d with { Health = health, Metadata = ConfigReader.Metadata(ds) });
         }
-        if (mode != TransferMode.Router && !cs.GetSection("Destinations").GetChildren().Any())
-            r.Error($"{cs.Path}:Destinations", $"a {modeText.ToLowerInvariant()} cluster needs at least one destination");
+        if (!mode.ServedByTheRouter && !cs.GetSection("Destinations").GetChildren().Any())
+            r.Error($"{cs.Path}:Destinations", $"a {mode.Name} cluster needs at least one destination");
         var policy = cs["LoadBalancingPolicy"];
         int beforeBalancing = r.ErrorCount;
         var lb = LoadBalancingFrom(cs.GetSection("LoadBalancing"), r);
@@ -102,8 +85,12 @@ public static class ReverseProxyConfig
         }
         var metadata = ConfigReader.Metadata(cs);
         var healthCheck = HealthCheckFrom(cs, mode, dests, metadata, r, warnings);
-        var adaptive = AdaptiveFrom(cs, mode, r);
-        return r.ErrorCount == errorsBefore ? new Cluster(cs.Key, mode, dests, policy, lb, healthCheck, metadata, adaptive) : null;
+        // A key another mode owns is a mistake here (adaptive's HandoffAbove on a relay cluster).
+        foreach (var other in ModeCatalog.All.Where(m => m != mode))
+            foreach (var (key, onlyThere) in other.OwnClusterKeys)
+                if (cs[key] is not null) r.Error($"{cs.Path}:{key}", onlyThere);
+        var settings = mode.ReadClusterSettings(cs, r);
+        return r.ErrorCount == errorsBefore ? new Cluster(cs.Key, mode, dests, policy, lb, healthCheck, metadata, settings) : null;
     }
 
     private static Route? ReadRoute(IConfigurationSection rs, IReadOnlySet<string> clusterIds, ConfigReader r)
@@ -199,29 +186,13 @@ public static class ReverseProxyConfig
 
         if (active.Enabled)
         {
-            if (mode == TransferMode.Router)
-                warnings.Add($"{a.Path}:Enabled: a router cluster has no destinations to probe");
-            foreach (var d in destinations.Where(d => d.Health is null && !mode.HasOrigin()))
-                warnings.Add($"{cluster.Path}:Destinations:{d.Name}:Health: missing, so active checks cannot probe this {mode.ToString().ToLowerInvariant()} destination " +
-                    $"(give its HTTP health URL); its {(mode == TransferMode.Handoff ? "agent control link" : "worker registration")} is its only health");
+            if (mode.ServedByTheRouter)
+                warnings.Add($"{a.Path}:Enabled: a {mode.Name} cluster has no destinations to probe");
+            foreach (var d in destinations.Where(d => d.Health is null && !mode.HasOrigin && mode.OwnHealth is not null))
+                warnings.Add($"{cluster.Path}:Destinations:{d.Name}:Health: missing, so active checks cannot probe this {mode.Name} destination " +
+                    $"(give its HTTP health URL); its {mode.OwnHealth} is its only health");
         }
         return new HealthCheckOptions { Active = active, Passive = passive, AvailableDestinationsPolicy = available ?? AvailableDestinations.HealthyAndUnknown };
-    }
-
-    // Baton's adaptive transfer: the response size from which a request is handed off rather than relayed.
-    private static AdaptiveOptions? AdaptiveFrom(IConfigurationSection cluster, TransferMode mode, ConfigReader r)
-    {
-        var text = cluster["HandoffAbove"];
-        if (mode != TransferMode.Adaptive)
-        {
-            if (text is not null) r.Error($"{cluster.Path}:HandoffAbove", "only an adaptive cluster (Transfer: adaptive) chooses by response size");
-            return null;
-        }
-        if (text is null) return AdaptiveOptions.Default;
-        if (long.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var bytes) && bytes >= 0)
-            return new AdaptiveOptions(bytes);
-        r.Error($"{cluster.Path}:HandoffAbove", $"'{text}' is not a size in bytes (0 hands off every request whose size is known)");
-        return AdaptiveOptions.Default;
     }
 
     // Baton's own per-cluster balancing settings (YARP has no place for them).

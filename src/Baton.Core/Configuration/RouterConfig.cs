@@ -1,5 +1,6 @@
 using Baton.Modes.Handoff.Protocol;
 using Baton.Modes.Relay;
+using Baton.Modes;
 using Baton.Routing;
 using Baton.Steering;
 using Microsoft.Extensions.Configuration;
@@ -78,8 +79,8 @@ public static class RouterConfig
         var proxy = c.GetSection("ReverseProxy");
         var routes = ReverseProxyConfig.Read(proxy, r, warnings);
         var modes = ReverseProxyConfig.ModesNamed(proxy).ToList();
-        bool handoff = modes.Any(m => m.HandsOff());
-        bool local = modes.Contains(TransferMode.Local);
+        bool handoff = modes.Any(m => m.Needs.HasFlag(NodeNeeds.AgentLinks));
+        bool local = modes.Any(m => m.Needs.HasFlag(NodeNeeds.WorkerSocket));
         // What each mechanism needs is asked for only when a cluster uses it: a local-only router
         // needs neither a key nor an interface, nor root.
         string? keyFile = handoff || b["KeyFile"] is not null

@@ -69,7 +69,7 @@ public sealed class ClusterHealth
     {
         var active = (cluster.HealthCheck ?? HealthCheckOptions.Default).Active;
         if (!active.Enabled) return null;
-        var address = d.Health ?? (cluster.Transfer.HasOrigin() ? d.Url : null);
+        var address = d.Health ?? (cluster.Transfer.HasOrigin ? d.Url : null);
         if (address is null) return null;
         var path = active.Path.Length == 0 ? address.AbsolutePath : address.AbsolutePath.TrimEnd('/') + active.Path;
         if (path.Length == 0) path = "/";

@@ -23,7 +23,7 @@ public static class GracefulClose
             using var cts = new CancellationTokenSource(DrainTimeout);
             while (await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token).ConfigureAwait(false) > 0) { }
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException) { }
+        catch (Exception e) when (Faults.IsConnectionEnded(e)) { }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);

@@ -6,7 +6,7 @@ namespace Baton.Modes;
 /// One way of moving a connection to a destination, as the router runs it: what it starts
 /// router-wide (steering, a worker socket) lives from its start to its disposal, and it makes each
 /// destination's <see cref="ITransferTarget"/>. The router registers each mode in one line
-/// (<c>Router/ModeRegistry.cs</c>) and otherwise never names one.
+/// (<see cref="ModeCatalog"/>) and otherwise never names one.
 /// </summary>
 public interface ITransferMode : IAsyncDisposable
 {

@@ -68,6 +68,6 @@ internal sealed class OriginConnection(ulong id, Socket socket, OriginHost host)
     private System.Net.EndPoint? RemoteOrNull()
     {
         try { return Socket.RemoteEndPoint; }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException) { return null; }
+        catch (Exception e) when (Faults.IsConnectionLost(e)) { return null; }
     }
 }

@@ -25,7 +25,7 @@ internal sealed class DestinationRegistry : IAsyncDisposable
     public void Add(RouteTable table, ModeRegistry modes)
     {
         var added = new List<(Modes.ITransferMode Mode, Cluster Cluster, Destination Destination)>();
-        foreach (var c in table.Clusters.Values.Where(c => c.Transfer != TransferMode.Router))
+        foreach (var c in table.Clusters.Values.Where(c => !c.Transfer.ServedByTheRouter))
         {
             var mode = modes.For(c);
             foreach (var d in c.Destinations)
@@ -33,7 +33,7 @@ internal sealed class DestinationRegistry : IAsyncDisposable
                 if (_byName.TryGetValue(d.Name, out var known))
                 {
                     if (known.Mode != c.Transfer || known.Address != d.Address)
-                        throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' changed to {c.Transfer.ToString().ToLowerInvariant()} {d.Address}; restart the router to change it");
+                        throw new ConfigException($"ReverseProxy:Clusters: destination '{d.Name}' changed to {c.Transfer} {d.Address}; restart the router to change it");
                 }
                 else if (!added.Any(a => a.Destination.Name == d.Name)) added.Add((mode, c, d));
             }

@@ -1,9 +1,5 @@
 using Baton.Configuration;
 using Baton.Modes;
-using Baton.Modes.Adaptive;
-using Baton.Modes.Handoff.Router;
-using Baton.Modes.Local.Router;
-using Baton.Modes.Relay;
 using Baton.Routing;
 using Microsoft.Extensions.Logging;
 
@@ -11,40 +7,24 @@ namespace Baton.Router;
 
 /// <summary>
 /// The transfer modes a router runs: each is started when a cluster first uses it, and stopped in
-/// the reverse order at the end. The one place that names every mode: adding one is a line in
-/// <see cref="Registrations"/>.
+/// the reverse order at the end. Which modes exist is <see cref="ModeCatalog"/>'s; this starts them.
 /// </summary>
-internal sealed class ModeRegistry(RouterOptions options, ILoggerFactory loggers, ILogger log) : IAsyncDisposable
+internal sealed class ModeRegistry : IAsyncDisposable
 {
-    private RouterOptions Options => options;
-    private ILoggerFactory Loggers => loggers;
-    private ILogger Log => log;
-
-    /// <summary>
-    /// How to start a mode, and what it needs that only a restart can give (null: it starts at any
-    /// time, also when a reload first names it).
-    /// </summary>
-    private sealed record Registration(TransferMode Mode, Func<ModeRegistry, ITransferMode> Start, string? StartsOnlyWithTheRouter);
-
-    // In this order a mode's timings claim Baton:TimingsFile (the first) or go next to it.
-    private static readonly Registration[] Registrations =
-    [
-        new(TransferMode.Handoff, r => HandoffMode.Start(r.Options, r.Log), "the router started without steering"),
-        new(TransferMode.Local, r => LocalMode.Start(r.Options, r.Loggers), "the router started without a worker socket"),
-        new(TransferMode.Relay, r => new RelayMode(r.Options.Relay, r.Loggers), null),
-        new(TransferMode.Adaptive, r => new AdaptiveMode(r.Get<HandoffMode>(TransferMode.Handoff), r.Get<RelayMode>(TransferMode.Relay)), null),
-    ];
-
+    private readonly ModeStart _start;
     private readonly Dictionary<TransferMode, ITransferMode> _started = [];
     private readonly List<ITransferMode> _startOrder = [];
     private readonly object _gate = new();
     private bool _routerStarted;
 
+    public ModeRegistry(RouterOptions options, ILoggerFactory loggers, ILogger log) =>
+        _start = new ModeStart(options, loggers, log, Get<ITransferMode>);
+
     /// <summary>Starts every mode <paramref name="table"/>, the router's first configuration, uses (and what those are made of).</summary>
     public void StartFor(RouteTable table)
     {
         foreach (var c in table.Clusters.Values)
-            if (c.Transfer != TransferMode.Router) Get<ITransferMode>(c.Transfer);
+            if (!c.Transfer.ServedByTheRouter) Get<ITransferMode>(c.Transfer);
         _routerStarted = true;
     }
 
@@ -60,7 +40,7 @@ internal sealed class ModeRegistry(RouterOptions options, ILoggerFactory loggers
         }
         catch (NeedsRestartException e)
         {
-            throw new ConfigException($"ReverseProxy:Clusters:{cluster.Id}: {Name(cluster.Transfer)} clusters added by a reload need a restart ({e.Message})");
+            throw new ConfigException($"ReverseProxy:Clusters:{cluster.Id}: {cluster.Transfer} clusters added by a reload need a restart ({e.Message})");
         }
     }
 
@@ -72,9 +52,8 @@ internal sealed class ModeRegistry(RouterOptions options, ILoggerFactory loggers
         {
             if (!_started.TryGetValue(mode, out var m))
             {
-                var registration = Find(mode);
-                if (_routerStarted && registration.StartsOnlyWithTheRouter is { } why) throw new NeedsRestartException(why);
-                m = registration.Start(this);
+                if (_routerStarted && mode.StartsOnlyWithTheRouter is { } why) throw new NeedsRestartException(why);
+                m = mode.Start(_start);
                 _started[mode] = m;
                 _startOrder.Add(m);
             }
@@ -82,22 +61,17 @@ internal sealed class ModeRegistry(RouterOptions options, ILoggerFactory loggers
         }
     }
 
-    private static Registration Find(TransferMode mode) =>
-        Registrations.FirstOrDefault(r => r.Mode == mode) ?? throw new ArgumentOutOfRangeException(nameof(mode), mode, "the router serves these itself");
-
-    private static string Name(TransferMode mode) => mode.ToString().ToLowerInvariant();
-
     /// <summary>
-    /// Writes each running mode's timings: the first (in <see cref="Registrations"/> order) to
+    /// Writes each running mode's timings: the first (in <see cref="ModeCatalog.All"/> order) to
     /// <paramref name="file"/>, which <c>Baton.Bench</c> reads, any other next to it (<see cref="TimingsFileOf"/>).
     /// </summary>
     public void WriteTimings(string file)
     {
         bool first = true;
-        foreach (var r in Registrations)
+        foreach (var kind in ModeCatalog.All)
         {
-            if (!_started.TryGetValue(r.Mode, out var mode) || mode.Timings is not { } timings) continue;
-            using var w = new StreamWriter(first ? file : TimingsFileOf(file, r.Mode));
+            if (!_started.TryGetValue(kind, out var mode) || mode.Timings is not { } timings) continue;
+            using var w = new StreamWriter(first ? file : TimingsFileOf(file, kind));
             w.WriteLine(timings.Header);
             foreach (var row in timings.Rows()) w.WriteLine(row);
             first = false;
@@ -105,7 +79,7 @@ internal sealed class ModeRegistry(RouterOptions options, ILoggerFactory loggers
     }
 
     /// <summary>Where <paramref name="mode"/>'s timings go when another mode's have <paramref name="timingsFile"/>.</summary>
-    public static string TimingsFileOf(string timingsFile, TransferMode mode) => $"{timingsFile}.{Name(mode)}.csv";
+    public static string TimingsFileOf(string timingsFile, TransferMode mode) => $"{timingsFile}.{mode.Name}.csv";
 
     /// <summary>Stops the modes, the last started first (adaptive before the hand-off it is made of).</summary>
     public async ValueTask DisposeAsync()

@@ -71,7 +71,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                         continue;
                     }
                     cluster = match.Value.Cluster;
-                    if (cluster.Transfer == TransferMode.Router)
+                    if (cluster.Transfer.ServedByTheRouter)
                     {
                         Count(cluster.Id, "router");
                         if (!await ServeHereAsync(conn, head, ct).ConfigureAwait(false)) return;
@@ -116,10 +116,10 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                 switch (outcome)
                 {
                     case TransactionOutcome.Back:
-                        Count(cluster.Id, ModeLabel(cluster.Transfer));
+                        Count(cluster.Id, cluster.Transfer.Name);
                         break;
                     case TransactionOutcome.Ended:
-                        Count(cluster.Id, ModeLabel(cluster.Transfer));
+                        Count(cluster.Id, cluster.Transfer.Name);
                         return;
                     case TransactionOutcome.NotServed notServed:
                         Count(cluster.Id, notServed.Status.ToString());
@@ -130,7 +130,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (Faults.IsConnectionEnded(e))
         {
             RouterLog.ConnectionEnded(host.Log, e.Message);
         }
@@ -149,7 +149,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         var parsed = RequestHeadParser.Parse(bytes, _next, host.Options.HeadLimit);
         if (parsed.Status != ParseStatus.Complete || _next.Length != bytes.Length) return NextHop.Return;
         var head = _next;
-        if (host.Routes.Match(head) is not { Cluster: var cluster } || cluster.Transfer == TransferMode.Router)
+        if (host.Routes.Match(head) is not { Cluster: var cluster } || cluster.Transfer.ServedByTheRouter)
             return NextHop.Return;
         // As if the connection were back: its load leaves its destination before the policy picks.
         Interlocked.Exchange(ref _held, null)?.Dispose();
@@ -158,7 +158,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         if (ReferenceEquals(pick.Target.ServedBy(head), current))
         {
             Volatile.Write(ref _held, pick.Lease); // the stayed transaction's load, released when the connection is back
-            Count(cluster.Id, ModeLabel(cluster.Transfer));
+            Count(cluster.Id, cluster.Transfer.Name);
             host.Report(cluster, current.Name, served: true);
             return NextHop.Stay;
         }
@@ -174,18 +174,9 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
             throw new InvalidOperationException($"passed to {target.Name}, but the decision was {d?.Target.Name ?? "none"}");
         // Its load is now the destination's, released when the connection is back (as after a stay).
         Interlocked.Exchange(ref _held, d.Lease)?.Dispose();
-        Count(d.Cluster.Id, ModeLabel(d.Cluster.Transfer));
+        Count(d.Cluster.Id, d.Cluster.Transfer.Name);
         host.Report(d.Cluster, target.Name, served: true);
     }
-
-    private static string ModeLabel(TransferMode mode) => mode switch
-    {
-        TransferMode.Handoff => "handoff",
-        TransferMode.Local => "local",
-        TransferMode.Relay => "relay",
-        TransferMode.Adaptive => "adaptive",
-        _ => "router",
-    };
 
     private static void Count(string? cluster, string outcome) =>
         BatonMetrics.Requests.Add(1, new("cluster", cluster), new KeyValuePair<string, object?>("outcome", outcome));
@@ -235,7 +226,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
             {
                 await conn.Input.OpenBody(head).CopyToAsync(Stream.Null).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or InvalidDataException)
+            catch (Exception e) when (Faults.IsMalformedOrLost(e))
             {
                 keep = false;
             }

@@ -30,7 +30,7 @@ internal sealed class RoutingState
     public static RoutingState Build(RouteTable table, DestinationRegistry destinations, RoutingState? previous, TimeProvider time)
     {
         var clusters = new Dictionary<string, ClusterState>(StringComparer.OrdinalIgnoreCase);
-        foreach (var c in table.Clusters.Values.Where(c => c.Transfer != TransferMode.Router))
+        foreach (var c in table.Clusters.Values.Where(c => !c.Transfer.ServedByTheRouter))
         {
             var policy = LoadBalancingPolicies.Create(c.LoadBalancingPolicy, c.LoadBalancing ?? LoadBalancingOptions.Default);
             var health = ClusterHealth.For(c, previous?[c.Id]?.Health, time);

@@ -20,7 +20,7 @@ internal static class Rps
             File.WriteAllText($"/sys/class/net/{device}/queues/rx-0/rps_cpus", CpuMask(Environment.ProcessorCount));
             return true;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (Faults.IsFileUnavailable(e))
         {
             return false;
         }

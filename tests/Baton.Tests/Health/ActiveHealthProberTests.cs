@@ -5,6 +5,7 @@ using Baton.Health;
 using Baton.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Baton.Modes.Relay;
 
 namespace Baton.Tests.Health;
 
@@ -35,7 +36,7 @@ public sealed class ActiveHealthProberTests : IAsyncDisposable
             Timeout = timeout ?? TimeSpan.FromSeconds(10),
             Interval = interval ?? TimeSpan.FromSeconds(15),
         };
-        var cluster = new Cluster("origins", TransferMode.Relay,
+        var cluster = new Cluster("origins", RelayKind.Instance,
             [new Destination("o1", Url: new Uri($"http://127.0.0.1:{_server.Port}/"))],
             HealthCheck: new HealthCheckOptions { Active = active });
         return ClusterHealth.For(cluster, null, _time);

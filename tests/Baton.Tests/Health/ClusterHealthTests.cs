@@ -6,6 +6,8 @@ using Baton.Routing.LoadBalancing;
 using Microsoft.Extensions.Time.Testing;
 using Baton.Modes;
 using Baton.Router;
+using Baton.Modes.Handoff;
+using Baton.Modes.Relay;
 
 namespace Baton.Tests.Health;
 
@@ -21,7 +23,7 @@ public sealed class ClusterHealthTests
         {
             _targets[n] = new FakeTarget(n);
         }
-        var cluster = new Cluster("c", TransferMode.Relay,
+        var cluster = new Cluster("c", RelayKind.Instance,
             names.Select(n => new Destination(n, Url: new Uri($"http://127.0.0.1:9/{n}/"))).ToList(),
             HealthCheck: new HealthCheckOptions
             {
@@ -42,9 +44,9 @@ public sealed class ClusterHealthTests
     {
         if (!_states.TryGetValue(h, out var state))
         {
-            var cluster = new Cluster(h.ClusterId, TransferMode.Relay, h.Destinations.Select(d => new Destination(d.Name)).ToList());
+            var cluster = new Cluster(h.ClusterId, RelayKind.Instance, h.Destinations.Select(d => new Destination(d.Name)).ToList());
             state = _states[h] = new ClusterState(cluster, LoadBalancingPolicies.Create(null, LoadBalancingOptions.Default), h,
-                h.Destinations.Select(d => _runtime.TryGetValue(d.Name, out var r) ? r : _runtime[d.Name] = new DestinationRuntime(d.Name, TransferMode.Relay, "", _targets[d.Name])).ToList());
+                h.Destinations.Select(d => _runtime.TryGetValue(d.Name, out var r) ? r : _runtime[d.Name] = new DestinationRuntime(d.Name, RelayKind.Instance, "", _targets[d.Name])).ToList());
         }
         return state;
     }
@@ -117,7 +119,7 @@ public sealed class ClusterHealthTests
     public void A_reload_keeps_states_whose_settings_did_not_change()
     {
         var health = new HealthCheckOptions { Active = new ActiveHealthCheckOptions { Enabled = true, Path = "/healthz" } };
-        var cluster = new Cluster("c", TransferMode.Relay, [new Destination("a", Url: new Uri("http://127.0.0.1:9/"))], HealthCheck: health);
+        var cluster = new Cluster("c", RelayKind.Instance, [new Destination("a", Url: new Uri("http://127.0.0.1:9/"))], HealthCheck: health);
         var first = ClusterHealth.For(cluster, null, _time);
         first["a"]!.RecordProbe(true);
 
@@ -139,9 +141,9 @@ public sealed class ClusterHealthTests
     [InlineData("local", null, null, "/healthz", "", null)]
     public void Probe_address_is_Health_or_a_relay_Address_plus_Path_and_Query(string mode, string? url, string? health, string path, string query, string? expected)
     {
-        var transfer = Enum.Parse<TransferMode>(mode, ignoreCase: true);
+        var transfer = ModeCatalog.Named(mode)!;
         var d = new Destination("d",
-            ControlEndpoint: transfer == TransferMode.Handoff ? IPEndPoint.Parse("10.0.0.11:7070") : null,
+            ControlEndpoint: transfer == HandoffKind.Instance ? IPEndPoint.Parse("10.0.0.11:7070") : null,
             Url: url is null ? null : new Uri(url),
             Health: health is null ? null : new Uri(health));
         var cluster = new Cluster("c", transfer, [d],

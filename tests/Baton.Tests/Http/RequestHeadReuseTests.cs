@@ -1,6 +1,7 @@
 using System.Text;
 using Baton.Http;
 using Baton.Routing;
+using Baton.Router;
 
 namespace Baton.Tests.Http;
 
@@ -26,7 +27,7 @@ public class RequestHeadReuseTests
     // Routes that read every part of a head: host (exact and wildcard), method, path, header and query conditions.
     private static RouteTable Routes()
     {
-        var clusters = new[] { new Cluster("c", TransferMode.Router, []) };
+        var clusters = new[] { new Cluster("c", RouterKind.Instance, []) };
         return new RouteTable(
         [
             new Route("beta", "c", 0, ["shop.example.com"], "/static/{**rest}",
@@ -129,7 +130,7 @@ public class RequestHeadReuseTests
         Assert.Throws<ArgumentOutOfRangeException>(() => head.Headers[4]);
         Assert.Equal("debug", Routes().Match(head)?.Route.RouteId);
         var spaces = new RouteTable([new Route("spaces", "c", 0, [], "/{**all}",
-            QueryParameters: [new QueryCondition("X", ["a b"], QueryParameterMatchMode.Exact, true)])], [new Cluster("c", TransferMode.Router, [])]);
+            QueryParameters: [new QueryCondition("X", ["a b"], QueryParameterMatchMode.Exact, true)])], [new Cluster("c", RouterKind.Instance, [])]);
         Assert.Equal("spaces", spaces.Match(head)?.Route.RouteId);
 
         // Strings are strings: the refill changed none of them.

@@ -2,6 +2,8 @@ using System.Net;
 using System.Text;
 using Baton.Http;
 using Baton.Routing;
+using Baton.Modes.Handoff;
+using Baton.Router;
 
 namespace Baton.Tests.Routing;
 
@@ -9,9 +11,9 @@ public class RouteTableTests
 {
     private static readonly Cluster[] Clusters =
     [
-        new("a", TransferMode.Router, []),
-        new("b", TransferMode.Router, []),
-        new("c", TransferMode.Handoff, [new Destination("be1", new IPEndPoint(IPAddress.Parse("10.0.0.11"), 7000))]),
+        new("a", RouterKind.Instance, []),
+        new("b", RouterKind.Instance, []),
+        new("c", HandoffKind.Instance, [new Destination("be1", new IPEndPoint(IPAddress.Parse("10.0.0.11"), 7000))]),
     ];
 
     private static Route R(string id, string cluster, string? path, int order = 0, params string[] hosts) =>
@@ -199,7 +201,7 @@ public class RouteTableTests
         var m = t.Match(Request("h", "/"));
         Assert.NotNull(m);
         Assert.Equal("c", m.Value.Cluster.Id);
-        Assert.Equal(TransferMode.Handoff, m.Value.Cluster.Transfer);
+        Assert.Equal(HandoffKind.Instance, m.Value.Cluster.Transfer);
         Assert.Equal("be1", Assert.Single(m.Value.Cluster.Destinations).Name);
     }
 

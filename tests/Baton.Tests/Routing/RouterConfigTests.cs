@@ -5,6 +5,10 @@ using Baton.Router;
 using Baton.Steering;
 using Baton.Routing;
 using Microsoft.Extensions.Configuration;
+using Baton.Modes.Adaptive;
+using Baton.Modes.Handoff;
+using Baton.Modes.Local;
+using Baton.Modes.Relay;
 
 namespace Baton.Tests.Routing;
 
@@ -75,11 +79,11 @@ public sealed class RouterConfigTests : IDisposable
         Assert.NotNull(o.Key);
 
         var c1 = o.Routes.Clusters["c1"];
-        Assert.Equal(TransferMode.Handoff, c1.Transfer);
+        Assert.Equal(HandoffKind.Instance, c1.Transfer);
         Assert.Equal(
             [("be1", new IPEndPoint(IPAddress.Parse("10.0.0.11"), 7000)), ("be2", new IPEndPoint(IPAddress.Parse("10.0.0.12"), 7000))],
             c1.Destinations.Select(d => (d.Name, d.ControlEndpoint)).OrderBy(d => d.Name));
-        Assert.Equal(TransferMode.Router, o.Routes.Clusters["local"].Transfer);
+        Assert.Equal(RouterKind.Instance, o.Routes.Clusters["local"].Transfer);
 
         var r2 = o.Routes.Routes.Single(r => r.RouteId == "r2");
         Assert.Equal(-5, r2.Order);
@@ -98,14 +102,14 @@ public sealed class RouterConfigTests : IDisposable
             """);
         var o = RouterConfig.Load(Write(c));
         var c1 = o.Routes.Clusters["c1"];
-        Assert.Equal(TransferMode.Adaptive, c1.Transfer);
-        Assert.Equal(65536, c1.Adaptive!.HandoffAbove);
+        Assert.Equal(AdaptiveKind.Instance, c1.Transfer);
+        Assert.Equal(65536, ((AdaptiveOptions)c1.ModeSettings!).HandoffAbove);
         var d = Assert.Single(c1.Destinations);
         Assert.Equal(new Uri("http://10.0.0.11:8080/"), d.Url);
         Assert.Equal(new IPEndPoint(IPAddress.Parse("10.0.0.11"), 7070), d.ControlEndpoint);
 
         ClusterNode(c, "c1").Remove("HandoffAbove");
-        Assert.Equal(Baton.Modes.Adaptive.AdaptiveOptions.DefaultHandoffAbove, RouterConfig.Load(Write(c)).Routes.Clusters["c1"].Adaptive!.HandoffAbove);
+        Assert.Equal(AdaptiveOptions.DefaultHandoffAbove, RouterConfig.Load(Write(c)).Routes.Clusters["c1"].ModeSettings is AdaptiveOptions { } a ? a.HandoffAbove : -1);
     }
 
     [Fact]
@@ -394,10 +398,10 @@ public sealed class RouterConfigTests : IDisposable
         Assert.Null(o.Key);
         Assert.Null(o.Interface);
         Assert.Equal(Path.Combine(_dir, "workers.sock"), o.WorkerSocket);
-        Assert.Equal(TransferMode.Local, o.Routes.Clusters["workers"].Transfer);
+        Assert.Equal(LocalKind.Instance, o.Routes.Clusters["workers"].Transfer);
         Assert.Equal(["w1", "w2"], o.Routes.Clusters["workers"].Destinations.Select(d => d.Name).Order());
         var origin = Assert.Single(o.Routes.Clusters["origins"].Destinations);
-        Assert.Equal(TransferMode.Relay, o.Routes.Clusters["origins"].Transfer);
+        Assert.Equal(RelayKind.Instance, o.Routes.Clusters["origins"].Transfer);
         Assert.Equal(new Uri("http://127.0.0.1:9001/"), origin.Url);
         Assert.Equal(TimeSpan.FromSeconds(2), o.Relay.ConnectTimeout);
         Assert.Equal(8, o.Relay.MaxIdlePerTarget);

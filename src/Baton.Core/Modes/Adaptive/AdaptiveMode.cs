@@ -14,7 +14,7 @@ internal sealed class AdaptiveMode(HandoffMode handoff, RelayMode relay) : ITran
     // A destination listed by several adaptive clusters takes the first one's threshold (a name is
     // one back-end, reached one way: RouterConfig checks the addresses agree).
     public ITransferTarget CreateTarget(Cluster cluster, Destination destination) =>
-        new AdaptiveTarget(relay.CreateRelay(cluster, destination), handoff.CreateHandoff(destination), _sizeHints, cluster.Adaptive ?? AdaptiveOptions.Default);
+        new AdaptiveTarget(relay.CreateRelay(cluster, destination), handoff.CreateHandoff(destination), _sizeHints, cluster.ModeSettings as AdaptiveOptions ?? AdaptiveOptions.Default);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

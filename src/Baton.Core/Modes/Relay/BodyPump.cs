@@ -48,7 +48,7 @@ internal static class BodyPump
                 {
                     return new(PumpEnd.Stopped, total, abort.IsCancellationRequested ? "aborted" : $"no data for {idleTimeout.TotalSeconds:0.###} s");
                 }
-                catch (Exception e) when (e is IOException or SocketException or InvalidDataException or ObjectDisposedException)
+                catch (Exception e) when (Faults.IsMalformedOrLost(e))
                 {
                     return new(PumpEnd.SourceFailed, total, e.Message);
                 }
@@ -65,7 +65,7 @@ internal static class BodyPump
                 {
                     return new(PumpEnd.Stopped, total, abort.IsCancellationRequested ? "aborted" : $"receiver took nothing for {idleTimeout.TotalSeconds:0.###} s");
                 }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                catch (Exception e) when (Faults.IsConnectionLost(e))
                 {
                     return new(PumpEnd.DestinationFailed, total, e.Message);
                 }

@@ -158,7 +158,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
             // Only the request body pump aborts on its own: the client broke off or stalled its body.
             return await FailAsync(_clientBodyFailure?.End == PumpEnd.Stopped ? 408 : 400, "the request body did not arrive whole", ClientBodyProblem() ?? "aborted").ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or SocketException or InvalidDataException)
+        catch (Exception e) when (Faults.IsMalformedOrLost(e))
         {
             return await FailAsync(502, "origin connection failed", e.Message).ConfigureAwait(false);
         }
@@ -235,7 +235,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
             {
                 await SendAsync(connection.Socket, w.Written, _o.ActivityTimeout, ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or TimeoutException)
+            catch (Exception e) when (Faults.IsConnectionLost(e) || e is TimeoutException)
             {
                 return await ClientGoneAsync("client closed before the 101 was sent").ConfigureAwait(false);
             }
@@ -257,7 +257,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
             _responseBytes = w.Written.Length; // interim heads are overwritten by the final one
             return true;
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or TimeoutException)
+        catch (Exception e) when (Faults.IsConnectionLost(e) || e is TimeoutException)
         {
             return false;
         }
@@ -302,7 +302,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
             {
                 connection.Socket.LingerState = new LingerOption(true, 0);
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+            catch (Exception e) when (Faults.IsConnectionLost(e)) { }
             connection.Socket.Dispose();
         }
         return new TransactionOutcome.Ended();

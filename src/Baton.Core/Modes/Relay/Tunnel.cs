@@ -34,7 +34,7 @@ internal static class Tunnel
             }
             to.Shutdown(SocketShutdown.Send); // the other side sees this side's close
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (Faults.IsConnectionEnded(e))
         {
             failed.Cancel(); // a reset or failure on either side ends both directions
         }

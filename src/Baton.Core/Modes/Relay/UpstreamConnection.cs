@@ -28,7 +28,7 @@ internal sealed class UpstreamConnection(Socket socket) : IDisposable
         {
             return Input.Unread.IsEmpty && !Socket.Poll(0, SelectMode.SelectRead);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (Faults.IsConnectionLost(e))
         {
             return false;
         }

@@ -113,8 +113,8 @@ internal sealed class HoldDevice : IDisposable
     private static void WriteSysctl(string path, string value, bool optional = false)
     {
         try { File.WriteAllText(path, value); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException && optional) { }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (Faults.IsFileUnavailable(e) && optional) { }
+        catch (Exception e) when (Faults.IsFileUnavailable(e))
         {
             throw new SteeringException($"cannot write {path}: {e.Message}");
         }

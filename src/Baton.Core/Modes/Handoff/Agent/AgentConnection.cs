@@ -114,7 +114,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         {
             snapshot = TcpRepair.DumpAndClose(Socket).WithUnreadPrefix(Input.Unread);
         }
-        catch (Exception e) when (e is ConnectionNotMovableException or NativeCallException)
+        catch (Exception e) when (Faults.IsNotMovable(e))
         {
             // Typically the client closed meanwhile (CLOSE_WAIT): finish the close here, normally.
             AgentLog.ClosesHere(log, Id, e.Message);
@@ -184,7 +184,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     {
         session.Forget(Id);
         try { await session.SendAsync(new Closed(), Id).ConfigureAwait(false); }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException) { }
+        catch (Exception e) when (Faults.IsConnectionLost(e)) { }
         await GracefulClose.CloseAsync(Socket).ConfigureAwait(false);
         Input.Dispose();
     }

@@ -42,7 +42,7 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
         {
             link = await ControlLink.EstablishAsync(new NetworkStream(peer, ownsSocket: true), options.Key, isRouter: false, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ControlProtocolException or IOException or SocketException or OperationCanceledException)
+        catch (Exception e) when (Faults.IsLinkFailure(e))
         {
             AgentLog.LinkRefused(_log, remote, e.Message);
             peer.Dispose();
@@ -58,7 +58,7 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
         {
             AgentLog.MessageRefused(_log, remote, e.Message);
         }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+        catch (Exception e) when (Faults.IsConnectionEnded(e))
         {
             AgentLog.LinkClosed(_log, remote, e.Message);
         }

@@ -37,7 +37,8 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         _sweep = new Timer(static s => ((AgentLinkSession)s!).Sweep(), this, SweepInterval, SweepInterval);
         await link.SendAsync(new Welcome(options.Name, options.Mac), 0, ct).ConfigureAwait(false);
 
-        // Handoff (restore, Ready) and Freeze (dump, Returned) run on the link's thread to the end;
+        // Handoff (restore, Ready) and Freeze (dump, Returned) run on the link's thread to the end,
+        // its answers sent synchronously (ControlLink.Send): nothing there blocks on an async call.
         // Go and Stay hand the connection to the pool, which runs the application.
         await LinkReceiveThread.RunAsync(link, socket, "baton link", OnMessage, ct).ConfigureAwait(false);
     }
@@ -47,7 +48,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         switch (m.Type)
         {
             case ControlMessageType.HandoffRequest:
-                OnHandoffAsync(m).GetAwaiter().GetResult();
+                OnHandoff(m);
                 break;
             case ControlMessageType.Go:
                 OnGo(m);
@@ -66,7 +67,9 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         }
     }
 
-    private async Task OnHandoffAsync(ControlMessage m)
+    // Restores the connection and answers, on the link's thread: the router waits for this answer
+    // before it sends anything more about the connection.
+    private void OnHandoff(ControlMessage m)
     {
         long t0 = Stopwatch.GetTimestamp();
         try
@@ -79,15 +82,15 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
             var repaired = TcpRepair.Restore(snapshot);
             _restored[m.ConnectionId] = (repaired, t0);
         }
-        catch (Exception e) when (e is FormatException or NativeCallException or MissingPrivilegeException or ArgumentException)
+        catch (Exception e) when (Faults.IsNotMovable(e) || e is FormatException or ArgumentException)
         {
             AgentLog.HandoffRefused(log, m.ConnectionId, e.Message);
-            await link.SendAsync(new Refused(e.Message), m.ConnectionId).ConfigureAwait(false);
+            link.Send(new Refused(e.Message), m.ConnectionId);
             return;
         }
         // Diagnostics only (AgentOptions.FreezeDelay); the link's other messages wait meanwhile.
-        if (options.FreezeDelay > TimeSpan.Zero) await Task.Delay(options.FreezeDelay).ConfigureAwait(false);
-        await link.SendAsync(new Ready(), m.ConnectionId).ConfigureAwait(false);
+        if (options.FreezeDelay > TimeSpan.Zero) Thread.Sleep(options.FreezeDelay);
+        link.Send(new Ready(), m.ConnectionId);
     }
 
     private void OnGo(ControlMessage m)
@@ -104,7 +107,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         {
             // Repair could not be left: the socket is gone, so is the connection. Tell the router to clean up.
             AgentLog.ActivateFailed(log, m.ConnectionId, e.Message);
-            _ = link.SendAsync(new Closed(), m.ConnectionId).AsTask();
+            link.Send(new Closed(), m.ConnectionId);
             return;
         }
         var conn = new AgentConnection(m.ConnectionId, socket, handoff, this);
@@ -187,7 +190,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         if (!_parked.TryGetValue(id, out var p) || !Unpark(p))
         {
             AgentLog.ReturnFailedUnknown(log, id);
-            _ = link.SendAsync(new Refused("not parked here"), id).AsTask();
+            link.Send(new Refused("not parked here"), id);
             return;
         }
         System.Net.Sockets.Socket socket;
@@ -198,11 +201,11 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         catch (NativeCallException e)
         {
             AgentLog.ResumeFailed(log, id, e.Message);
-            _ = link.SendAsync(new Refused(e.Message), id).AsTask();
+            link.Send(new Refused(e.Message), id);
             return;
         }
         AgentLog.ReturnFailed(log, id);
-        _ = link.SendAsync(new Ready(), id).AsTask();
+        link.Send(new Ready(), id);
         _ = GracefulClose.CloseAsync(socket);
     }
 

@@ -29,7 +29,7 @@ public sealed class ClusterKey
     {
         byte[] raw;
         try { raw = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (Faults.IsFileUnavailable(e))
         {
             throw new ArgumentException($"cannot read cluster key file '{path}': {e.Message}");
         }

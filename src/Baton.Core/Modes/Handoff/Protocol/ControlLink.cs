@@ -101,48 +101,98 @@ public sealed class ControlLink : IAsyncDisposable
     public async ValueTask<ControlMessage?> ReceiveAsync(CancellationToken ct = default) =>
         await ReadFrameAsync(ct).ConfigureAwait(false);
 
-    private async ValueTask WriteFrameAsync<T>(ControlMessageType type, T message, ulong connectionId, bool authenticate, CancellationToken ct) where T : IControlMessage<T>
+    /// <summary>
+    /// Sends as <see cref="SendAsync{T}"/> does, blocking the calling thread: for a link's own
+    /// receive thread (<see cref="LinkReceiveThread"/>), which must not block on an async call.
+    /// </summary>
+    public void Send<T>(T message, ulong connectionId) where T : IControlMessage<T>
     {
-        int length = message.Length;
-        if (length > MaxPayload) throw new ArgumentException("control payload too large");
-        int total = HeaderLength + length + TagLength;
-        byte[] frame = ArrayPool<byte>.Shared.Rent(total);
-        // The payload goes straight into the frame (a snapshot is not copied twice), before the lock.
-        message.Write(frame.AsSpan(HeaderLength, length));
-        await _writeLock.WaitAsync(ct).ConfigureAwait(false);
+        byte[] frame = Payload(message, out int total);
         try
         {
-            // Closed meanwhile (the peer went, or the host stops): an IOException, as a failed
-            // write, not the disposed MAC's or stream's ObjectDisposedException.
-            if (_closed) throw new IOException("control link closed");
-            var f = frame.AsSpan(0, total);
-            "BATN"u8.CopyTo(f);
-            f[4] = Version;
-            f[5] = (byte)type;
-            f[6] = _isRouter ? FromRouter : (byte)0;
-            f[7] = 0;
-            BinaryPrimitives.WriteUInt64BigEndian(f[8..], authenticate ? ++_sendSeq : 0);
-            BinaryPrimitives.WriteUInt64BigEndian(f[16..], connectionId);
-            BinaryPrimitives.WriteUInt32BigEndian(f[24..], (uint)length);
-            var tag = f[(HeaderLength + length)..];
-            if (authenticate)
+            _writeLock.Wait();
+            try
             {
-                _sendMac!.AppendData(f[..(HeaderLength + length)]);
-                _sendMac.GetHashAndReset(tag);
+                Seal(T.Type, frame.AsSpan(0, total), connectionId, authenticate: true);
+                _stream.Write(frame, 0, total);
+                _stream.Flush();
             }
-            else tag.Clear();
-            await _stream.WriteAsync(frame.AsMemory(0, total), ct).ConfigureAwait(false);
-            await _stream.FlushAsync(ct).ConfigureAwait(false);
-        }
-        catch (ObjectDisposedException) when (_closed)
-        {
-            throw new IOException("control link closed");
+            catch (ObjectDisposedException) when (_closed)
+            {
+                throw new IOException("control link closed");
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
         }
         finally
         {
-            _writeLock.Release();
             ArrayPool<byte>.Shared.Return(frame);
         }
+    }
+
+    private async ValueTask WriteFrameAsync<T>(ControlMessageType type, T message, ulong connectionId, bool authenticate, CancellationToken ct) where T : IControlMessage<T>
+    {
+        byte[] frame = Payload(message, out int total);
+        try
+        {
+            await _writeLock.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                Seal(type, frame.AsSpan(0, total), connectionId, authenticate);
+                await _stream.WriteAsync(frame.AsMemory(0, total), ct).ConfigureAwait(false);
+                await _stream.FlushAsync(ct).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException) when (_closed)
+            {
+                throw new IOException("control link closed");
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+        finally
+        {
+            // Also when the wait for the lock was cancelled (the frame was not returned then, before).
+            ArrayPool<byte>.Shared.Return(frame);
+        }
+    }
+
+    // A pooled frame with the payload written straight into it (a snapshot is not copied twice), before the lock.
+    private static byte[] Payload<T>(T message, out int total) where T : IControlMessage<T>
+    {
+        int length = message.Length;
+        if (length > MaxPayload) throw new ArgumentException("control payload too large");
+        total = HeaderLength + length + TagLength;
+        byte[] frame = ArrayPool<byte>.Shared.Rent(total);
+        message.Write(frame.AsSpan(HeaderLength, length));
+        return frame;
+    }
+
+    // The header and the tag, under the write lock: the sequence number counts frames in the order they are written.
+    private void Seal(ControlMessageType type, Span<byte> f, ulong connectionId, bool authenticate)
+    {
+        // Closed meanwhile (the peer went, or the host stops): an IOException, as a failed
+        // write, not the disposed MAC's or stream's ObjectDisposedException.
+        if (_closed) throw new IOException("control link closed");
+        int length = f.Length - HeaderLength - TagLength;
+        "BATN"u8.CopyTo(f);
+        f[4] = Version;
+        f[5] = (byte)type;
+        f[6] = _isRouter ? FromRouter : (byte)0;
+        f[7] = 0;
+        BinaryPrimitives.WriteUInt64BigEndian(f[8..], authenticate ? ++_sendSeq : 0);
+        BinaryPrimitives.WriteUInt64BigEndian(f[16..], connectionId);
+        BinaryPrimitives.WriteUInt32BigEndian(f[24..], (uint)length);
+        var tag = f[(HeaderLength + length)..];
+        if (authenticate)
+        {
+            _sendMac!.AppendData(f[..(HeaderLength + length)]);
+            _sendMac.GetHashAndReset(tag);
+        }
+        else tag.Clear();
     }
 
     /// <summary>

@@ -96,7 +96,7 @@ public sealed class AgentLink : IAsyncDisposable
             if (await session.Ready.Task.WaitAsync(timeout).ConfigureAwait(false) is not null) return false;
             _steering.Forward(client, Name);
         }
-        catch (Exception e) when (e is SteeringException or IOException or SocketException or ObjectDisposedException or TimeoutException)
+        catch (Exception e) when (Faults.IsConnectionLost(e) || e is TimeoutException or SteeringException)
         {
             return false;
         }
@@ -137,7 +137,7 @@ public sealed class AgentLink : IAsyncDisposable
                 await ReceiveLoopAsync(link, ct).ConfigureAwait(false);
                 HandoffLog.AgentClosed(_log, Name);
             }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ControlProtocolException or SteeringException)
+            catch (Exception e) when (Faults.IsLinkFailure(e) || e is SteeringException)
             {
                 if (ct.IsCancellationRequested) break;
                 if (_link is not null || !warned)

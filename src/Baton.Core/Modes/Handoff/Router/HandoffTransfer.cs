@@ -63,7 +63,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         {
             dumped = TcpRepair.DumpAndClose(socket);
         }
-        catch (Exception e) when (e is ConnectionNotMovableException or NativeCallException or MissingPrivilegeException)
+        catch (Exception e) when (Faults.IsNotMovable(e))
         {
             agent.End(id);
             steering.Clear(client); // Dump left the socket live
@@ -204,7 +204,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             await agent.SendAsync(new HandoffRequest(snapshot), session.Id).ConfigureAwait(false);
             failure = await session.Ready.Task.WaitAsync(readyTimeout, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or SocketException or TimeoutException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (Faults.IsConnectionEnded(e))
         {
             failure = e switch
             {
@@ -245,7 +245,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         {
             await agent.SendAsync(go, session.Id).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (Faults.IsConnectionLost(e))
         {
             // The agent holds the connection in repair mode and will drop it; the client's packets
             // go to its host, whose kernel resets them. Nothing else can be done without the link.

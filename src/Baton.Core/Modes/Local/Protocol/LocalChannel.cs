@@ -238,7 +238,7 @@ internal sealed class LocalChannel : IDisposable
     public void Shutdown()
     {
         try { _socket.Shutdown(SocketShutdown.Both); }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+        catch (Exception e) when (Faults.IsConnectionLost(e)) { }
     }
 
     /// <summary>Closes the socket and any received descriptors no message claimed. Call after the reader stopped.</summary>

@@ -44,7 +44,7 @@ public sealed class LocalTransfer
             worker.Send(new Pass(stamped, unread), id, socket.SafeHandle);
             sent = Stopwatch.GetTimestamp();
         }
-        catch (Exception e) when (e is NativeCallException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (Faults.IsKernelRefusal(e) || e is ObjectDisposedException)
         {
             worker.End(id);
             return NotMoved(TransferError.LinkDown, $"pass to worker {worker.Name} failed: {e.Message}");

@@ -93,7 +93,7 @@ public sealed class WorkerLink : IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is ControlProtocolException or NativeCallException or SocketException)
+        catch (Exception e) when (Faults.IsKernelRefusal(e) || e is ControlProtocolException)
         {
             reason = e.Message;
         }
@@ -130,7 +130,7 @@ public sealed class WorkerLink : IAsyncDisposable
             var socket = new LocalSocket(new SafeSocketHandle(fd, ownsHandle: true), r.Unread.ToArray()) { Blocking = true };
             s.TrySetResult(new LocalReturn(socket, cookie, r.PassTicks, r.WorkerTimestamp, received, Stopwatch.GetTimestamp()));
         }
-        catch (Exception e) when (e is NativeCallException or SocketException)
+        catch (Exception e) when (Faults.IsKernelRefusal(e))
         {
             // The connection is gone (closing the received fd was its last reference, or it is not a socket).
             LocalLog.ReturnUnusable(_log, Name, m.ConnectionId, e.Message);

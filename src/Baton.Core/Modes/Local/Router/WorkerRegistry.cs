@@ -158,7 +158,7 @@ public sealed class WorkerRegistry : IAsyncDisposable
             LocalLog.WorkerRegistered(_log, name, cred.Pid, cred.Uid);
             if (_waiters.TryRemove(name, out var waiter)) waiter.TrySetResult(link);
         }
-        catch (Exception e) when (e is ControlProtocolException or NativeCallException or SocketException)
+        catch (Exception e) when (Faults.IsKernelRefusal(e) || e is ControlProtocolException)
         {
             LocalLog.WorkerRefused(_log, e.Message);
             channel.Dispose();

@@ -130,7 +130,7 @@ public sealed class WorkerHost : IAsyncDisposable
         {
             socket = PassedSockets.Wrap(PassedSockets.Adopt(m.Fd, out cookie));
         }
-        catch (Exception e) when (e is NativeCallException or SocketException)
+        catch (Exception e) when (Faults.IsKernelRefusal(e))
         {
             WorkerLog.PassUnusable(_log, m.ConnectionId, e.Message);
             try { _channel!.Send(new Closed(), m.ConnectionId); }
@@ -158,7 +158,7 @@ public sealed class WorkerHost : IAsyncDisposable
         if (_run is not null)
         {
             try { await _run.ConfigureAwait(false); }
-            catch (Exception e) when (e is ControlProtocolException or SocketException or NativeCallException) { }
+            catch (Exception e) when (Faults.IsKernelRefusal(e) || e is ControlProtocolException) { }
         }
     }
 }

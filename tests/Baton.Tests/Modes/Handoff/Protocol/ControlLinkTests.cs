@@ -266,6 +266,42 @@ public class ControlLinkTests
     }
 
     [Fact]
+    public async Task Blocking_and_async_senders_share_the_link_without_interleaving_or_breaking_the_sequence()
+    {
+        // The agent's link thread answers with Send (blocking), while its connections send with
+        // SendAsync: both take one write lock and number frames in the order they are written.
+        var key = NewKey();
+        var (pair, router, agent) = await Connect(key, key);
+        using var _ = pair;
+        await using var r = router;
+        await using var a = agent;
+
+        const int each = 50;
+        var blocking = new Thread(() =>
+        {
+            for (int i = 0; i < each; i++) agent.Send(new Refused(new string('x', 10 + i)), (ulong)i);
+        });
+        blocking.Start();
+        var async = Task.Run(async () =>
+        {
+            for (int i = 0; i < each; i++) await agent.SendAsync(new NextRequest(new byte[2000 + i]), (ulong)(1000 + i), Guard());
+        });
+
+        var refused = new List<int>();
+        var next = new List<int>();
+        for (int i = 0; i < 2 * each; i++)
+        {
+            var m = (await router.ReceiveAsync(Guard()))!.Value;
+            if (m.Type == ControlMessageType.Refused) refused.Add(m.Read<Refused>().Reason.Length - 10);
+            else next.Add(m.Read<NextRequest>().Head.Length - 2000);
+        }
+        Assert.True(blocking.Join(LoopbackPair.HangGuard));
+        await async;
+        Assert.Equal(Enumerable.Range(0, each), refused); // each sender's frames in its own order
+        Assert.Equal(Enumerable.Range(0, each), next);
+    }
+
+    [Fact]
     public async Task Peer_closing_the_link_is_a_null_message()
     {
         var key = NewKey();
