@@ -7,6 +7,7 @@ internal static partial class Libc
     internal const short POLLIN = 0x1;
     internal const short POLLERR = 0x8;
     internal const short POLLHUP = 0x10;
+    internal const short POLLNVAL = 0x20;
 
     [LibraryImport(Name, EntryPoint = "poll", SetLastError = true)]
     internal static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMs);

@@ -23,8 +23,8 @@ internal sealed unsafe class HoldCapture : IDisposable
     private const int BufferSize = HeldFrame.VnetHeaderLength + 14 + 65536 + 64;
     private const int SO_RCVBUFFORCE = 33, SO_MARK = 36;
     private const int MSG_TRUNC = 0x20;
-    // How often the reader wakes with nothing to read, to expire old frames and to notice stop.
-    private const int PollMs = 100;
+    // How often the reader expires old frames and reads the kernel's drop count, with nothing to read.
+    private const int ExpiryMs = 100;
 
     private readonly object _gate = new();
     private readonly HoldQueue _queue;
@@ -34,8 +34,8 @@ internal sealed unsafe class HoldCapture : IDisposable
     // Host replays set the socket's mark before they send: one at a time.
     private readonly object _hostReplay = new();
     private readonly byte* _buffer;
-    private readonly Thread _thread;
-    private volatile bool _stopping;
+    private readonly PollLoop _loop;
+    private long _lastExpiry = Stopwatch.GetTimestamp();
     private bool _disposed;
 
     private HoldCapture(HoldDevice device, int uplink, HoldLimits limits, int reader, int sender, int hostSender)
@@ -47,8 +47,10 @@ internal sealed unsafe class HoldCapture : IDisposable
         _reader = reader;
         _sender = sender;
         _buffer = (byte*)NativeMemory.Alloc(BufferSize);
-        _thread = new Thread(ReadLoop) { IsBackground = true, Name = "Baton hold queue" };
-        _thread.Start();
+        _loop = new PollLoop("Baton hold queue", WaitForFrames, Read, static e =>
+        {
+            if (e is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e); // a bug: as unhandled as on a thread of its own
+        });
     }
 
     /// <summary>ifindex of the device steering's hold action redirects to.</summary>
@@ -197,24 +199,26 @@ internal sealed unsafe class HoldCapture : IDisposable
         }
     }
 
-    private void ReadLoop()
+    // The reader's frames, or the next expiry.
+    private int WaitForFrames(PollSet set)
     {
-        var pfd = new PollFd { Fd = _reader, Events = Libc.POLLIN };
-        long lastExpiry = Stopwatch.GetTimestamp();
-        while (!_stopping)
+        set.Add(_reader);
+        long left = ExpiryMs - (long)Stopwatch.GetElapsedTime(_lastExpiry).TotalMilliseconds;
+        return (int)Math.Max(left, 0);
+    }
+
+    private void Read(PollSet set)
+    {
+        lock (_gate)
         {
-            int rc = Libc.Poll(&pfd, 1, PollMs);
-            lock (_gate)
+            if (_disposed) return;
+            if (set.Ready(0)) Drain();
+            long now = Stopwatch.GetTimestamp();
+            if (Stopwatch.GetElapsedTime(_lastExpiry, now).TotalMilliseconds >= ExpiryMs)
             {
-                if (_disposed) return;
-                if (rc > 0) Drain();
-                long now = Stopwatch.GetTimestamp();
-                if (Stopwatch.GetElapsedTime(lastExpiry, now).TotalMilliseconds >= PollMs)
-                {
-                    Dropped(_queue.Expire(now), "expired");
-                    Dropped(KernelDrops(), "socket-full");
-                    lastExpiry = now;
-                }
+                Dropped(_queue.Expire(now), "expired");
+                Dropped(KernelDrops(), "socket-full");
+                _lastExpiry = now;
             }
         }
     }
@@ -279,8 +283,7 @@ internal sealed unsafe class HoldCapture : IDisposable
     /// <summary>Stops reading, discards what is held, closes the sockets and deletes the hold devices.</summary>
     public void Dispose()
     {
-        _stopping = true;
-        _thread.Join();
+        _loop.Dispose();
         lock (_gate)
         {
             if (_disposed) return;

@@ -26,10 +26,7 @@ internal sealed class DeliveryWatch : IDisposable
     private readonly long _ackWait, _nextRequestWait;
     private readonly ConcurrentQueue<Watched> _added = new();
     private readonly List<Watched> _watched = [];
-    private readonly int _wake;
-    private readonly Thread _thread;
-    private PollFd[] _fds = new PollFd[16];
-    private volatile bool _stopping;
+    private readonly PollLoop _loop;
 
     private sealed class Watched(Socket socket, long ackDeadline)
     {
@@ -45,10 +42,7 @@ internal sealed class DeliveryWatch : IDisposable
     {
         _ackWait = (long)(ackWait.TotalSeconds * Stopwatch.Frequency);
         _nextRequestWait = (long)(nextRequestWait.TotalSeconds * Stopwatch.Frequency);
-        _wake = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-        Libc.Check(_wake, "eventfd");
-        _thread = new Thread(Run) { IsBackground = true, Name = "baton delivery" };
-        _thread.Start();
+        _loop = new PollLoop("baton delivery", Prepare, Turn, Stopped);
     }
 
     /// <summary>
@@ -59,52 +53,46 @@ internal sealed class DeliveryWatch : IDisposable
     /// </summary>
     public Task WaitAsync(Socket socket)
     {
-        if (_stopping) return Task.CompletedTask;
+        if (_loop.Stopping) return Task.CompletedTask;
         var w = new Watched(socket, Stopwatch.GetTimestamp() + _ackWait);
         _added.Enqueue(w);
-        Signal();
+        _loop.Wake();
+        // Stopped meanwhile: the loop may have finished its last sweep before this one was queued.
+        if (_loop.Stopping) w.Done.TrySetResult();
         return w.Done.Task;
     }
 
-    private unsafe void Signal()
+    // Each connection's input, in _watched order; the tick while any waits for acknowledgments.
+    private int Prepare(PollSet set)
     {
-        ulong one = 1;
-        _ = Libc.Write(_wake, &one, sizeof(ulong)); // EAGAIN only when the counter is full: still woken
+        while (_added.TryDequeue(out var added)) _watched.Add(added);
+        foreach (var w in _watched) set.Add(w.Fd);
+        return Timeout();
     }
 
-    private unsafe void Run()
+    private void Turn(PollSet set)
     {
-        while (!_stopping)
+        long now = Stopwatch.GetTimestamp();
+        for (int i = _watched.Count - 1; i >= 0; i--)
         {
-            while (_added.TryDequeue(out var added)) _watched.Add(added);
-            int n = _watched.Count + 1;
-            if (_fds.Length < n) _fds = new PollFd[Math.Max(n, _fds.Length * 2)];
-            _fds[0] = new PollFd { Fd = _wake, Events = Libc.POLLIN };
-            for (int i = 0; i < _watched.Count; i++) _fds[i + 1] = new PollFd { Fd = _watched[i].Fd, Events = Libc.POLLIN };
-            int rc;
-            fixed (PollFd* p = _fds) rc = Libc.Poll(p, (nuint)n, Timeout());
-            if (rc < 0) continue; // EINTR: look again
-            if (_fds[0].Revents != 0)
-            {
-                ulong drained;
-                _ = Libc.Read(_wake, &drained, sizeof(ulong));
-            }
-            long now = Stopwatch.GetTimestamp();
-            for (int i = _watched.Count - 1; i >= 0; i--)
-            {
-                if (Step(_watched[i], _fds[i + 1].Revents, now)) continue;
-                _watched[i].Done.TrySetResult();
-                _watched.RemoveAt(i);
-            }
+            if (Step(_watched[i], set.Ready(i), now)) continue;
+            _watched[i].Done.TrySetResult();
+            _watched.RemoveAt(i);
         }
+    }
+
+    private void Stopped(Exception? error)
+    {
         foreach (var w in _watched) w.Done.TrySetResult();
         while (_added.TryDequeue(out var left)) left.Done.TrySetResult();
+        // A fault here is a bug: the agent stops as it did when this thread had its own loop.
+        if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
 
     /// <summary>Moves one connection on; false when its wait is over.</summary>
-    private bool Step(Watched w, short revents, long now)
+    private bool Step(Watched w, bool input, long now)
     {
-        if ((revents & (Libc.POLLIN | Libc.POLLERR | Libc.POLLHUP)) != 0) return false;
+        if (input) return false;
         if (!w.Acknowledged)
         {
             bool acknowledged;
@@ -132,11 +120,5 @@ internal sealed class DeliveryWatch : IDisposable
         return left <= 0 ? 0 : (int)Math.Ceiling(left * 1000.0 / Stopwatch.Frequency);
     }
 
-    public void Dispose()
-    {
-        _stopping = true;
-        Signal();
-        _thread.Join();
-        Libc.Close(_wake);
-    }
+    public void Dispose() => _loop.Dispose();
 }
