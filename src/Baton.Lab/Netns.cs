@@ -21,7 +21,7 @@ public static class Netns
             try
             {
                 using var ns = File.OpenHandle($"/var/run/netns/{name}");
-                if (Libc.SetNs((int)ns.DangerousGetHandle(), Libc.CLONE_NEWNET) != 0) throw Libc.Error($"setns({name})");
+                if (Libc.SetNs(ns, Libc.CLONE_NEWNET) != 0) throw Libc.Error($"setns({name})");
                 result = action();
             }
             catch (Exception e) { error = e; }

@@ -81,14 +81,14 @@ internal sealed unsafe class TcIngressFilter : IDisposable
     {
         if (_detached) return;
         _detached = true;
-        if (CurrentNetns() == NetnsOf(_netns)) Detach();
+        if (Libc.CurrentNetns() == Libc.NetnsOf(_netns)) Detach();
         else
         {
             // On a thread of its own in the attach namespace: the caller's thread is elsewhere. (Only
             // then: setns needs CAP_SYS_ADMIN, which a router given just CAP_NET_ADMIN lacks.)
             var thread = new Thread(() =>
             {
-                if (Libc.SetNs((int)_netns.DangerousGetHandle(), Libc.CLONE_NEWNET) == 0) Detach();
+                if (Libc.SetNs(_netns, Libc.CLONE_NEWNET) == 0) Detach();
             });
             thread.Start();
             thread.Join();
@@ -105,10 +105,6 @@ internal sealed unsafe class TcIngressFilter : IDisposable
         catch (SteeringException) { } // the device went away, and the filter with it
     }
 
-    // "net:[inode]": the same text for the same namespace, whoever reads it.
-    private static string? CurrentNetns() => new FileInfo("/proc/thread-self/ns/net").LinkTarget;
-
-    private static string? NetnsOf(SafeFileHandle ns) => new FileInfo($"/proc/self/fd/{ns.DangerousGetHandle()}").LinkTarget;
 
     private const int ENOENT = 2, EINVAL = 22, EEXIST = 17;
 

@@ -95,14 +95,14 @@ internal sealed class HoldDevice : IDisposable
         {
             if (Libc.IfNameToIndex(Name) == (uint)IfIndex) RemoveStale();
         }
-        if (new FileInfo("/proc/thread-self/ns/net").LinkTarget == new FileInfo($"/proc/self/fd/{_netns.DangerousGetHandle()}").LinkTarget) DeleteIfOurs();
+        if (Libc.CurrentNetns() == Libc.NetnsOf(_netns)) DeleteIfOurs();
         else
         {
             // On a thread of its own in the pair's namespace (ip inherits it), as TcIngressFilter
             // detaches; only then, since setns needs CAP_SYS_ADMIN.
             var thread = new Thread(() =>
             {
-                if (Libc.SetNs((int)_netns.DangerousGetHandle(), Libc.CLONE_NEWNET) == 0) DeleteIfOurs();
+                if (Libc.SetNs(_netns, Libc.CLONE_NEWNET) == 0) DeleteIfOurs();
             });
             thread.Start();
             thread.Join();

@@ -31,7 +31,10 @@ internal sealed class DeliveryWatch : IDisposable
     private sealed class Watched(Socket socket, long ackDeadline)
     {
         public readonly Socket Socket = socket;
-        public readonly int Fd = TcpRepair.Fd(socket);
+        // Only poll(2) reads this number, unleased: a lease held across the wait would stall a
+        // close on another path. Were the socket closed and its number reused meanwhile, the poll
+        // wakes for the other file, and the SIOCOUTQ call, leased, fails cleanly.
+        public readonly int Fd = (int)socket.Handle;
         public readonly long AckDeadline = ackDeadline;
         public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public bool Acknowledged;
@@ -97,7 +100,7 @@ internal sealed class DeliveryWatch : IDisposable
         {
             bool acknowledged;
             try { acknowledged = TcpRepair.Unacknowledged(w.Socket) == 0; }
-            catch (NativeCallException) { return false; }
+            catch (Exception e) when (e is NativeCallException or ObjectDisposedException) { return false; } // closed meanwhile: done
             if (!acknowledged && now < w.AckDeadline) return true;
             w.Acknowledged = true;
             w.NextRequestDeadline = now + _nextRequestWait;

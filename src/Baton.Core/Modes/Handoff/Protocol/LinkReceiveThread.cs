@@ -22,7 +22,7 @@ internal static class LinkReceiveThread
     internal static Task RunAsync(ControlLink link, Socket socket, string name, Action<ControlMessage> handle, CancellationToken ct)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        int fd = (int)socket.Handle;
+        int fd = (int)socket.Handle; // for poll(2) only: the link closes its socket after this loop ends
         CancellationTokenRegistration cancel = default;
         var loop = new PollLoop(name,
             set =>

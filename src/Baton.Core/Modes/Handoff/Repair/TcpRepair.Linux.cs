@@ -40,10 +40,18 @@ internal static class TcpRepair
     }
 
     /// <summary>Bytes the kernel has not sent yet (SIOCOUTQNSD).</summary>
-    public static int Unsent(Socket socket) => Libc.IoctlInt(Fd(socket), Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
+    public static int Unsent(Socket socket)
+    {
+        using var fd = new FdLease(socket.SafeHandle);
+        return Libc.IoctlInt(fd.Fd, Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
+    }
 
     /// <summary>Bytes in the send queue: sent but not acknowledged, and unsent (SIOCOUTQ).</summary>
-    public static int Unacknowledged(Socket socket) => Libc.IoctlInt(Fd(socket), Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
+    public static int Unacknowledged(Socket socket)
+    {
+        using var fd = new FdLease(socket.SafeHandle);
+        return Libc.IoctlInt(fd.Fd, Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
+    }
 
     /// <summary>
     /// Puts <paramref name="socket"/> in repair mode and dumps it. Packets for the connection must
@@ -53,7 +61,10 @@ internal static class TcpRepair
     /// </summary>
     public static TcpSnapshot Dump(Socket socket)
     {
-        int fd = Fd(socket);
+        // Leased for the whole dump: a close on another path waits for it, rather than the dump
+        // reading a number that meanwhile belongs to another socket.
+        using var lease = new FdLease(socket.SafeHandle);
+        int fd = lease.Fd;
         EnterRepair(fd);
         try
         {
@@ -198,7 +209,8 @@ internal static class TcpRepair
     /// <summary>Takes a socket out of repair mode, live again, without a window probe.</summary>
     public static void Resume(Socket socket)
     {
-        Libc.SetSockOpt(Fd(socket), Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
+        using var fd = new FdLease(socket.SafeHandle);
+        Libc.SetSockOpt(fd.Fd, Libc.IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "setsockopt(TCP_REPAIR=off)");
     }
 
     /// <summary>
@@ -388,7 +400,6 @@ internal static class TcpRepair
         Libc.Check(Libc.Connect(fd, &sa, 16), $"connect({ep}) in repair mode");
     }
 
-    internal static int Fd(Socket socket) => (int)socket.SafeHandle.DangerousGetHandle();
 
     private static string StateName(int state) => state switch
     {

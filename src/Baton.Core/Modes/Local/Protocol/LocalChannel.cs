@@ -79,53 +79,38 @@ internal sealed class LocalChannel : IDisposable
 
     private unsafe void SendFrame(byte[] message, SafeHandle? fd)
     {
-
-        bool fdRef = false, sockRef = false;
         lock (_sendLock)
         {
-            try
+            using var sock = new FdLease(_socket.SafeHandle);
+            using var passedLease = fd is null ? default : new FdLease(fd);
+            int passed = fd is null ? -1 : passedLease.Fd;
+            int sent = 0;
+            byte* control = stackalloc byte[24]; // CMSG_SPACE(sizeof(int))
+            fixed (byte* p = message)
             {
-                _socket.SafeHandle.DangerousAddRef(ref sockRef);
-                int sock = (int)_socket.SafeHandle.DangerousGetHandle();
-                int passed = -1;
-                if (fd is not null)
+                while (sent < message.Length)
                 {
-                    fd.DangerousAddRef(ref fdRef);
-                    passed = (int)fd.DangerousGetHandle();
-                }
-                int sent = 0;
-                byte* control = stackalloc byte[24]; // CMSG_SPACE(sizeof(int))
-                fixed (byte* p = message)
-                {
-                    while (sent < message.Length)
+                    var iov = new IoVec { Base = p + sent, Length = (nuint)(message.Length - sent) };
+                    var hdr = new MsgHdr { Iov = &iov, IovLength = 1 };
+                    if (passed >= 0 && sent == 0)
                     {
-                        var iov = new IoVec { Base = p + sent, Length = (nuint)(message.Length - sent) };
-                        var hdr = new MsgHdr { Iov = &iov, IovLength = 1 };
-                        if (passed >= 0 && sent == 0)
-                        {
-                            var c = (CmsgHdr*)control;
-                            c->Length = (nuint)(sizeof(CmsgHdr) + sizeof(int));
-                            c->Level = Libc.SOL_SOCKET;
-                            c->Type = Libc.SCM_RIGHTS;
-                            *(int*)(control + sizeof(CmsgHdr)) = passed;
-                            hdr.Control = control;
-                            hdr.ControlLength = 24;
-                        }
-                        nint n = Libc.SendMsg(sock, &hdr, Libc.MSG_NOSIGNAL);
-                        if (n < 0)
-                        {
-                            int errno = Marshal.GetLastPInvokeError();
-                            if (errno == Libc.EINTR) continue;
-                            throw new NativeCallException("sendmsg", errno);
-                        }
-                        sent += (int)n;
+                        var c = (CmsgHdr*)control;
+                        c->Length = (nuint)(sizeof(CmsgHdr) + sizeof(int));
+                        c->Level = Libc.SOL_SOCKET;
+                        c->Type = Libc.SCM_RIGHTS;
+                        *(int*)(control + sizeof(CmsgHdr)) = passed;
+                        hdr.Control = control;
+                        hdr.ControlLength = 24;
                     }
+                    nint n = Libc.SendMsg(sock.Fd, &hdr, Libc.MSG_NOSIGNAL);
+                    if (n < 0)
+                    {
+                        int errno = Marshal.GetLastPInvokeError();
+                        if (errno == Libc.EINTR) continue;
+                        throw new NativeCallException("sendmsg", errno);
+                    }
+                    sent += (int)n;
                 }
-            }
-            finally
-            {
-                if (fdRef) fd!.DangerousRelease();
-                if (sockRef) _socket.SafeHandle.DangerousRelease();
             }
         }
     }
@@ -182,18 +167,17 @@ internal sealed class LocalChannel : IDisposable
     private unsafe int Fill()
     {
         byte* control = stackalloc byte[ControlSpace];
-        bool sockRef = false;
         try
         {
-            _socket.SafeHandle.DangerousAddRef(ref sockRef);
-            int sock = (int)_socket.SafeHandle.DangerousGetHandle();
+            // Held through the blocking recvmsg: Shutdown wakes it before Dispose closes the socket.
+            using var sock = new FdLease(_socket.SafeHandle);
             fixed (byte* p = _buffer)
             {
                 while (true)
                 {
                     var iov = new IoVec { Base = p + _end, Length = (nuint)(_buffer.Length - _end) };
                     var hdr = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = ControlSpace };
-                    nint n = Libc.RecvMsg(sock, &hdr, Libc.MSG_CMSG_CLOEXEC);
+                    nint n = Libc.RecvMsg(sock.Fd, &hdr, Libc.MSG_CMSG_CLOEXEC);
                     if (n < 0)
                     {
                         int errno = Marshal.GetLastPInvokeError();
@@ -210,10 +194,6 @@ internal sealed class LocalChannel : IDisposable
         catch (ObjectDisposedException)
         {
             return 0;
-        }
-        finally
-        {
-            if (sockRef) _socket.SafeHandle.DangerousRelease();
         }
     }
 

@@ -38,9 +38,9 @@ internal static class PassedSockets
     /// <summary>Records the current fd number of <paramref name="socket"/> (about to be passed away); returns its cookie.</summary>
     public static ulong Note(Socket socket)
     {
-        int fd = (int)socket.SafeHandle.DangerousGetHandle();
-        ulong cookie = Cookie(fd);
-        lock (Gate) SetFor(cookie).Add(fd);
+        using var lease = new FdLease(socket.SafeHandle);
+        ulong cookie = Cookie(lease.Fd);
+        lock (Gate) SetFor(cookie).Add(lease.Fd);
         return cookie;
     }
 
