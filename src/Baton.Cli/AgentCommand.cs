@@ -19,22 +19,26 @@ internal static class AgentCommand
             Description = "Diagnostics: wait this many ms before answering Ready and before dumping on Freeze, widening the router's frozen window (to test its hold queue); default 0",
         };
         var trace = CliSupport.OwnershipTraceOption();
-        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface, freezeDelay, trace };
+        var forward = CliSupport.ForwardOption();
+        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface, forward, freezeDelay, trace };
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var ep) || ep.Port == 0)
                 throw new ArgumentException($"--listen: '{parse.GetValue(listen)}' is not address:port");
             if (parse.GetValue(freezeDelay) is var delay and (< 0 or > 60_000))
                 throw new ArgumentException($"--freeze-delay-ms: {delay} is not between 0 and 60000");
+            using var loggers = CliSupport.Loggers(LogLevel.Information);
+            var application = CliSupport.Application(parse.GetValue(forward), parse.GetValue(name)!, loggers);
+            await using var _ = application as IAsyncDisposable;
             var options = new AgentOptions
             {
+                Application = application,
                 FreezeDelay = TimeSpan.FromMilliseconds(parse.GetValue(freezeDelay)),
                 Name = parse.GetValue(name)!,
                 ControlEndpoint = ep,
                 Key = ClusterKey.FromFile(parse.GetValue(keyFile)!),
                 Mac = CliSupport.MacFor(ep.Address, parse.GetValue(iface)),
             };
-            using var loggers = CliSupport.Loggers(LogLevel.Information);
             using var stop = CliSupport.StopSignal(out var signals);
             using (signals)
             using (CliSupport.StartOwnershipTrace(parse.GetValue(trace)))

@@ -14,6 +14,22 @@ namespace Baton.Cli;
 /// <summary>What every command shares: logging, stop signals, and one-line errors.</summary>
 internal static class CliSupport
 {
+    /// <summary>--forward: the back-end's own HTTP/1.1 server, which serves the connections handed here.</summary>
+    public static Option<string?> ForwardOption() => new("--forward")
+    {
+        Description = "Serve each request with this host's HTTP/1.1 server instead of the built-in application, e.g. http://127.0.0.1:8080/ " +
+            "(the response goes to the client from here, never through the router)",
+    };
+
+    /// <summary>The application --forward names, or the built-in one; null <paramref name="origin"/> is the built-in one.</summary>
+    public static Baton.Application.IBatonApplication Application(string? origin, string hostName, ILoggerFactory loggers)
+    {
+        if (origin is null) return new Baton.Application.BuiltInApplication();
+        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
+            throw new ArgumentException($"--forward: '{origin}' is not an http:// URL (e.g. http://127.0.0.1:8080/)");
+        return new Baton.Application.OriginForwarder(uri, new Baton.Modes.Relay.RelayOptions(), hostName, loggers.CreateLogger("Baton.Forward"));
+    }
+
     public static ILoggerFactory Loggers(LogLevel level) => LoggerFactory.Create(b => b
         .SetMinimumLevel(level)
         .AddSimpleConsole(o =>

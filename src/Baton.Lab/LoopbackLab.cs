@@ -117,12 +117,12 @@ public sealed class LoopbackLab : IBatonLab
         Service = new IPEndPoint(IPAddress.Loopback, port);
     }
 
-    /// <summary>Starts (or restarts) worker <paramref name="name"/> (local mode); see <see cref="WaitForWorkerAsync"/>.</summary>
-    public BatonProcess StartWorker(string name)
+    /// <summary>Starts (or restarts) worker <paramref name="name"/> (local mode) with <paramref name="workerArgs"/> added; see <see cref="WaitForWorkerAsync"/>.</summary>
+    public BatonProcess StartWorker(string name, params string[] workerArgs)
     {
         if (Mode != LoopbackMode.Local) throw new InvalidOperationException("workers belong to local mode");
         if (_backends.Remove(name, out var old)) old.Dispose();
-        var p = BatonProcess.Start(null, name, ["worker", "--name", name, "--socket", WorkerSocket], Prefixed(name, _echo));
+        var p = BatonProcess.Start(null, name, ["worker", "--name", name, "--socket", WorkerSocket, .. workerArgs], Prefixed(name, _echo));
         _backends[name] = p;
         return p;
     }

@@ -43,6 +43,11 @@ public sealed class BatonTransaction
     /// <summary>Whether any response byte has been written (a 400 for a bad body can no longer be sent).</summary>
     public bool ResponseStarted => _response.Started;
 
+    /// <summary>The connection as relay's exchange reads and writes it: this socket and this input.</summary>
+    internal Modes.ClientConnection Connection => _connection ??= new Modes.ClientConnection(Socket, _input);
+
+    private Modes.ClientConnection? _connection;
+
     /// <summary>The client connection itself, for applications that want socket-level access.</summary>
     public Socket Socket { get; }
 

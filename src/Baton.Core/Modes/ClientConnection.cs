@@ -19,6 +19,17 @@ public sealed class ClientConnection : IDisposable
         Client = (IPEndPoint)socket.RemoteEndPoint!;
     }
 
+    /// <summary>
+    /// A view of a connection another holder reads through <paramref name="input"/> (an agent or a
+    /// worker forwarding a transaction to its origin): the same socket and the same buffered bytes.
+    /// </summary>
+    internal ClientConnection(Socket socket, HttpInput input)
+    {
+        Socket = socket;
+        Input = input;
+        Client = (IPEndPoint)socket.RemoteEndPoint!;
+    }
+
     /// <summary>The socket the router reads and writes the connection through now.</summary>
     public Socket Socket { get; private set; }
 

@@ -15,7 +15,8 @@ namespace Baton.Modes.Relay;
 /// exchange into a tunnel (<see cref="Tunnel"/>) that ends with the connection; to any other request
 /// it is refused (502).
 /// </remarks>
-internal sealed class RelayExchange(RelayTarget target, ClientConnection connection, RequestHead head)
+/// <param name="requestBody">The request body when its holder has opened it already (a forwarding agent's transaction); else it is opened from the connection's input.</param>
+internal sealed class RelayExchange(RelayTarget target, ClientConnection connection, RequestHead head, Stream? requestBody = null)
 {
     private readonly RelayOptions _o = target.Options;
     private CancellationTokenSource _abort = null!;
@@ -177,7 +178,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
     private async Task<PumpResult> PumpRequestBodyAsync(UpstreamConnection up)
     {
         await Task.Yield(); // the response head is awaited while the body streams
-        var r = await BodyPump.CopyAsync(connection.Input.OpenBody(head), up.Socket, head.Chunked, _o.ActivityTimeout, _abort.Token).ConfigureAwait(false);
+        var r = await BodyPump.CopyAsync(requestBody ?? connection.Input.OpenBody(head), up.Socket, head.Chunked, _o.ActivityTimeout, _abort.Token).ConfigureAwait(false);
         // A client that breaks off or stalls its body fails the exchange. An origin that stops
         // reading may still be answering (an early 413), so that case waits for its response.
         if (r.End is PumpEnd.SourceFailed or PumpEnd.Stopped && !_abort.IsCancellationRequested)

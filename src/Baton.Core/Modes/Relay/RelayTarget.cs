@@ -59,6 +59,13 @@ public sealed class RelayTarget : ITransferTarget, IAsyncDisposable
     public Task<TransactionOutcome> ServeAsync(ClientConnection connection, RequestHead head, CancellationToken ct) =>
         new RelayExchange(this, connection, head).RunAsync(ct);
 
+    /// <summary>
+    /// Relays one request whose body its holder has opened already (<paramref name="requestBody"/>):
+    /// a back-end forwarding a handed-off connection's transaction to its own origin.
+    /// </summary>
+    internal Task<TransactionOutcome> ForwardAsync(ClientConnection connection, RequestHead head, Stream requestBody, CancellationToken ct) =>
+        new RelayExchange(this, connection, head, requestBody).RunAsync(ct);
+
     /// <summary>Closes the idle upstream connections.</summary>
     public ValueTask DisposeAsync()
     {

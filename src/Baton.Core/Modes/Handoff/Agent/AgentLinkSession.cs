@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using Baton.Modes.Handoff.Protocol;
+using Baton.Application;
 using Baton.Http;
 using Microsoft.Extensions.Logging;
 using Baton.Modes.Handoff.Repair;
@@ -36,11 +37,43 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
     {
         _sweep = new Timer(static s => ((AgentLinkSession)s!).Sweep(), this, SweepInterval, SweepInterval);
         await link.SendAsync(new Welcome(options.Name, options.Mac), 0, ct).ConfigureAwait(false);
+        var health = options.Application as IApplicationHealth;
+        if (health is not null)
+        {
+            health.HealthChanged += TellHealth;
+            await SendHealthAsync(health).ConfigureAwait(false);
+        }
+        try
+        {
+            // Handoff (restore, Ready) and Freeze (dump, Returned) run on the link's thread to the end,
+            // its answers sent synchronously (ControlLink.Send): nothing there blocks on an async call.
+            // Go and Stay hand the connection to the pool, which runs the application.
+            await LinkReceiveThread.RunAsync(link, socket, "baton link", OnMessage, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (health is not null) health.HealthChanged -= TellHealth;
+        }
+    }
 
-        // Handoff (restore, Ready) and Freeze (dump, Returned) run on the link's thread to the end,
-        // its answers sent synchronously (ControlLink.Send): nothing there blocks on an async call.
-        // Go and Stay hand the connection to the pool, which runs the application.
-        await LinkReceiveThread.RunAsync(link, socket, "baton link", OnMessage, ct).ConfigureAwait(false);
+    private readonly SemaphoreSlim _healthGate = new(1, 1);
+
+    private void TellHealth() => _ = SendHealthAsync((IApplicationHealth)options.Application);
+
+    // The state is read under the gate: of two changes in quick succession the router hears the later one last.
+    private async Task SendHealthAsync(IApplicationHealth health)
+    {
+        await _healthGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var (canServe, reason) = health.Health;
+            await link.SendAsync(new ApplicationHealth(canServe, reason), 0).ConfigureAwait(false);
+        }
+        catch (Exception e) when (Faults.IsConnectionLost(e)) { } // the link is gone: the next one is told afresh
+        finally
+        {
+            _healthGate.Release();
+        }
     }
 
     private void OnMessage(ControlMessage m)

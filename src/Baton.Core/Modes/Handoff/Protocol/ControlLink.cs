@@ -29,7 +29,7 @@ public readonly record struct ControlMessage(ControlMessageType Type, ulong Conn
 public sealed class ControlLink : IAsyncDisposable
 {
     /// <summary>Protocol version carried in every frame.</summary>
-    public const byte Version = 1;
+    public const byte Version = 2; // 2: ApplicationHealth (2026-12-04)
 
     /// <summary>Largest payload accepted: a snapshot carries both socket queues (a few MiB at most).</summary>
     public const int MaxPayload = 64 << 20;

@@ -11,6 +11,8 @@ public enum ControlMessageType : byte
     Hello = 1,
     /// <summary><see cref="Protocol.Welcome"/>.</summary>
     Welcome = 2,
+    /// <summary><see cref="Protocol.ApplicationHealth"/>.</summary>
+    ApplicationHealth = 3,
 
     /// <summary><see cref="Protocol.HandoffRequest"/>.</summary>
     HandoffRequest = 10,

@@ -151,6 +151,30 @@ public readonly record struct NextRequest(ReadOnlyMemory<byte> Head) : IControlM
     }
 }
 
+/// <summary>
+/// A → R, about the link (connection id 0), after <see cref="Welcome"/> and at each change: whether
+/// the agent's application can serve (false: the origin it forwards to does not answer), with why,
+/// for the router's log (UTF-8). The router picks no destination whose application cannot serve.
+/// </summary>
+public readonly record struct ApplicationHealth(bool CanServe, string Reason) : IControlMessage<ApplicationHealth>
+{
+    public static ControlMessageType Type => ControlMessageType.ApplicationHealth;
+    int IControlMessage<ApplicationHealth>.Length => 1 + Encoding.UTF8.GetByteCount(Reason);
+
+    void IControlMessage<ApplicationHealth>.Write(Span<byte> payload)
+    {
+        payload[0] = CanServe ? (byte)1 : (byte)0;
+        Encoding.UTF8.GetBytes(Reason, payload[1..]);
+    }
+
+    public static bool TryRead(ReadOnlyMemory<byte> payload, out ApplicationHealth message)
+    {
+        bool ok = payload.Length >= 1 && payload.Span[0] <= 1;
+        message = ok ? new ApplicationHealth(payload.Span[0] == 1, Encoding.UTF8.GetString(payload.Span[1..])) : default;
+        return ok;
+    }
+}
+
 /// <summary>R → A: the connection's packets are held; dump it and answer <see cref="Returned"/>.</summary>
 public readonly record struct Freeze : IControlMessage<Freeze>
 {

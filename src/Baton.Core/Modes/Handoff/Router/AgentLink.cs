@@ -51,8 +51,14 @@ public sealed class AgentLink : IAsyncDisposable
     /// <summary>The agent's control address.</summary>
     public IPEndPoint Endpoint { get; }
 
-    /// <summary>Whether the link is up and authenticated: the destination can take hand-offs.</summary>
-    public bool IsHealthy => _link is not null;
+    /// <summary>
+    /// Whether the destination can take hand-offs: the link is up and authenticated, and the agent's
+    /// application can serve (an agent forwarding to its origin says when that origin stops answering).
+    /// </summary>
+    public bool IsHealthy => _link is not null && _applicationServes;
+
+    // What the agent last said of its application (ApplicationHealth); a new link starts as serving.
+    private volatile bool _applicationServes = true;
 
     /// <summary>Connections currently owned by this agent or in transit to it.</summary>
     public int ActiveConnections => _sessions.Count;
@@ -130,6 +136,7 @@ public sealed class AgentLink : IAsyncDisposable
                         throw new ControlProtocolException($"agent at {Endpoint} calls itself '{welcome.Name}', the configuration says '{Name}'");
                     _steering.AddBackend(Name, welcome.Mac);
                 }
+                _applicationServes = true;
                 _link = link;
                 warned = false;
                 backoff = TimeSpan.FromMilliseconds(100);
@@ -160,6 +167,11 @@ public sealed class AgentLink : IAsyncDisposable
     {
         while (await link.ReceiveAsync(ct).ConfigureAwait(false) is { } m)
         {
+            if (m.Type == ControlMessageType.ApplicationHealth)
+            {
+                OnApplicationHealth(m.Read<ApplicationHealth>());
+                continue;
+            }
             if (!_sessions.TryGetValue(m.ConnectionId, out var s))
             {
                 HandoffLog.UnknownConnection(_log, Name, m.Type, m.ConnectionId);
@@ -217,6 +229,14 @@ public sealed class AgentLink : IAsyncDisposable
                     throw new ControlProtocolException($"unexpected {m.Type} from agent {Name}");
             }
         }
+    }
+
+    private void OnApplicationHealth(ApplicationHealth health)
+    {
+        if (health.CanServe == _applicationServes) return;
+        _applicationServes = health.CanServe;
+        if (health.CanServe) HandoffLog.ApplicationUp(_log, Name);
+        else HandoffLog.ApplicationDown(_log, Name, health.Reason);
     }
 
     private void FailSessions()

@@ -33,4 +33,10 @@ internal static partial class HandoffLog
 
     [LoggerMessage(213, LogLevel.Warning, "agent {Name}: {Type} for unknown connection {Id}")]
     public static partial void UnknownConnection(ILogger log, string name, ControlMessageType type, ulong id);
+
+    [LoggerMessage(214, LogLevel.Warning, "agent {Name}: its application cannot serve ({Reason}): no hand-offs to it until it can")]
+    public static partial void ApplicationDown(ILogger log, string name, string reason);
+
+    [LoggerMessage(215, LogLevel.Information, "agent {Name}: its application serves again")]
+    public static partial void ApplicationUp(ILogger log, string name);
 }

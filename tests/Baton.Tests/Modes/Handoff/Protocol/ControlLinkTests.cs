@@ -179,6 +179,8 @@ public class ControlLinkTests
 
         var welcome = await Cross(agent, router, new Welcome("be-ü1", PhysicalAddress.Parse("02-BA-70-01-00-0B")));
         Assert.Equal(("be-ü1", PhysicalAddress.Parse("02-BA-70-01-00-0B")), (welcome.Name, welcome.Mac));
+        Assert.Equal(new ApplicationHealth(false, "origin ü refused"), await Cross(agent, router, new ApplicationHealth(false, "origin ü refused")));
+        Assert.Equal(new ApplicationHealth(true, ""), await Cross(agent, router, new ApplicationHealth(true, "")));
         var handoff = SampleSnapshot("GET / HTTP/1.1\r\n\r\n");
         Assert.Equal(Wire(handoff), Wire((await Cross(router, agent, new HandoffRequest(handoff))).Snapshot));
         await Cross(agent, router, new Ready());
@@ -515,12 +517,13 @@ public class ControlLinkTests
         _ = await ReadRawFrame(raw); // the router's Hello
 
         var payload = new byte[33];
-        payload[0] = 2;
+        byte other = (byte)(ControlLink.Version + 1); // a peer one version ahead
+        payload[0] = other;
         RandomNumberGenerator.Fill(payload.AsSpan(1));
         await raw.WriteAsync(ForgeFrame(ControlLink.Version, ControlMessageType.Hello, 0, 0, 0, payload), Guard());
 
         var e = await Assert.ThrowsAsync<ControlProtocolException>(() => establish);
-        Assert.Contains("version 2", e.Message);
+        Assert.Contains($"version {other}", e.Message);
         Assert.Contains($"version {ControlLink.Version}", e.Message);
     }
 

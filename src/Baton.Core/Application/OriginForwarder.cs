@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Sockets;
+using Baton.Http;
+using Baton.Modes;
+using Baton.Modes.Relay;
+using Microsoft.Extensions.Logging;
+
+namespace Baton.Application;
+
+/// <summary>
+/// The application of a back-end that runs an ordinary HTTP/1.1 server (nginx, Kestrel, Node, Go):
+/// each transaction on a connection handed here is forwarded to that origin on this host, over
+/// pooled keep-alive connections, and its response is written to the client from here: it never
+/// passes the router. Relay's exchange does the work, so the rules are relay's: the response's own
+/// framing (a length, chunks, or the close; HEAD, 1xx, 204 and 304 without a body) ends the
+/// transaction, an upgrade keeps the connection here until either side closes, an upstream
+/// <c>Connection: close</c> closes that upstream connection only, and the origin sees the client's
+/// address in <c>Forwarded</c> and <c>X-Forwarded-*</c>.
+/// Whether the origin answers is probed (a TCP connect every <see cref="ProbeInterval"/>) and told
+/// through <see cref="IApplicationHealth"/>: the router then sends nothing here while it is down.
+/// </summary>
+public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAsyncDisposable
+{
+    /// <summary>How often the origin is probed; a probe that is not answered within it fails.</summary>
+    public static readonly TimeSpan ProbeInterval = TimeSpan.FromSeconds(1);
+
+    private readonly RelayTarget _origin;
+    private readonly string _hostName;
+    private readonly EndPoint _probeAt;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _probing;
+    private volatile Tuple<bool, string> _health = Tuple.Create(true, "");
+
+    /// <param name="origin">The origin, <c>http://127.0.0.1:8080/</c>.</param>
+    /// <param name="options">Timeouts and the upstream pool (relay's settings).</param>
+    /// <param name="hostName">This back-end's name: what an error response from here says it came from.</param>
+    /// <param name="log">Where origin failures go.</param>
+    /// <exception cref="ArgumentException"><paramref name="origin"/> is not an http:// URL.</exception>
+    public OriginForwarder(Uri origin, RelayOptions options, string hostName, ILogger log)
+    {
+        _origin = new RelayTarget(hostName, origin, options, log);
+        _hostName = hostName;
+        _probeAt = IPAddress.TryParse(origin.DnsSafeHost, out var ip) ? new IPEndPoint(ip, origin.Port) : new DnsEndPoint(origin.DnsSafeHost, origin.Port);
+        _probing = ProbeAsync(_stop.Token);
+    }
+
+    /// <inheritdoc />
+    public (bool CanServe, string Reason) Health => (_health.Item1, _health.Item2);
+
+    /// <inheritdoc />
+    public event Action? HealthChanged;
+
+    private async Task ProbeAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(ProbeInterval);
+        do
+        {
+            string? failure = null;
+            using (var socket = new Socket(SocketType.Stream, ProtocolType.Tcp))
+            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                deadline.CancelAfter(ProbeInterval);
+                try { await socket.ConnectAsync(_probeAt, deadline.Token).ConfigureAwait(false); }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested) { failure = $"origin {Origin} did not accept a connection within {ProbeInterval.TotalSeconds:0.#} s"; }
+                catch (SocketException e) { failure = $"origin {Origin}: {e.Message}"; }
+                catch (OperationCanceledException) { return; }
+            }
+            bool up = failure is null;
+            if (up != _health.Item1)
+            {
+                _health = Tuple.Create(up, failure ?? "");
+                HealthChanged?.Invoke();
+            }
+        }
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
+    }
+
+    /// <summary>The origin requests go to.</summary>
+    public Uri Origin => _origin.Origin;
+
+    /// <summary>Whether the origin takes connections (relay's connect health: failures in a row, then a cooldown).</summary>
+    public bool OriginHealthy => _origin.IsHealthy;
+
+    /// <inheritdoc />
+    public async Task ServeAsync(BatonTransaction transaction, CancellationToken cancellationToken)
+    {
+        var outcome = await _origin.ForwardAsync(transaction.Connection, transaction.Request, transaction.RequestBody, cancellationToken).ConfigureAwait(false);
+        switch (outcome)
+        {
+            case TransactionOutcome.Back:
+                await transaction.CompleteAsync().ConfigureAwait(false);
+                break;
+            case TransactionOutcome.Ended:
+                // The exchange closed the client's side itself (a body delimited by the close, an
+                // upgrade that ended, a response cut short).
+                await transaction.CompleteAsync(keepAlive: false).ConfigureAwait(false);
+                break;
+            case TransactionOutcome.NotServed failed:
+                // The origin refused, reset or stalled before any byte reached the client, and the
+                // request body is untouched: answered from here, on the same connection, which
+                // stays usable. The reason is in the log; the client reads no internal detail.
+                var head = transaction.Request;
+                string text = $"{failed.Status} {SimpleResponse.Reason(failed.Status)}: {failed.ClientText("the origin")}\n";
+                await transaction.Response.WriteAsync(SimpleResponse.Build(failed.Status, text, keepAlive: head.KeepAlive, http10: head.VersionMinor == 0,
+                    ("Baton-Host", _hostName)), cancellationToken).ConfigureAwait(false);
+                await transaction.CompleteAsync().ConfigureAwait(false);
+                break;
+        }
+    }
+
+    /// <summary>Stops probing and closes the idle upstream connections.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        try { await _probing.ConfigureAwait(false); }
+        catch (OperationCanceledException) { }
+        _stop.Dispose();
+        await _origin.DisposeAsync().ConfigureAwait(false);
+    }
+}
