@@ -14,7 +14,9 @@ internal sealed class NginxOrigin : IDisposable
 {
     private readonly Process _process;
 
-    public NginxOrigin(byte[] staticFile)
+    /// <param name="staticFile">Served as /static.bin.</param>
+    /// <param name="files">More files under www/, by name (an empty one included).</param>
+    public NginxOrigin(byte[] staticFile, IReadOnlyDictionary<string, byte[]>? files = null)
     {
         string nginx = new[] { "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("nginx is not installed: run ./baton.sh test, which installs nginx-light (the relay tests use it as a real origin)");
@@ -25,6 +27,8 @@ internal sealed class NginxOrigin : IDisposable
         foreach (var sub in new[] { "", "www", "www/dav", "tmp" })
             if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(Path.Combine(Directory, sub), (UnixFileMode)0x1FF);
         File.WriteAllBytes(Path.Combine(Directory, "www", "static.bin"), staticFile);
+        foreach (var (name, content) in files ?? new Dictionary<string, byte[]>())
+            File.WriteAllBytes(Path.Combine(Directory, "www", name), content);
         File.WriteAllText(Path.Combine(Directory, "www", "hello.txt"), string.Concat(Enumerable.Repeat("hello from nginx through the relay\n", 2000)));
         Port = FreePort();
         string d = Directory;
@@ -52,7 +56,7 @@ internal sealed class NginxOrigin : IDisposable
                     root {{d}}/www;
                     location = /hello { add_header X-Origin nginx; return 200 "hello from nginx\n"; }
                     location /upload { client_max_body_size 64m; return 204; }
-                    location /dav/ { dav_methods PUT; client_max_body_size 64m; }
+                    location ~ /dav/ { dav_methods PUT; client_max_body_size 64m; } # also /be3/dav/ (a forwarder passes the router's path on)
                 }
             }
             """);
