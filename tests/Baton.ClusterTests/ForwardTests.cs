@@ -75,4 +75,88 @@ public sealed class ForwardTests(ClusterFixture fixture)
             await HoldQueueTests.RestartAgentAsync(lab, lab.Router);
         }
     }
+
+    [Fact]
+    public async Task Nginx_behind_the_agent_answers_files_chunks_304_HEAD_uploads_and_an_upgrade_of_handed_off_connections()
+    {
+        var lab = fixture.Lab;
+        var file = new byte[4 << 20];
+        new Random(31).NextBytes(file);
+        var hello = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("hello from nginx behind the hand-off\n", 2000)));
+        // The router passes the path on: nginx sees /be3/..., so the files sit under www/be3.
+        var upgradeOrigin = BatonProcess.Start(lab.Net.Ns(Backend), "origin3", ["origin", "--name", "origin3", "--listen", "127.0.0.1:8080"]);
+        NginxInNamespace? nginx = null;
+        try
+        {
+            Assert.True(await upgradeOrigin.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(30)), upgradeOrigin.Output);
+            nginx = new NginxInNamespace(lab.Net.Ns(Backend), System.Net.IPEndPoint.Parse("127.0.0.1:8080"), new Dictionary<string, byte[]>
+            {
+                ["be3/static.bin"] = file,
+                ["be3/empty.bin"] = [],
+                ["be3/hello.txt"] = hello,
+                ["be3/dav/.keep"] = [],
+            });
+            await HoldQueueTests.RestartAgentAsync(lab, lab.Router, "--forward", NginxInNamespace.Url.ToString());
+            var ports = new List<int>();
+            using var http = lab.CreateHttpClient(ports);
+            async Task<(HttpResponseMessage Response, byte[] Body)> Send(HttpRequestMessage request)
+            {
+                var response = await http.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(30));
+                return (response, await response.Content.ReadAsByteArrayAsync());
+            }
+            static HttpRequestMessage Get(string path) => new(HttpMethod.Get, path);
+
+            Assert.Equal("be1", (await Send(Get("/be1/first"))).Response.Headers.GetValues("Baton-Host").Single());
+            var (big, bigBody) = await Send(Get("/be3/static.bin"));
+            Assert.StartsWith("nginx", big.Headers.Server.ToString());
+            Assert.Equal(file, bigBody);
+            var (empty, emptyBody) = await Send(Get("/be3/empty.bin"));
+            Assert.Equal((200, 0), ((int)empty.StatusCode, emptyBody.Length));
+            var gz = Get("/be3/hello.txt");
+            gz.Headers.AcceptEncoding.Add(new System.Net.Http.Headers.StringWithQualityHeaderValue("gzip"));
+            var (chunked, chunkedBody) = await Send(gz);
+            Assert.True(chunked.Headers.TransferEncodingChunked, "nginx's gzip response should be chunked");
+            using (var unzip = new MemoryStream())
+            {
+                using (var z = new System.IO.Compression.GZipStream(new MemoryStream(chunkedBody), System.IO.Compression.CompressionMode.Decompress)) z.CopyTo(unzip);
+                Assert.Equal(hello, unzip.ToArray());
+            }
+            var conditional = Get("/be3/static.bin");
+            conditional.Headers.IfModifiedSince = big.Content.Headers.LastModified;
+            var (notModified, notModifiedBody) = await Send(conditional);
+            Assert.Equal((304, 0), ((int)notModified.StatusCode, notModifiedBody.Length));
+            var (head, headBody) = await Send(new HttpRequestMessage(HttpMethod.Head, "/be3/static.bin"));
+            Assert.Equal(((long)file.Length, 0), (head.Content.Headers.ContentLength ?? -1, headBody.Length));
+            var upload = new byte[5_000_000];
+            new Random(32).NextBytes(upload);
+            var (put, _) = await Send(new HttpRequestMessage(HttpMethod.Put, "/be3/dav/up.bin") { Content = new ByteArrayContent(upload) });
+            Assert.True((int)put.StatusCode is 201 or 204, $"PUT answered {(int)put.StatusCode}");
+            Assert.Equal(upload, (await Send(Get("/be3/dav/up.bin"))).Body);
+            Assert.Equal("be2", (await Send(Get("/be2/between"))).Response.Headers.GetValues("Baton-Host").Single());
+            Assert.Single(ports); // one client connection for all of it
+
+            // A WebSocket-style upgrade through nginx (proxied on to origin3's echo): the connection
+            // stays at be3 for good, bytes both ways, and ends with the client's close.
+            using var socket = await lab.ConnectClientAsync();
+            var raw = new RawHttp(socket);
+            Assert.Equal("be1", (await raw.RequestAsync("/be1/before-the-upgrade")).Header("Baton-Host"));
+            await raw.SendAsync($"GET /be3/ws/chat HTTP/1.1\r\nHost: test\r\nConnection: Upgrade\r\nUpgrade: {BuiltInApplication.EchoProtocol}\r\n\r\n");
+            var switched = await raw.ReadResponseAsync();
+            Assert.Equal(101, switched.Status);
+            var bytes = System.Security.Cryptography.RandomNumberGenerator.GetBytes(256 * 1024);
+            var sending = raw.SendAsync(bytes);
+            var echoed = await raw.ReadExactlyAsync(bytes.Length);
+            Assert.True(bytes.AsSpan().SequenceEqual(echoed), "echoed bytes differ");
+            await sending;
+            socket.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)), "the upgraded connection was not closed after the client's FIN");
+        }
+        finally
+        {
+            nginx?.Dispose();
+            upgradeOrigin.Dispose();
+            await HoldQueueTests.RestartAgentAsync(lab, lab.Router);
+        }
+    }
 }
+
