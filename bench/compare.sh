@@ -5,7 +5,7 @@
 # Release (bench/Baton.Compare, bench/YarpHost), builds a btbench2-* namespace cluster on
 # 10.77.11.0/24, runs every contender against the same origins with the same wrk load, tears it all
 # down, and writes docs/benchmarks/compare.md, compare-runs.csv and cpu-per-request.png.
-# Options (defaults): --contenders direct,handoff,local,relay,yarp,haproxy,nginx
+# Options (defaults): --contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx
 #   --sizes 1024,16384,262144,1048576,10485760 --connections 4,32 --runs 3 --duration 5 --out docs/benchmarks
 #   --from-csv FILE: only rewrite the report and the plot from a previous run's CSV.
 set -euo pipefail

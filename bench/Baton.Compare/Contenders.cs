@@ -74,6 +74,9 @@ internal sealed class Arena : IDisposable
     {
         "direct" => Task.FromResult(new Running("direct", $"http://{Net.AddressOf("be1")}:{OriginPort}", null, () => OriginPids, () => { })),
         "handoff" => StartHandoffAsync(),
+        // The agents forward to their host's origin (--forward), the one every proxy here fronts: an
+        // unmodified server behind the hand-off. Its back-end CPU is agent plus origin.
+        "handoff-forward" => StartHandoffAsync(forward: true),
         "adaptive" => StartHandoffAsync(adaptive: true),
         // The same-target shortcut measured both ways, on requests that alternate between back-ends
         // (round robin: the next request never stays) and on ones that mostly go to the same back-end
@@ -136,9 +139,9 @@ internal sealed class Arena : IDisposable
     /// is adaptive, each destination both its agent and its host's origin (which runs anyway), and
     /// the router relays or hands off per request by the response size it has learned.
     /// </summary>
-    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false)
+    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false, bool forward = false)
     {
-        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut");
+        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut") + (forward ? "-forward" : "");
         var dir = Folder(name);
         var key = Path.Combine(dir, "cluster.key");
         ClusterKey.CreateFile(key);
@@ -155,7 +158,8 @@ internal sealed class Arena : IDisposable
         {
             var agents = Net.Backends.Select(be =>
             {
-                var a = BatonProcess.Start(Net.Ns(be), $"agent-{be}", ["agent", "--name", be, "--listen", Net.ControlEndpointOf(be).ToString(), "--key-file", key]);
+                var a = BatonProcess.Start(Net.Ns(be), $"agent-{be}",
+                    ["agent", "--name", be, "--listen", Net.ControlEndpointOf(be).ToString(), "--key-file", key, .. forward ? new[] { "--forward", OriginUrl(be) } : []]);
                 started.Add(a);
                 return (be, a);
             }).ToList();
@@ -169,7 +173,7 @@ internal sealed class Arena : IDisposable
                     throw new InvalidOperationException($"router did not connect to agent {be}:\n{router.Output}");
             // Adaptive responses come from the agents (hand-off) and the origins (relay).
             return new Running(name, VipUrl, router.Pid,
-                adaptive ? () => agents.Select(a => a.a.Pid).Concat(OriginPids) : () => agents.Select(a => a.a.Pid), () => StopAll(started),
+                adaptive || forward ? () => agents.Select(a => a.a.Pid).Concat(OriginPids) : () => agents.Select(a => a.a.Pid), () => StopAll(started),
                 () => string.Join('\n', router.Output.Split('\n').TakeLast(30)));
         }
         catch

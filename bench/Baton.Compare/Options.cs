@@ -9,13 +9,13 @@ internal sealed record SweepOptions(
     public const string Prefix = "btbench2";
     public const int Subnet = 11;
 
-    public static readonly string[] AllContenders = ["direct", "handoff", "adaptive", "local", "relay", "yarp", "haproxy", "nginx"];
+    public static readonly string[] AllContenders = ["direct", "handoff", "handoff-forward", "adaptive", "local", "relay", "yarp", "haproxy", "nginx"];
 
     /// <summary>Hand-off variants for the same-target shortcut, run only when named in --contenders.</summary>
     public static readonly string[] ShortcutVariants = ["handoff-noshortcut", "handoff-same", "handoff-same-noshortcut"];
 
     public const string Usage =
-        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
+        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 
     public static SweepOptions Parse(string[] args)

@@ -13,6 +13,7 @@ internal static class Report
     {
         ["direct"] = "direct (one origin, no router)",
         ["handoff"] = "Baton handoff",
+        ["handoff-forward"] = "Baton handoff, agent --forward to the origin",
         ["adaptive"] = "Baton adaptive",
         ["handoff-noshortcut"] = "Baton handoff, no shortcut",
         ["handoff-same"] = "Baton handoff, same back-end",
@@ -143,6 +144,13 @@ internal static class Report
         md.AppendLine("| handoff ÷ YARP router CPU/request at 1 MiB (target ≤ 0.05) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("handoff", mib, n), CpuOf("yarp", mib, n)))) + " |");
         md.AppendLine("| handoff router tx/request ÷ response size at 1 MiB (target ≤ 2%) | " + string.Join(" | ", conns.Select(n =>
             Get("handoff", mib, n) is { } h ? (100 * h.Tx / mib).ToString("F2", CultureInfo.InvariantCulture) + "%" : "—")) + " |");
+        double BackendOf(string c, long s, int n) => Get(c, s, n)?.BackendCpu ?? double.NaN;
+        double BestProxy(long s, int n) => new[] { "haproxy", "nginx", "yarp", "relay" }.Select(p => CpuOf(p, s, n)).Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Min();
+        foreach (long s in sizes.Where(s => s >= mib))
+            md.AppendLine($"| handoff-forward ÷ the best proxy's router CPU/request at {SizeLabel(s)} (target ≤ 0.10) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("handoff-forward", s, n), BestProxy(s, n)))) + " |");
+        // The origins alone are what relay's back-ends pay: relay adds nothing on the back-end hosts.
+        foreach (long s in sizes)
+            md.AppendLine($"| handoff-forward back-end CPU (agent + origin) ÷ the origin alone (relay's back-ends) at {SizeLabel(s)} (target ≤ 1.3) | " + string.Join(" | ", conns.Select(n => Ratio(BackendOf("handoff-forward", s, n), BackendOf("relay", s, n)))) + " |");
         md.AppendLine("| relay ÷ HAProxy router CPU/request, worst size (target ≤ 1.5) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "haproxy", n))) + " |");
         md.AppendLine("| relay ÷ YARP router CPU/request, worst size (target ≤ 1.0) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "yarp", n))) + " |");
         md.AppendLine("| adaptive ÷ HAProxy router CPU/request at 1 KiB (target ≤ 1.2) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("adaptive", 1024, n), CpuOf("haproxy", 1024, n)))) + " |");
