@@ -85,11 +85,11 @@ public sealed class ForwardTests(ClusterFixture fixture)
         var hello = System.Text.Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("hello from nginx behind the hand-off\n", 2000)));
         // The router passes the path on: nginx sees /be3/..., so the files sit under www/be3.
         var upgradeOrigin = BatonProcess.Start(lab.Net.Ns(Backend), "origin3", ["origin", "--name", "origin3", "--listen", "127.0.0.1:8080"]);
-        NginxInNamespace? nginx = null;
+        NginxServer? nginx = null;
         try
         {
             Assert.True(await upgradeOrigin.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(30)), upgradeOrigin.Output);
-            nginx = new NginxInNamespace(lab.Net.Ns(Backend), System.Net.IPEndPoint.Parse("127.0.0.1:8080"), new Dictionary<string, byte[]>
+            nginx = NginxInNamespace.Start(lab.Net.Ns(Backend), System.Net.IPEndPoint.Parse("127.0.0.1:8080"), new Dictionary<string, byte[]>
             {
                 ["be3/static.bin"] = file,
                 ["be3/empty.bin"] = [],
