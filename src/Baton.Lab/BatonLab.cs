@@ -129,23 +129,7 @@ public sealed class BatonLab : IBatonLab
     /// is open at a time, so sequential requests share one keep-alive connection. Every connection's
     /// local port is added to <paramref name="localPorts"/>.
     /// </summary>
-    public HttpClient CreateHttpClient(List<int> localPorts)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = 1,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            UseProxy = false,
-            ConnectCallback = async (ctx, ct) =>
-            {
-                var s = await ConnectClientAsync(ct).ConfigureAwait(false);
-                lock (localPorts) localPorts.Add(((IPEndPoint)s.LocalEndPoint!).Port);
-                return new NetworkStream(s, ownsSocket: true);
-            },
-        };
-        return new HttpClient(handler) { BaseAddress = new Uri($"http://{Net.Vip}:{NetnsCluster.ServicePort}/"), Timeout = TimeSpan.FromSeconds(30) };
-    }
+    public HttpClient CreateHttpClient(List<int> localPorts) => LabHttpClient.Create(this, localPorts);
 
     /// <summary>The default configuration for this cluster, in the router's JSON schema.</summary>
     public static JsonObject DefaultConfig(NetnsCluster net, TimeSpan idleTimeout)

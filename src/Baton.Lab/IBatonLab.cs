@@ -33,3 +33,25 @@ public interface IBatonLab : IAsyncDisposable
     /// </summary>
     long? ClientTcpCounter(string counter);
 }
+
+/// <summary>The HttpClient both labs hand out (<see cref="IBatonLab.CreateHttpClient"/>): connections through the lab's own <c>ConnectClientAsync</c>.</summary>
+internal static class LabHttpClient
+{
+    public static HttpClient Create(IBatonLab lab, List<int> localPorts)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = 1,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            UseProxy = false,
+            ConnectCallback = async (ctx, ct) =>
+            {
+                var s = await lab.ConnectClientAsync(ct).ConfigureAwait(false);
+                lock (localPorts) localPorts.Add(((IPEndPoint)s.LocalEndPoint!).Port);
+                return new System.Net.Sockets.NetworkStream(s, ownsSocket: true);
+            },
+        };
+        return new HttpClient(handler) { BaseAddress = new Uri($"http://{lab.Service}/"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+}

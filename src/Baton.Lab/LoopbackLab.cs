@@ -154,23 +154,7 @@ public sealed class LoopbackLab : IBatonLab
     }
 
     /// <inheritdoc />
-    public HttpClient CreateHttpClient(List<int> localPorts)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = 1,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            UseProxy = false,
-            ConnectCallback = async (ctx, ct) =>
-            {
-                var s = await ConnectClientAsync(ct).ConfigureAwait(false);
-                lock (localPorts) localPorts.Add(((IPEndPoint)s.LocalEndPoint!).Port);
-                return new NetworkStream(s, ownsSocket: true);
-            },
-        };
-        return new HttpClient(handler) { BaseAddress = new Uri($"http://{Service}/"), Timeout = TimeSpan.FromSeconds(30) };
-    }
+    public HttpClient CreateHttpClient(List<int> localPorts) => LabHttpClient.Create(this, localPorts);
 
     /// <summary>Always null: the client shares this host's TCP stack and its counters.</summary>
     public long? ClientTcpCounter(string counter) => null;
