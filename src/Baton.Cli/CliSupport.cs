@@ -17,7 +17,7 @@ internal static class CliSupport
     /// <summary>--forward: the back-end's own HTTP/1.1 server, which serves the connections handed here.</summary>
     public static Option<string?> ForwardOption() => new("--forward")
     {
-        Description = "Serve each request with this host's HTTP/1.1 server instead of the built-in application, e.g. http://127.0.0.1:8080/ " +
+        Description = "Serve each request with this host's HTTP/1.1 server instead of the built-in application, e.g. http://127.0.0.1:8080/ or unix:/run/app.sock " +
             "(the response goes to the client from here, never through the router)",
     };
 
@@ -25,9 +25,16 @@ internal static class CliSupport
     public static Baton.Application.IBatonApplication Application(string? origin, string hostName, ILoggerFactory loggers)
     {
         if (origin is null) return new Baton.Application.BuiltInApplication();
-        if (!Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp)
-            throw new ArgumentException($"--forward: '{origin}' is not an http:// URL (e.g. http://127.0.0.1:8080/)");
-        return new Baton.Application.OriginForwarder(uri, new Baton.Modes.Relay.RelayOptions(), hostName, loggers.CreateLogger("Baton.Forward"));
+        Baton.Modes.Relay.OriginConnector connector;
+        try
+        {
+            connector = Baton.Modes.Relay.OriginConnector.For(new Uri(origin, UriKind.Absolute));
+        }
+        catch (Exception e) when (e is UriFormatException or ArgumentException)
+        {
+            throw new ArgumentException($"--forward: '{origin}' is neither http://host:port/ nor unix:/path/to/socket (e.g. http://127.0.0.1:8080/)");
+        }
+        return new Baton.Application.OriginForwarder(connector, new Baton.Modes.Relay.RelayOptions(), hostName, loggers.CreateLogger("Baton.Forward"));
     }
 
     public static ILoggerFactory Loggers(LogLevel level) => LoggerFactory.Create(b => b
@@ -67,15 +74,14 @@ internal static class CliSupport
 
     public static PhysicalAddress MacFor(System.Net.IPAddress address, string? interfaceName)
     {
-        foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
+        try
         {
-            if (interfaceName is not null ? nic.Name == interfaceName
-                : nic.GetIPProperties().UnicastAddresses.Any(u => u.Address.Equals(address)))
-                return nic.GetPhysicalAddress();
+            return Baton.Modes.Handoff.Agent.AgentOptions.MacFor(address, interfaceName);
         }
-        throw new ArgumentException(interfaceName is not null
-            ? $"--interface: no interface named '{interfaceName}' here"
-            : $"--listen: no interface here holds {address}; give --interface");
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException(interfaceName is not null ? $"--interface: {e.Message}" : $"--listen: {e.Message}; give --interface");
+        }
     }
 
     /// <summary>The diagnostics option that writes when this process's connection copies went live and were dumped.</summary>

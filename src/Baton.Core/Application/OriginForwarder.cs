@@ -16,8 +16,10 @@ namespace Baton.Application;
 /// transaction, an upgrade keeps the connection here until either side closes, an upstream
 /// <c>Connection: close</c> closes that upstream connection only, and the origin sees the client's
 /// address in <c>Forwarded</c> and <c>X-Forwarded-*</c>.
-/// Whether the origin answers is probed (a TCP connect every <see cref="ProbeInterval"/>) and told
+/// Whether the origin answers is probed (a connect every <see cref="ProbeInterval"/>) and told
 /// through <see cref="IApplicationHealth"/>: the router then sends nothing here while it is down.
+/// The origin is an address (<c>http://127.0.0.1:8080/</c>, <c>unix:/run/app.sock</c>) or a server
+/// in this process (<c>Baton.AspNetCore</c>'s Kestrel transport): see <see cref="OriginConnector"/>.
 /// </summary>
 public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAsyncDisposable
 {
@@ -26,21 +28,28 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
 
     private readonly RelayTarget _origin;
     private readonly string _hostName;
-    private readonly EndPoint _probeAt;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _probing;
     private volatile Tuple<bool, string> _health = Tuple.Create(true, "");
 
-    /// <param name="origin">The origin, <c>http://127.0.0.1:8080/</c>.</param>
+    /// <param name="origin">The origin, <c>http://127.0.0.1:8080/</c> or <c>unix:/run/app.sock</c>.</param>
     /// <param name="options">Timeouts and the upstream pool (relay's settings).</param>
     /// <param name="hostName">This back-end's name: what an error response from here says it came from.</param>
     /// <param name="log">Where origin failures go.</param>
-    /// <exception cref="ArgumentException"><paramref name="origin"/> is not an http:// URL.</exception>
+    /// <exception cref="ArgumentException"><paramref name="origin"/> is neither form.</exception>
     public OriginForwarder(Uri origin, RelayOptions options, string hostName, ILogger log)
+        : this(OriginConnector.For(origin), options, hostName, log)
+    {
+    }
+
+    /// <param name="origin">How connections to the origin are opened.</param>
+    /// <param name="options">Timeouts and the upstream pool (relay's settings).</param>
+    /// <param name="hostName">This back-end's name: what an error response from here says it came from.</param>
+    /// <param name="log">Where origin failures go.</param>
+    public OriginForwarder(OriginConnector origin, RelayOptions options, string hostName, ILogger log)
     {
         _origin = new RelayTarget(hostName, origin, options, log);
         _hostName = hostName;
-        _probeAt = IPAddress.TryParse(origin.DnsSafeHost, out var ip) ? new IPEndPoint(ip, origin.Port) : new DnsEndPoint(origin.DnsSafeHost, origin.Port);
         _probing = ProbeAsync(_stop.Token);
     }
 
@@ -55,16 +64,9 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
         using var timer = new PeriodicTimer(ProbeInterval);
         do
         {
-            string? failure = null;
-            using (var socket = new Socket(SocketType.Stream, ProtocolType.Tcp))
-            using (var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct))
-            {
-                deadline.CancelAfter(ProbeInterval);
-                try { await socket.ConnectAsync(_probeAt, deadline.Token).ConfigureAwait(false); }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested) { failure = $"origin {Origin} did not accept a connection within {ProbeInterval.TotalSeconds:0.#} s"; }
-                catch (SocketException e) { failure = $"origin {Origin}: {e.Message}"; }
-                catch (OperationCanceledException) { return; }
-            }
+            string? failure;
+            try { failure = await _origin.Origin.ProbeAsync(ProbeInterval, ct).ConfigureAwait(false); }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
             bool up = failure is null;
             if (up != _health.Item1)
             {
@@ -76,7 +78,7 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
     }
 
     /// <summary>The origin requests go to.</summary>
-    public Uri Origin => _origin.Origin;
+    public OriginConnector Origin => _origin.Origin;
 
     /// <summary>Whether the origin takes connections (relay's connect health: failures in a row, then a cooldown).</summary>
     public bool OriginHealthy => _origin.IsHealthy;

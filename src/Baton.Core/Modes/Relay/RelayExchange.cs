@@ -40,7 +40,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
             {
                 try
                 {
-                    up = await target.Pool.ConnectAsync(ct).ConfigureAwait(false);
+                    up = await target.Pool.ConnectAsync(connection.Client, connection.Socket.LocalEndPoint, ct).ConfigureAwait(false);
                     target.Health.ConnectSucceeded();
                 }
                 catch (Exception e) when (e is SocketException or TimeoutException)
@@ -52,7 +52,7 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
                         target.Retrying(head, e.Message);
                         continue;
                     }
-                    return new TransactionOutcome.NotServed(e is TimeoutException ? 504 : 502, $"origin {target.Origin} unreachable: {e.Message}", "origin unreachable");
+                    return new TransactionOutcome.NotServed(e is TimeoutException ? 504 : 502, $"origin {target.Origin.Description} unreachable: {e.Message}", "origin unreachable");
                 }
             }
             var outcome = await ExchangeAsync(up, request.Written, ct).ConfigureAwait(false);

@@ -6,7 +6,7 @@ namespace Baton.Modes.Relay;
 internal static partial class RelayLog
 {
     [LoggerMessage(700, LogLevel.Warning, "relay {Name}: connect to {Origin} failed: {Reason}")]
-    public static partial void ConnectFailed(ILogger log, string name, Uri origin, string reason);
+    public static partial void ConnectFailed(ILogger log, string name, string origin, string reason);
 
     [LoggerMessage(701, LogLevel.Warning, "relay {Name}: {Failures} connect failures in a row, unhealthy for {Cooldown}")]
     public static partial void Unhealthy(ILogger log, string name, int failures, TimeSpan cooldown);

@@ -15,32 +15,46 @@ public sealed class RelayTarget : ITransferTarget, IAsyncDisposable
     private readonly ILogger _log;
 
     /// <param name="name">The destination's name in the configuration.</param>
-    /// <param name="origin">The origin as <c>http://host:port</c>; a path is ignored (request targets go as the client sent them).</param>
+    /// <param name="origin">The origin as <c>http://host:port</c> or <c>unix:/path</c>; a path of an http URL is ignored (request targets go as the client sent them).</param>
     /// <param name="options">Timeouts, pool size and health settings.</param>
     /// <param name="log">Where relay events go.</param>
-    /// <exception cref="ArgumentException">The origin is not an absolute http URL.</exception>
+    /// <exception cref="ArgumentException">The origin is neither form.</exception>
     public RelayTarget(string name, Uri origin, RelayOptions options, ILogger log)
+        : this(name, ConnectorFor(name, origin), options, log)
     {
-        if (!origin.IsAbsoluteUri || origin.Scheme != Uri.UriSchemeHttp)
-            throw new ArgumentException(
-                $"relay destination '{name}': origin '{origin}' must be http://host:port (https to origins is not supported)", nameof(origin));
+    }
+
+    /// <param name="name">The destination's name.</param>
+    /// <param name="origin">How connections to the origin are opened.</param>
+    /// <param name="options">Timeouts, pool size and health settings.</param>
+    /// <param name="log">Where relay events go.</param>
+    public RelayTarget(string name, OriginConnector origin, RelayOptions options, ILogger log)
+    {
         Name = name;
         Origin = origin;
         Options = options;
         _log = log;
-        Authority = origin.IsDefaultPort ? origin.Host : $"{origin.Host}:{origin.Port}";
-        EndPoint endpoint = IPAddress.TryParse(origin.DnsSafeHost, out var ip)
-            ? new IPEndPoint(ip, origin.Port)
-            : new DnsEndPoint(origin.DnsSafeHost, origin.Port);
-        Pool = new UpstreamPool(endpoint, options);
+        Pool = new UpstreamPool(origin, options);
         Health = new RelayHealth(options);
+    }
+
+    private static OriginConnector ConnectorFor(string name, Uri origin)
+    {
+        try
+        {
+            return OriginConnector.For(origin);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"relay destination '{name}': {e.Message}", nameof(origin), e);
+        }
     }
 
     /// <inheritdoc />
     public string Name { get; }
 
     /// <summary>The origin the requests go to.</summary>
-    public Uri Origin { get; }
+    public OriginConnector Origin { get; }
 
     /// <inheritdoc />
     /// <remarks>Passive: see <see cref="RelayHealth"/> (connect failures in a row, a cooldown, then half-open).</remarks>
@@ -49,7 +63,7 @@ public sealed class RelayTarget : ITransferTarget, IAsyncDisposable
     internal RelayOptions Options { get; }
 
     /// <summary>host[:port] of the origin, the Host of a request that came without one.</summary>
-    internal string Authority { get; }
+    internal string Authority => Origin.Authority;
 
     internal UpstreamPool Pool { get; }
 
@@ -75,7 +89,7 @@ public sealed class RelayTarget : ITransferTarget, IAsyncDisposable
 
     internal void ConnectFailed(Exception e)
     {
-        RelayLog.ConnectFailed(_log, Name, Origin, e.Message);
+        RelayLog.ConnectFailed(_log, Name, Origin.Description, e.Message);
         if (Health.ConnectFailed()) RelayLog.Unhealthy(_log, Name, Options.FailuresBeforeUnhealthy, Options.UnhealthyCooldown);
     }
 

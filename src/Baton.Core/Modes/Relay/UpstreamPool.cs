@@ -11,13 +11,13 @@ namespace Baton.Modes.Relay;
 /// </summary>
 internal sealed class UpstreamPool : IDisposable
 {
-    private readonly EndPoint _origin;
+    private readonly OriginConnector _origin;
     private readonly RelayOptions _options;
     private readonly List<UpstreamConnection> _idle = []; // oldest first
     private readonly ITimer? _sweep;
     private bool _disposed;
 
-    public UpstreamPool(EndPoint origin, RelayOptions options)
+    public UpstreamPool(OriginConnector origin, RelayOptions options)
     {
         _origin = origin;
         _options = options;
@@ -56,37 +56,37 @@ internal sealed class UpstreamPool : IDisposable
         }
     }
 
-    /// <summary>Opens a new connection; throws <see cref="SocketException"/> or, on timeout, <see cref="TimeoutException"/>.</summary>
-    public async Task<UpstreamConnection> ConnectAsync(CancellationToken ct)
+    /// <summary>
+    /// Opens a new connection for a request of <paramref name="client"/>; throws
+    /// <see cref="SocketException"/> or, on timeout, <see cref="TimeoutException"/>.
+    /// </summary>
+    public async Task<UpstreamConnection> ConnectAsync(IPEndPoint client, EndPoint? local, CancellationToken ct)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(_options.ConnectTimeout);
+        Socket socket;
         try
         {
-            await socket.ConnectAsync(_origin, timeout.Token).ConfigureAwait(false);
+            socket = await _origin.ConnectAsync(client, local, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            socket.Dispose();
-            throw new TimeoutException($"connect to {_origin} timed out after {_options.ConnectTimeout.TotalSeconds:0.###} s");
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
+            throw new TimeoutException($"connect to {_origin.Description} timed out after {_options.ConnectTimeout.TotalSeconds:0.###} s");
         }
         BatonMetrics.RelayConnectionsOpened.Add(1);
         return new UpstreamConnection(socket);
     }
 
-    /// <summary>Takes back a connection whose last exchange ended cleanly; closes it when the pool is full.</summary>
+    /// <summary>
+    /// Takes back a connection whose last exchange ended cleanly; closes it when the pool is full or
+    /// when the origin's connections belong to one client each.
+    /// </summary>
     public void Return(UpstreamConnection c)
     {
         c.IdleSince = _options.Time.GetTimestamp();
         lock (_idle)
         {
-            if (!_disposed && _idle.Count < _options.MaxIdlePerTarget)
+            if (!_disposed && _idle.Count < _options.MaxIdlePerTarget && _origin.SharedAcrossClients)
             {
                 _idle.Add(c);
                 return;

@@ -22,6 +22,11 @@ internal sealed class RelayHarness : IAsyncDisposable
     private readonly ConcurrentBag<Task> _loops = [];
 
     public RelayHarness(Uri origin, RelayOptions? options = null)
+        : this(OriginConnector.For(origin), options)
+    {
+    }
+
+    public RelayHarness(OriginConnector origin, RelayOptions? options = null)
     {
         Target = new RelayTarget("origin1", origin, options ?? new RelayOptions(), NullLogger.Instance);
         _front.Start();
@@ -29,6 +34,9 @@ internal sealed class RelayHarness : IAsyncDisposable
     }
 
     public RelayTarget Target { get; }
+
+    /// <summary>Where clients connect (the harness plays the router there).</summary>
+    public IPEndPoint Front => (IPEndPoint)_front.LocalEndpoint;
 
     /// <summary>Every outcome ServeAsync returned, in order.</summary>
     public ConcurrentQueue<TransactionOutcome> Outcomes { get; } = new();

@@ -40,4 +40,22 @@ public sealed class AgentOptions
 
     /// <summary>How long a response may take to leave the kernel before the connection is closed instead of returned.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The MAC the router must rewrite frames to: that of <paramref name="interfaceName"/>, or of
+    /// the interface holding <paramref name="controlAddress"/> when none is named.
+    /// </summary>
+    /// <exception cref="ArgumentException">No such interface here.</exception>
+    public static PhysicalAddress MacFor(IPAddress controlAddress, string? interfaceName)
+    {
+        foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
+        {
+            if (interfaceName is not null ? nic.Name == interfaceName
+                : nic.GetIPProperties().UnicastAddresses.Any(u => u.Address.Equals(controlAddress)))
+                return nic.GetPhysicalAddress();
+        }
+        throw new ArgumentException(interfaceName is not null
+            ? $"no interface named '{interfaceName}' here"
+            : $"no interface here holds {controlAddress}");
+    }
 }
