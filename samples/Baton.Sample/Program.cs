@@ -31,11 +31,11 @@ app.UseWebSockets();
 app.MapGet("/hello", (HttpContext context) => new Greeting(name, context.Connection.RemoteIpAddress?.ToString(), context.Request.Path, context.Request.Headers.UserAgent.ToString()));
 
 // A large download with a length: `size` bytes of a pattern the client can check (byte i is 'a' + i % 26).
-app.MapGet("/download/{size:long}", async (long size, HttpResponse response) =>
+app.MapMethods("/download/{size:long}", ["GET", "HEAD"], async (long size, HttpContext context) =>
 {
-    response.ContentType = "application/octet-stream";
-    response.ContentLength = size;
-    await WritePatternAsync(response, size);
+    context.Response.ContentType = "application/octet-stream";
+    context.Response.ContentLength = size;
+    if (!HttpMethods.IsHead(context.Request.Method)) await WritePatternAsync(context.Response, size);
 });
 
 // The same pattern streamed without a length: Kestrel sends it chunked.

@@ -31,11 +31,15 @@ internal sealed class BatonTransport(ILoggerFactory loggers) : IConnectionListen
         var listener = new Listener(this, endpoint);
         if (Interlocked.CompareExchange(ref _listener, listener, null) is not null)
             throw new InvalidOperationException($"{endpoint} is bound already: UseBatonAgent adds it once");
+        AcceptingChanged?.Invoke();
         return ValueTask.FromResult<IConnectionListener>(listener);
     }
 
     /// <summary>Whether Kestrel takes connections now (bound, not stopping).</summary>
     public bool IsAccepting => Volatile.Read(ref _listener) is not null;
+
+    /// <summary>Raised when Kestrel binds the endpoint and when it unbinds it.</summary>
+    public event Action? AcceptingChanged;
 
     /// <summary>
     /// Gives Kestrel a new connection, <paramref name="socket"/>, that it sees as coming from
@@ -75,7 +79,7 @@ internal sealed class BatonTransport(ILoggerFactory loggers) : IConnectionListen
 
         public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
         {
-            Interlocked.CompareExchange(ref transport._listener, null, this);
+            if (Interlocked.CompareExchange(ref transport._listener, null, this) == this) transport.AcceptingChanged?.Invoke();
             _accepted.Writer.TryComplete();
             return ValueTask.CompletedTask;
         }

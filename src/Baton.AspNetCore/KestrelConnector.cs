@@ -13,8 +13,16 @@ namespace Baton.AspNetCore;
 /// end of input, never the client's next request, and it never touches the client's socket, so its
 /// close sends nothing to the client.
 /// </summary>
-internal sealed class KestrelConnector(BatonTransport transport) : OriginConnector
+internal sealed class KestrelConnector : OriginConnector
 {
+    private readonly BatonTransport transport;
+
+    public KestrelConnector(BatonTransport transport)
+    {
+        this.transport = transport;
+        transport.AcceptingChanged += OnAvailabilityChanged;
+    }
+
     public override string Description => "Kestrel in this process";
 
     public override string Authority => "localhost";

@@ -116,6 +116,22 @@ public sealed class BatonLab : IBatonLab
         return p;
     }
 
+    /// <summary>
+    /// Runs back-end <paramref name="backend"/>'s agent as an ASP.NET Core application's own process
+    /// (<c>UseBatonAgent</c> bound from <c>Baton:Agent</c>), in place of <c>baton agent</c>; the next
+    /// <see cref="StartAgent"/> puts the plain agent back.
+    /// </summary>
+    public BatonProcess StartAgentApplication(string backend, string dll, params string[] args)
+    {
+        if (_agents.Remove(backend, out var old)) old.Dispose();
+        var p = BatonProcess.StartDll(Net.Ns(backend), backend, dll,
+            [$"--Baton:Agent:Name={backend}", $"--Baton:Agent:Listen={Net.ControlEndpointOf(backend)}", $"--Baton:Agent:KeyFile={KeyFile}", .. args],
+            Prefixed(backend, _echo));
+        _agents[backend] = p;
+        StaleProcesses.Record(Net.Prefix, p.Pid);
+        return p;
+    }
+
     /// <summary>A new client socket in the client namespace, connected to the service on the VIP.</summary>
     public async Task<Socket> ConnectClientAsync(CancellationToken ct = default)
     {

@@ -46,6 +46,21 @@ public sealed class BatonProcess : IDisposable
     public static BatonProcess Start(string? ns, string name, IEnumerable<string> args, Action<string>? echo = null, IEnumerable<string>? wrapper = null)
     {
         var (file, prefix) = Locate();
+        return Start(ns, name, file, prefix, args, echo, wrapper);
+    }
+
+    /// <summary>
+    /// Starts another .NET program, <paramref name="dll"/> (e.g. an ASP.NET Core application that is
+    /// its own agent), with the same dotnet host, in namespace <paramref name="ns"/> (or here when null).
+    /// </summary>
+    public static BatonProcess StartDll(string? ns, string name, string dll, IEnumerable<string> args, Action<string>? echo = null)
+    {
+        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} not found");
+        return Start(ns, name, Locate().File, [dll], args, echo, wrapper: null);
+    }
+
+    private static BatonProcess Start(string? ns, string name, string file, string[] prefix, IEnumerable<string> args, Action<string>? echo, IEnumerable<string>? wrapper)
+    {
         var argv = new List<string>();
         if (ns is not null) argv.AddRange(["netns", "exec", ns]);
         if (wrapper is not null) argv.AddRange(wrapper);

@@ -30,6 +30,7 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
     private readonly string _hostName;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _probing;
+    private readonly SemaphoreSlim _probeTurn = new(1, 1); // one probe at a time: results land in order
     private volatile Tuple<bool, string> _health = Tuple.Create(true, "");
 
     /// <param name="origin">The origin, <c>http://127.0.0.1:8080/</c> or <c>unix:/run/app.sock</c>.</param>
@@ -62,11 +63,40 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
     private async Task ProbeAsync(CancellationToken ct)
     {
         using var timer = new PeriodicTimer(ProbeInterval);
-        do
+        _origin.Origin.AvailabilityChanged += OnAvailabilityChanged;
+        try
         {
-            string? failure;
-            try { failure = await _origin.Origin.ProbeAsync(ProbeInterval, ct).ConfigureAwait(false); }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested) { return; }
+            do
+            {
+                await ProbeOnceAsync(ct).ConfigureAwait(false);
+            }
+            while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested) { }
+        finally
+        {
+            _origin.Origin.AvailabilityChanged -= OnAvailabilityChanged;
+        }
+    }
+
+    // An origin that knows when it starts or stops taking connections (a server in this process)
+    // is probed at once rather than at the next tick: the router learns in microseconds, not up to
+    // a second, and sends nothing here meanwhile (a cluster test met that second as a 503).
+    private void OnAvailabilityChanged()
+    {
+        CancellationToken ct;
+        try { ct = _stop.Token; }
+        catch (ObjectDisposedException) { return; }
+        // A probe cut short by the stop has nothing to report.
+        _ = ProbeOnceAsync(ct).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+    }
+
+    private async Task ProbeOnceAsync(CancellationToken ct)
+    {
+        await _probeTurn.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            string? failure = await _origin.Origin.ProbeAsync(ProbeInterval, ct).ConfigureAwait(false);
             bool up = failure is null;
             if (up != _health.Item1)
             {
@@ -74,7 +104,10 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
                 HealthChanged?.Invoke();
             }
         }
-        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false));
+        finally
+        {
+            _probeTurn.Release();
+        }
     }
 
     /// <summary>The origin requests go to.</summary>

@@ -31,6 +31,15 @@ public abstract class OriginConnector
     public abstract ValueTask<string?> ProbeAsync(TimeSpan timeout, CancellationToken ct);
 
     /// <summary>
+    /// Raised by an origin that knows when it starts or stops taking connections (a server in this
+    /// process), so that its health is probed at once instead of at the next periodic probe.
+    /// </summary>
+    public event Action? AvailabilityChanged;
+
+    /// <summary>Raises <see cref="AvailabilityChanged"/>.</summary>
+    protected void OnAvailabilityChanged() => AvailabilityChanged?.Invoke();
+
+    /// <summary>
     /// The connector for an origin given as <c>http://host:port/</c> (a path is ignored) or
     /// <c>unix:/path/to/socket</c>.
     /// </summary>
