@@ -25,23 +25,46 @@ internal sealed class Running(string name, string url, int? routerPid, Func<IEnu
 }
 
 /// <summary>
-/// The namespace cluster (client, router, be1..be3) with a <c>baton origin</c> on every back-end
-/// (port 8080 on its own address): the one HTTP origin all proxies use. Starts each contender in
-/// turn on the VIP, port 80, in the router namespace.
+/// The namespace cluster (client, router, be1..be3) with an origin on every back-end (port 8080 on
+/// its own address): the one HTTP server all proxies use, <c>baton origin</c>, nginx or the ASP.NET
+/// Core sample (<see cref="Origins"/>). Starts each contender in turn on the VIP, port
+/// 80, in the router namespace.
 /// </summary>
 internal sealed class Arena : IDisposable
 {
     public const int OriginPort = 8080;
+
+    /// <summary>
+    /// The HTTP server on every back-end that every proxy fronts (and handoff-forward forwards to):
+    /// Baton's own test origin, Debian's nginx serving files, or the ASP.NET Core sample (which is also
+    /// its host's agent for handoff-aspnet).
+    /// </summary>
+    public static readonly string[] Origins = ["baton", "nginx", "sample"];
+
+    /// <summary>The ASP.NET Core sample as its own agent: only with the sample as the origin.</summary>
+    public const string AspNetContender = "handoff-aspnet";
+
+    /// <summary>The sample application's own agent (handoff-aspnet): beside <c>baton agent</c>'s port, so both can run.</summary>
+    public const int SampleAgentPort = 7071;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
 
     private readonly Dictionary<string, BatonProcess> _origins = new();
+    private readonly Dictionary<string, NginxServer> _nginxOrigins = new();
 
-    public Arena(NetnsCluster net, string dir, string yarpDll)
+    public Arena(NetnsCluster net, string dir, string yarpDll, string origin = "baton")
     {
         Net = net;
         Dir = dir;
         YarpDll = yarpDll;
+        Origin = origin;
     }
+
+    /// <summary>Which server the origins are (<see cref="Origins"/>).</summary>
+    public string Origin { get; }
+
+    private string SampleKey => Path.Combine(Dir, "sample-cluster.key");
+
+    private static string SampleDll => Path.Combine(AppContext.BaseDirectory, "Baton.Sample.dll");
 
     public NetnsCluster Net { get; }
 
@@ -55,19 +78,50 @@ internal sealed class Arena : IDisposable
 
     public IEnumerable<string> BackendNamespaces => Net.Backends.Select(Net.Ns);
 
-    public IEnumerable<int> OriginPids => _origins.Values.Select(o => o.Pid);
+    public IEnumerable<int> OriginPids => _origins.Values.Select(o => o.Pid).Concat(_nginxOrigins.Values.Select(n => n.Pid));
 
     private string VipUrl => $"http://{Net.Vip}:{NetnsCluster.ServicePort}";
 
     private string OriginUrl(string be) => $"http://{Net.AddressOf(be)}:{OriginPort}/";
 
-    public async Task StartOriginsAsync()
+    /// <summary>Starts the origins; <paramref name="sizes"/> are the response sizes asked for (nginx serves them as files).</summary>
+    public async Task StartOriginsAsync(IEnumerable<long>? sizes = null)
     {
-        foreach (var be in Net.Backends)
-            _origins[be] = BatonProcess.Start(Net.Ns(be), $"origin-{be}", ["origin", "--name", be, "--listen", $"{Net.AddressOf(be)}:{OriginPort}"]);
-        foreach (var (be, p) in _origins)
-            if (!await p.WaitForOutputAsync($"origin {be} listening on", StartTimeout).ConfigureAwait(false))
-                throw new InvalidOperationException($"origin {be} did not start:\n{p.Output}");
+        switch (Origin)
+        {
+            case "nginx":
+                // Files of the pattern every origin here answers /bytes/N with, one per size.
+                var files = (sizes ?? [1024, 1 << 20]).Distinct().ToDictionary(n => $"bytes/{n}", n => Pattern(n));
+                foreach (var be in Net.Backends)
+                    _nginxOrigins[be] = new NginxServer(Net.Ns(be), OriginPort, files, "location / { }", listenAddress: Net.AddressOf(be), workerConnections: 1024);
+                return;
+            case "sample":
+                // The ASP.NET Core sample: an ordinary origin on :8080 for the proxies, and its own
+                // agent on :7071 for handoff-aspnet.
+                ClusterKey.CreateFile(SampleKey);
+                foreach (var be in Net.Backends)
+                    _origins[be] = BatonProcess.StartDll(Net.Ns(be), $"sample-{be}", SampleDll,
+                        [$"--Baton:Agent:Name={be}", $"--Baton:Agent:Listen={Net.AddressOf(be)}:{SampleAgentPort}", $"--Baton:Agent:KeyFile={SampleKey}",
+                         $"--Direct={Net.AddressOf(be)}:{OriginPort}"]);
+                foreach (var (be, p) in _origins)
+                    if (!await p.WaitForOutputAsync("Application started", StartTimeout).ConfigureAwait(false))
+                        throw new InvalidOperationException($"the sample on {be} did not start:\n{p.Output}");
+                return;
+            default:
+                foreach (var be in Net.Backends)
+                    _origins[be] = BatonProcess.Start(Net.Ns(be), $"origin-{be}", ["origin", "--name", be, "--listen", $"{Net.AddressOf(be)}:{OriginPort}"]);
+                foreach (var (be, p) in _origins)
+                    if (!await p.WaitForOutputAsync($"origin {be} listening on", StartTimeout).ConfigureAwait(false))
+                        throw new InvalidOperationException($"origin {be} did not start:\n{p.Output}");
+                return;
+        }
+    }
+
+    private static byte[] Pattern(long n)
+    {
+        var b = new byte[n];
+        for (long i = 0; i < n; i++) b[i] = Baton.Application.BuiltInApplication.PatternByte(i);
+        return b;
     }
 
     public Task<Running> StartAsync(string contender) => contender switch
@@ -77,6 +131,9 @@ internal sealed class Arena : IDisposable
         // The agents forward to their host's origin (--forward), the one every proxy here fronts: an
         // unmodified server behind the hand-off. Its back-end CPU is agent plus origin.
         "handoff-forward" => StartHandoffAsync(forward: true),
+        // The ASP.NET Core sample serves the connections in its own process (UseBatonAgent): the
+        // same origin the proxies front, its back-end CPU the sample's alone.
+        AspNetContender => StartHandoffToSampleAsync(),
         "adaptive" => StartHandoffAsync(adaptive: true),
         // The same-target shortcut measured both ways, on requests that alternate between back-ends
         // (round robin: the next request never stays) and on ones that mostly go to the same back-end
@@ -181,6 +238,24 @@ internal sealed class Arena : IDisposable
             StopAll(started);
             throw;
         }
+    }
+
+    private async Task<Running> StartHandoffToSampleAsync()
+    {
+        var dir = Folder(AspNetContender);
+        File.Copy(SampleKey, Path.Combine(dir, "cluster.key"), overwrite: true);
+        var config = Path.Combine(dir, "router.json");
+        WriteJson(config, BatonConfig("handoff", be => new JsonObject { ["Address"] = $"{Net.AddressOf(be)}:{SampleAgentPort}" },
+            new JsonObject { ["Interface"] = "eth0", ["KeyFile"] = "cluster.key" }));
+        var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config]);
+        foreach (var be in Net.Backends)
+            if (!await router.WaitForOutputAsync($"agent {be} connected", StartTimeout).ConfigureAwait(false))
+            {
+                router.Dispose();
+                throw new InvalidOperationException($"router did not connect to the sample's agent on {be}:\n{router.Output}");
+            }
+        return new Running(AspNetContender, VipUrl, router.Pid, () => OriginPids, router.Dispose,
+            () => string.Join('\n', router.Output.Split('\n').TakeLast(30)));
     }
 
     private async Task<Running> StartLocalAsync()
@@ -349,5 +424,7 @@ internal sealed class Arena : IDisposable
     {
         foreach (var o in _origins.Values) o.Dispose();
         _origins.Clear();
+        foreach (var n in _nginxOrigins.Values) n.Dispose();
+        _nginxOrigins.Clear();
     }
 }

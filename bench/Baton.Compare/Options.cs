@@ -4,8 +4,11 @@ namespace Baton.Compare;
 
 internal sealed record SweepOptions(
     string[] Contenders, long[] Sizes, int[] Connections, int Runs, TimeSpan Duration,
-    string OutDir, string YarpDll, string? Commit, string? FromCsv)
+    string OutDir, string YarpDll, string? Commit, string? FromCsv, string Origin = "baton")
 {
+    /// <summary>The ASP.NET Core sample as its own agent: only with --origin sample.</summary>
+    public const string AspNetContender = Arena.AspNetContender;
+
     public const string Prefix = "btbench2";
     public const int Subnet = 11;
 
@@ -15,7 +18,8 @@ internal sealed record SweepOptions(
     public static readonly string[] ShortcutVariants = ["handoff-noshortcut", "handoff-same", "handoff-same-noshortcut"];
 
     public const string Usage =
-        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
+        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
+        "                     [--origin baton|nginx|sample]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 
     public static SweepOptions Parse(string[] args)
@@ -27,6 +31,7 @@ internal sealed record SweepOptions(
         double duration = 5;
         string outDir = "docs/benchmarks";
         string? yarp = null, commit = null, fromCsv = null;
+        string origin = "baton";
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -35,7 +40,11 @@ internal sealed record SweepOptions(
                 case "--contenders":
                     contenders = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                     foreach (var c in contenders)
-                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c)) throw new ArgumentException($"unknown contender '{c}'");
+                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c) && c != AspNetContender) throw new ArgumentException($"unknown contender '{c}'");
+                    break;
+                case "--origin":
+                    origin = Next();
+                    if (!Arena.Origins.Contains(origin)) throw new ArgumentException($"--origin: '{origin}' is not one of {string.Join(", ", Arena.Origins)}");
                     break;
                 case "--sizes": sizes = Next().Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--connections": connections = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
@@ -51,7 +60,8 @@ internal sealed record SweepOptions(
         }
         if (fromCsv is null && (yarp is null || !File.Exists(yarp))) throw new ArgumentException("--yarp must name the built YarpHost.dll");
         if (runs < 1 || duration < 1 || sizes.Length == 0 || connections.Length == 0) throw new ArgumentException("runs ≥ 1, duration ≥ 1 s, and some sizes and connections");
-        return new SweepOptions(contenders, sizes, connections, runs, TimeSpan.FromSeconds(duration), outDir, yarp ?? "", commit, fromCsv);
+        if (contenders.Contains(AspNetContender) && origin != "sample") throw new ArgumentException($"{AspNetContender} needs --origin sample (the sample application is its own agent)");
+        return new SweepOptions(contenders, sizes, connections, runs, TimeSpan.FromSeconds(duration), outDir, yarp ?? "", commit, fromCsv, origin);
     }
 }
 

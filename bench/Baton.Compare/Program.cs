@@ -53,9 +53,9 @@ int rc = 0;
 try
 {
     using var net = NetnsCluster.Create(SweepOptions.Prefix, SweepOptions.Subnet);
-    using var arena = new Arena(net, dir, o.YarpDll);
-    await arena.StartOriginsAsync();
-    Console.WriteLine($"origins (baton origin) on {string.Join(", ", net.Backends.Select(b => $"{net.AddressOf(b)}:{Arena.OriginPort}"))}");
+    using var arena = new Arena(net, dir, o.YarpDll, o.Origin);
+    await arena.StartOriginsAsync(o.Sizes.Append(1024).Append(1 << 20));
+    Console.WriteLine($"origins ({o.Origin}) on {string.Join(", ", net.Backends.Select(b => $"{net.AddressOf(b)}:{Arena.OriginPort}"))}");
     var started = DateTime.UtcNow;
     foreach (var name in o.Contenders)
     {

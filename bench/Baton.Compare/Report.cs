@@ -14,6 +14,7 @@ internal static class Report
         ["direct"] = "direct (one origin, no router)",
         ["handoff"] = "Baton handoff",
         ["handoff-forward"] = "Baton handoff, agent --forward to the origin",
+        ["handoff-aspnet"] = "Baton handoff to the ASP.NET Core sample in-process (UseBatonAgent)",
         ["adaptive"] = "Baton adaptive",
         ["handoff-noshortcut"] = "Baton handoff, no shortcut",
         ["handoff-same"] = "Baton handoff, same back-end",
@@ -23,6 +24,13 @@ internal static class Report
         ["yarp"] = "YARP 2.3.0",
         ["haproxy"] = "HAProxy",
         ["nginx"] = "nginx",
+    };
+
+    private static string OriginText(string origin) => origin switch
+    {
+        "nginx" => "Debian's nginx serving `/bytes/N` as static files",
+        "sample" => $"the ASP.NET Core sample (`samples/Baton.Sample`, Kestrel), which for `handoff-aspnet` is also its host's agent (`UseBatonAgent`, port {Arena.SampleAgentPort})",
+        _ => "`baton origin` (the built-in application)",
     };
 
     public static string SizeLabel(long size) =>
@@ -48,6 +56,7 @@ internal static class Report
             ["wrk"] = Try(() => FirstLine(ExecBoth("wrk", "-v"))),
             ["duration_s"] = o.Duration.TotalSeconds.ToString(CultureInfo.InvariantCulture),
             ["runs"] = o.Runs.ToString(CultureInfo.InvariantCulture),
+            ["origin"] = o.Origin,
         };
     }
 
@@ -84,7 +93,7 @@ internal static class Report
     public static void Write(SweepOptions o, List<RunRow> rows, IReadOnlyDictionary<string, string> failures, IReadOnlyDictionary<string, string> meta)
     {
         var cells = Cells(rows);
-        var contenders = SweepOptions.AllContenders.Concat(SweepOptions.ShortcutVariants).Where(c => rows.Any(r => r.Contender == c) || failures.ContainsKey(c)).ToList();
+        var contenders = SweepOptions.AllContenders.Concat(SweepOptions.ShortcutVariants).Append(SweepOptions.AspNetContender).Where(c => rows.Any(r => r.Contender == c) || failures.ContainsKey(c)).ToList();
         var sizes = rows.Select(r => r.Size).Distinct().OrderBy(s => s).ToList();
         var conns = rows.Select(r => r.Connections).Distinct().OrderBy(c => c).ToList();
         string M(string k) => meta.TryGetValue(k, out var v) ? v : "?";
@@ -96,7 +105,7 @@ internal static class Report
         md.AppendLine($"{M("date")} · commit {M("commit")} · kernel {M("kernel")} · {M("cores")} cores · {M("dotnet")} · {M("haproxy")} · {M("nginx")} · {M("wrk")} · Yarp.ReverseProxy 2.3.0");
         md.AppendLine();
         md.AppendLine($"Made by `bench/compare.sh` (`./baton.sh bench compare`). Namespace cluster `{SweepOptions.Prefix}-*` on 10.77.{SweepOptions.Subnet}.0/24: client, router and three back-end hosts on one bridge. " +
-            $"Every back-end runs `baton origin` on its own address, port {Arena.OriginPort}: the origin for every proxy (HTTP/1.1 keep-alive, `/bytes/N` from the built-in application). " +
+            $"Every back-end runs {OriginText(M("origin"))} on its own address, port {Arena.OriginPort}: the origin for every proxy (HTTP/1.1 keep-alive, `/bytes/N`; `handoff-forward`'s agents forward to it). " +
             "Baton `handoff` runs `baton agent` on the back-ends instead, serving the same application on the handed-off connection; Baton `adaptive` runs both (agent and origin on each back-end) and per request relays or hands off by the response size it learned (`HandoffAbove` 128 KiB); Baton `local` runs three `baton worker` processes in the router namespace. " +
             "Every router listens on the VIP, port 80, in the router namespace, and balances round robin over the three back-ends; `direct` is wrk straight at be1's origin (no router). " +
             $"Load: `wrk --latency` in the client namespace, 2 threads, keep-alive connections, {M("duration_s")} s per run, median of {M("runs")} runs per cell; every request is a routing decision.");
@@ -146,11 +155,17 @@ internal static class Report
             Get("handoff", mib, n) is { } h ? (100 * h.Tx / mib).ToString("F2", CultureInfo.InvariantCulture) + "%" : "—")) + " |");
         double BackendOf(string c, long s, int n) => Get(c, s, n)?.BackendCpu ?? double.NaN;
         double BestProxy(long s, int n) => new[] { "haproxy", "nginx", "yarp", "relay" }.Select(p => CpuOf(p, s, n)).Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Min();
-        foreach (long s in sizes.Where(s => s >= mib))
-            md.AppendLine($"| handoff-forward ÷ the best proxy's router CPU/request at {SizeLabel(s)} (target ≤ 0.10) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("handoff-forward", s, n), BestProxy(s, n)))) + " |");
-        // The origins alone are what relay's back-ends pay: relay adds nothing on the back-end hosts.
-        foreach (long s in sizes)
-            md.AppendLine($"| handoff-forward back-end CPU (agent + origin) ÷ the origin alone (relay's back-ends) at {SizeLabel(s)} (target ≤ 1.3) | " + string.Join(" | ", conns.Select(n => Ratio(BackendOf("handoff-forward", s, n), BackendOf("relay", s, n)))) + " |");
+        // Issue 15's targets, for the real servers behind the hand-off: the agent forwarding to the
+        // origin, and the ASP.NET Core sample serving in-process.
+        foreach (var real in new[] { "handoff-forward", "handoff-aspnet" }.Where(contenders.Contains))
+        {
+            string what = real == "handoff-forward" ? "agent + origin" : "the sample with its agent";
+            foreach (long s in sizes.Where(s => s >= mib))
+                md.AppendLine($"| {real} ÷ the best proxy's router CPU/request at {SizeLabel(s)} (target ≤ 0.10) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf(real, s, n), BestProxy(s, n)))) + " |");
+            // The origins alone are what relay's back-ends pay: relay adds nothing on the back-end hosts.
+            foreach (long s in sizes)
+                md.AppendLine($"| {real} back-end CPU ({what}) ÷ the origin alone (relay's back-ends) at {SizeLabel(s)} (target ≤ 1.3) | " + string.Join(" | ", conns.Select(n => Ratio(BackendOf(real, s, n), BackendOf("relay", s, n)))) + " |");
+        }
         md.AppendLine("| relay ÷ HAProxy router CPU/request, worst size (target ≤ 1.5) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "haproxy", n))) + " |");
         md.AppendLine("| relay ÷ YARP router CPU/request, worst size (target ≤ 1.0) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "yarp", n))) + " |");
         md.AppendLine("| adaptive ÷ HAProxy router CPU/request at 1 KiB (target ≤ 1.2) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("adaptive", 1024, n), CpuOf("haproxy", 1024, n)))) + " |");

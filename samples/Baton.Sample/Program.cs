@@ -31,12 +31,10 @@ app.UseWebSockets();
 app.MapGet("/hello", (HttpContext context) => new Greeting(name, context.Connection.RemoteIpAddress?.ToString(), context.Request.Path, context.Request.Headers.UserAgent.ToString()));
 
 // A large download with a length: `size` bytes of a pattern the client can check (byte i is 'a' + i % 26).
-app.MapMethods("/download/{size:long}", ["GET", "HEAD"], async (long size, HttpContext context) =>
-{
-    context.Response.ContentType = "application/octet-stream";
-    context.Response.ContentLength = size;
-    if (!HttpMethods.IsHead(context.Request.Method)) await WritePatternAsync(context.Response, size);
-});
+// Also at /bytes/N, the path Baton's own origin answers, so bench/compare.sh can put this application
+// behind every proxy and behind the hand-off alike.
+app.MapMethods("/download/{size:long}", ["GET", "HEAD"], DownloadAsync);
+app.MapMethods("/bytes/{size:long}", ["GET", "HEAD"], DownloadAsync);
 
 // The same pattern streamed without a length: Kestrel sends it chunked.
 app.MapGet("/stream/{size:long}", async (long size, HttpResponse response) =>
@@ -83,6 +81,13 @@ app.Map("/echo", async (HttpContext context) =>
 });
 
 app.Run();
+
+static async Task DownloadAsync(long size, HttpContext context)
+{
+    context.Response.ContentType = "application/octet-stream";
+    context.Response.ContentLength = size;
+    if (!HttpMethods.IsHead(context.Request.Method)) await WritePatternAsync(context.Response, size);
+}
 
 static async Task WritePatternAsync(HttpResponse response, long size)
 {

@@ -15,6 +15,7 @@ public sealed class NginxServer : IDisposable
 {
     private readonly Process _process;
     private readonly string? _ns;
+    private readonly IPAddress _listenAddress;
     private bool _disposed;
 
     /// <param name="ns">The namespace to run in; null for this one.</param>
@@ -22,8 +23,12 @@ public sealed class NginxServer : IDisposable
     /// <param name="files">Files under www/, by relative path (folders made, writable for DAV).</param>
     /// <param name="locations">nginx <c>location</c> blocks for the server.</param>
     /// <param name="logging">The http block's logging lines; access logging off when null.</param>
-    public NginxServer(string? ns, int port, IReadOnlyDictionary<string, byte[]> files, string locations, string? logging = null)
+    /// <param name="listenAddress">The address it listens on (127.0.0.1 when null): a lab host's own address makes it an origin for the router.</param>
+    /// <param name="workerConnections">nginx's worker_connections: enough for tests by default, more for benchmarks.</param>
+    public NginxServer(string? ns, int port, IReadOnlyDictionary<string, byte[]> files, string locations, string? logging = null,
+        IPAddress? listenAddress = null, int workerConnections = 64)
     {
+        _listenAddress = listenAddress ?? IPAddress.Loopback;
         _ns = ns;
         string nginx = new[] { "/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx" }.FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException("nginx is not installed: ./baton.sh test installs nginx-light");
@@ -42,7 +47,7 @@ public sealed class NginxServer : IDisposable
             worker_processes 1;
             pid {{d}}/nginx.pid;
             error_log {{d}}/error.log warn;
-            events { worker_connections 64; }
+            events { worker_connections {{workerConnections}}; }
             http {
                 {{logging ?? "access_log off;"}}
                 client_body_temp_path {{d}}/tmp/body;
@@ -56,7 +61,7 @@ public sealed class NginxServer : IDisposable
                 gzip_types text/plain;
                 types { text/plain txt; application/octet-stream bin; }
                 server {
-                    listen 127.0.0.1:{{Port}};
+                    listen {{_listenAddress}}:{{Port}};
                     root {{d}}/www;
             {{locations}}
                 }
@@ -74,7 +79,10 @@ public sealed class NginxServer : IDisposable
 
     public int Port { get; }
 
-    public Uri Url => new($"http://127.0.0.1:{Port}/");
+    /// <summary>nginx's own pid (one process: no master, no workers).</summary>
+    public int Pid => _process.Id;
+
+    public Uri Url => new($"http://{_listenAddress}:{Port}/");
 
     private static void Writable(string directory)
     {
@@ -91,7 +99,7 @@ public sealed class NginxServer : IDisposable
             try
             {
                 using var probe = _ns is null ? new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) : Netns.CreateTcpSocket(_ns);
-                probe.Connect(IPAddress.Loopback, Port);
+                probe.Connect(_listenAddress, Port);
                 return;
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
