@@ -28,14 +28,8 @@ internal sealed class ContentLengthBodyStream(HttpInput input, long length) : Bo
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         if (_remaining == 0 || buffer.IsEmpty) return 0;
-        var dest = buffer[..(int)Math.Min(buffer.Length, _remaining)];
-        int n = input.Take(dest.Span);
-        if (n == 0)
-        {
-            if (await input.FillAsync(ct).ConfigureAwait(false) == 0)
-                throw new IOException($"connection closed with {_remaining} body bytes missing");
-            n = input.Take(dest.Span);
-        }
+        int n = await input.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], ct).ConfigureAwait(false);
+        if (n == 0) throw new IOException($"connection closed with {_remaining} body bytes missing");
         _remaining -= n;
         return n;
     }
@@ -68,13 +62,8 @@ internal sealed class ChunkedBodyStream(HttpInput input) : BodyStream
                 return 0;
             }
         }
-        var dest = buffer[..(int)Math.Min(buffer.Length, _chunkLeft)];
-        int n = input.Take(dest.Span);
-        if (n == 0)
-        {
-            if (await input.FillAsync(ct).ConfigureAwait(false) == 0) throw new IOException("connection closed inside a chunk");
-            n = input.Take(dest.Span);
-        }
+        int n = await input.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _chunkLeft)], ct).ConfigureAwait(false);
+        if (n == 0) throw new IOException("connection closed inside a chunk");
         _chunkLeft -= n;
         if (_chunkLeft == 0 && (await ReadLineAsync(ct).ConfigureAwait(false)).Length != 0)
             throw new BadRequestBodyException("chunk data not followed by CRLF");

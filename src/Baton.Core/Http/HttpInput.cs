@@ -154,6 +154,21 @@ public sealed class HttpInput : IDisposable
         return n;
     }
 
+    /// <summary>
+    /// Reads bytes the caller has framed (a body, a chunk's data, an upgraded stream): what is
+    /// buffered first, else straight from the socket into <paramref name="destination"/>, as much as
+    /// it takes. The caller bounds <paramref name="destination"/> by what belongs to it, so nothing
+    /// past that is read. 0 at end of stream. Read through the 4 KiB buffer instead, a forwarded
+    /// 1 MiB response went to the client as 256 sends of 4 KiB, a segment each (strace of the agent,
+    /// 2026-12-04), and the back-end paid ~4.5 ms of CPU per MiB against ~1.2 for the origin alone.
+    /// </summary>
+    internal async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct)
+    {
+        int n = Take(destination.Span);
+        if (n > 0 || destination.IsEmpty) return n;
+        return await _socket.ReceiveAsync(destination, SocketFlags.None, ct).ConfigureAwait(false);
+    }
+
     /// <summary>Copies up to <paramref name="destination"/>.Length buffered bytes out, consuming them.</summary>
     internal int Take(Span<byte> destination)
     {

@@ -11,12 +11,7 @@ internal sealed class UpgradedStream(HttpInput input, Socket socket) : BodyStrea
 {
     public override bool CanWrite => true;
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
-    {
-        if (buffer.IsEmpty) return 0;
-        int n = input.Take(buffer.Span);
-        return n > 0 ? n : await socket.ReceiveAsync(buffer, SocketFlags.None, ct).ConfigureAwait(false);
-    }
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => input.ReadAsync(buffer, ct);
 
     public override void Write(byte[] buffer, int offset, int count) => socket.Send(buffer.AsSpan(offset, count));
 

@@ -259,4 +259,37 @@ public class HttpInputTests
         var r = await input.ReadHeadAsync(RequestHeadParser.DefaultHeadLimit, TimeSpan.FromMilliseconds(50), Guard());
         Assert.Equal(HeadReadStatus.IdleTimeout, r.Status);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_body_read_takes_as_much_as_the_caller_asks_not_a_buffer_at_a_time(bool chunked)
+    {
+        // 60 KB of body queued at once: a 64 KiB read takes what the input has buffered (with a
+        // chunk's size line, the rest of that fill), then the rest in one more (a relay or a forwarder
+        // sends each read in one send), not 4 KiB at a time through the input's own buffer (15 reads).
+        const int size = 60_000;
+        using var pair = LoopbackPair.Create();
+        using var input = new HttpInput(pair.Server);
+        string framing = chunked ? "Transfer-Encoding: chunked" : $"Content-Length: {size}";
+        pair.ClientSends(Ascii($"POST /up HTTP/1.1\r\nHost: a\r\n{framing}\r\n\r\n"));
+        var r = await input.ReadHeadAsync(RequestHeadParser.DefaultHeadLimit, NoIdle, Guard());
+        Assert.Equal(HeadReadStatus.Head, r.Status);
+        var body = new byte[size];
+        Random.Shared.NextBytes(body);
+        var wire = chunked ? [.. Ascii($"{size:x}\r\n"), .. body, .. Ascii("\r\n0\r\n\r\n")] : body;
+        pair.ClientSends(wire);
+        LoopbackPair.WaitForQueued(pair.Server, wire.Length);
+        using var stream = input.OpenBody(r.Head!);
+        var buffer = new byte[64 * 1024];
+        var read = new MemoryStream();
+        int reads = 0, n;
+        while ((n = await stream.ReadAsync(buffer, Guard())) > 0)
+        {
+            read.Write(buffer, 0, n);
+            reads++;
+        }
+        Assert.True(body.AsSpan().SequenceEqual(read.ToArray()));
+        Assert.Equal(chunked ? 2 : 1, reads);
+    }
 }

@@ -5,13 +5,7 @@ namespace Baton.Modes.Relay;
 /// <summary>A response body delimited by the origin closing the connection: everything to end of stream.</summary>
 internal sealed class UntilCloseBodyStream(HttpInput input) : BodyStream
 {
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
-    {
-        if (buffer.IsEmpty) return 0;
-        int n = input.Take(buffer.Span);
-        if (n > 0) return n;
-        return await input.FillAsync(ct).ConfigureAwait(false) == 0 ? 0 : input.Take(buffer.Span);
-    }
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => input.ReadAsync(buffer, ct);
 }
 
 /// <summary>The origin broke HTTP/1.1 (malformed head, 101 to a request that asked for no upgrade, framing error).</summary>
