@@ -101,13 +101,17 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
 
             if (response.Body != ResponseBody.None)
             {
-                Stream body = response.Body switch
-                {
-                    ResponseBody.ContentLength => new ContentLengthBodyStream(up.Input, response.ContentLength),
-                    ResponseBody.Chunked => new ChunkedBodyStream(up.Input),
-                    _ => new UntilCloseBodyStream(up.Input),
-                };
-                var copied = await BodyPump.CopyAsync(body, connection.Socket, clientChunked, _o.ActivityTimeout, abort.Token).ConfigureAwait(false);
+                long length = response.Body == ResponseBody.ContentLength ? response.ContentLength : -1;
+                // A length or the close: the bytes pass as they are, so they can go socket to socket
+                // (splice); chunks are read and checked here, and re-chunked for the client.
+                var copied = response.Body != ResponseBody.Chunked && SplicePump.Suits(length)
+                    ? await SplicePump.CopyAsync(up.Input, up.Socket, length, connection.Socket, _o.ActivityTimeout, target.Log, abort.Token).ConfigureAwait(false)
+                    : await BodyPump.CopyAsync(response.Body switch
+                    {
+                        ResponseBody.ContentLength => new ContentLengthBodyStream(up.Input, response.ContentLength),
+                        ResponseBody.Chunked => new ChunkedBodyStream(up.Input),
+                        _ => new UntilCloseBodyStream(up.Input),
+                    }, connection.Socket, clientChunked, _o.ActivityTimeout, abort.Token).ConfigureAwait(false);
                 _responseBytes += copied.Bytes;
                 switch (copied.End)
                 {

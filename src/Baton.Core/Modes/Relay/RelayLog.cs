@@ -22,4 +22,7 @@ internal static partial class RelayLog
 
     [LoggerMessage(705, LogLevel.Debug, "relay {Name}: {Request}: switched protocols, tunnelling until the connection ends")]
     public static partial void Upgraded(ILogger log, string name, string request);
+
+    [LoggerMessage(706, LogLevel.Warning, "bodies are copied through this process instead of spliced (zero-copy) from here on: {Reason}")]
+    public static partial void SpliceUnavailable(ILogger log, string reason);
 }

@@ -62,6 +62,9 @@ public sealed class RelayTarget : ITransferTarget, IAsyncDisposable
 
     internal RelayOptions Options { get; }
 
+    /// <summary>Where relay events go.</summary>
+    internal ILogger Log => _log;
+
     /// <summary>host[:port] of the origin, the Host of a request that came without one.</summary>
     internal string Authority => Origin.Authority;
 
