@@ -131,6 +131,9 @@ internal sealed class Arena : IDisposable
         // The agents forward to their host's origin (--forward), the one every proxy here fronts: an
         // unmodified server behind the hand-off. Its back-end CPU is agent plus origin.
         "handoff-forward" => StartHandoffAsync(forward: true),
+        // The same with response bodies copied through the agent instead of spliced: the pump
+        // against a plain copy, in one run.
+        "handoff-forward-copy" => StartHandoffAsync(forward: true, copy: true),
         // The ASP.NET Core sample serves the connections in its own process (UseBatonAgent): the
         // same origin the proxies front, its back-end CPU the sample's alone.
         AspNetContender => StartHandoffToSampleAsync(),
@@ -143,6 +146,7 @@ internal sealed class Arena : IDisposable
         "handoff-same-noshortcut" => StartHandoffAsync(samePath: true, shortcut: false),
         "local" => StartLocalAsync(),
         "relay" => StartRelayAsync(),
+        "relay-copy" => StartRelayAsync(copy: true),
         "yarp" => StartYarpAsync(),
         "haproxy" => StartHaproxyAsync(),
         "nginx" => StartNginxAsync(),
@@ -196,9 +200,9 @@ internal sealed class Arena : IDisposable
     /// is adaptive, each destination both its agent and its host's origin (which runs anyway), and
     /// the router relays or hands off per request by the response size it has learned.
     /// </summary>
-    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false, bool forward = false)
+    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false, bool forward = false, bool copy = false)
     {
-        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut") + (forward ? "-forward" : "");
+        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut") + (forward ? "-forward" : "") + (copy ? "-copy" : "");
         var dir = Folder(name);
         var key = Path.Combine(dir, "cluster.key");
         ClusterKey.CreateFile(key);
@@ -216,7 +220,8 @@ internal sealed class Arena : IDisposable
             var agents = Net.Backends.Select(be =>
             {
                 var a = BatonProcess.Start(Net.Ns(be), $"agent-{be}",
-                    ["agent", "--name", be, "--listen", Net.ControlEndpointOf(be).ToString(), "--key-file", key, .. forward ? new[] { "--forward", OriginUrl(be) } : []]);
+                    ["agent", "--name", be, "--listen", Net.ControlEndpointOf(be).ToString(), "--key-file", key, .. forward ? new[] { "--forward", OriginUrl(be) } : []],
+                    environment: copy ? NoSplice : null);
                 started.Add(a);
                 return (be, a);
             }).ToList();
@@ -292,18 +297,21 @@ internal sealed class Arena : IDisposable
         }
     }
 
-    private async Task<Running> StartRelayAsync()
+    private static readonly Dictionary<string, string> NoSplice = new() { ["BATON_SPLICE"] = "0" };
+
+    private async Task<Running> StartRelayAsync(bool copy = false)
     {
-        var dir = Folder("relay");
+        string name = copy ? "relay-copy" : "relay";
+        var dir = Folder(name);
         var config = Path.Combine(dir, "router.json");
         WriteJson(config, BatonConfig("relay", be => new JsonObject { ["Address"] = OriginUrl(be) }));
-        var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config]);
+        var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config], environment: copy ? NoSplice : null);
         if (!await router.WaitForOutputAsync("router listening on", StartTimeout).ConfigureAwait(false))
         {
             router.Dispose();
             throw new InvalidOperationException($"router did not start:\n{router.Output}");
         }
-        return new Running("relay", VipUrl, router.Pid, () => OriginPids, router.Dispose);
+        return new Running(name, VipUrl, router.Pid, () => OriginPids, router.Dispose);
     }
 
     private async Task<Running> StartYarpAsync()

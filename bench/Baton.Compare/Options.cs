@@ -17,8 +17,11 @@ internal sealed record SweepOptions(
     /// <summary>Hand-off variants for the same-target shortcut, run only when named in --contenders.</summary>
     public static readonly string[] ShortcutVariants = ["handoff-noshortcut", "handoff-same", "handoff-same-noshortcut"];
 
+    /// <summary>Bodies copied instead of spliced (BATON_SPLICE=0): the zero-copy pump against a plain copy, run only when named.</summary>
+    public static readonly string[] CopyVariants = ["relay-copy", "handoff-forward-copy"];
+
     public const string Usage =
-        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
+        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; relay-copy,handoff-forward-copy; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
         "                     [--origin baton|nginx|sample]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 
@@ -40,7 +43,7 @@ internal sealed record SweepOptions(
                 case "--contenders":
                     contenders = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                     foreach (var c in contenders)
-                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c) && c != AspNetContender) throw new ArgumentException($"unknown contender '{c}'");
+                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c) && !CopyVariants.Contains(c) && c != AspNetContender) throw new ArgumentException($"unknown contender '{c}'");
                     break;
                 case "--origin":
                     origin = Next();

@@ -15,6 +15,8 @@ internal static class Report
         ["handoff"] = "Baton handoff",
         ["handoff-forward"] = "Baton handoff, agent --forward to the origin",
         ["handoff-aspnet"] = "Baton handoff to the ASP.NET Core sample in-process (UseBatonAgent)",
+        ["handoff-forward-copy"] = "Baton handoff, agent --forward, bodies copied (no splice)",
+        ["relay-copy"] = "Baton relay, bodies copied (no splice)",
         ["adaptive"] = "Baton adaptive",
         ["handoff-noshortcut"] = "Baton handoff, no shortcut",
         ["handoff-same"] = "Baton handoff, same back-end",
@@ -93,7 +95,7 @@ internal static class Report
     public static void Write(SweepOptions o, List<RunRow> rows, IReadOnlyDictionary<string, string> failures, IReadOnlyDictionary<string, string> meta)
     {
         var cells = Cells(rows);
-        var contenders = SweepOptions.AllContenders.Concat(SweepOptions.ShortcutVariants).Append(SweepOptions.AspNetContender).Where(c => rows.Any(r => r.Contender == c) || failures.ContainsKey(c)).ToList();
+        var contenders = SweepOptions.AllContenders.Concat(SweepOptions.ShortcutVariants).Concat(SweepOptions.CopyVariants).Append(SweepOptions.AspNetContender).Where(c => rows.Any(r => r.Contender == c) || failures.ContainsKey(c)).ToList();
         var sizes = rows.Select(r => r.Size).Distinct().OrderBy(s => s).ToList();
         var conns = rows.Select(r => r.Connections).Distinct().OrderBy(c => c).ToList();
         string M(string k) => meta.TryGetValue(k, out var v) ? v : "?";
@@ -166,6 +168,13 @@ internal static class Report
             foreach (long s in sizes)
                 md.AppendLine($"| {real} back-end CPU ({what}) ÷ the origin alone (relay's back-ends) at {SizeLabel(s)} (target ≤ 1.3) | " + string.Join(" | ", conns.Select(n => Ratio(BackendOf(real, s, n), BackendOf("relay", s, n)))) + " |");
         }
+        foreach (var (spliced, copied) in new[] { ("relay", "relay-copy"), ("handoff-forward", "handoff-forward-copy") }.Where(p => contenders.Contains(p.Item2)))
+            foreach (long s in sizes.Where(s => s >= 64 * 1024))
+            {
+                string whose = spliced == "relay" ? "router" : "back-end";
+                md.AppendLine($"| {spliced} spliced ÷ copied, {whose} CPU/request at {SizeLabel(s)} | " + string.Join(" | ", conns.Select(n =>
+                    spliced == "relay" ? Ratio(CpuOf(spliced, s, n), CpuOf(copied, s, n)) : Ratio(BackendOf(spliced, s, n), BackendOf(copied, s, n)))) + " |");
+            }
         md.AppendLine("| relay ÷ HAProxy router CPU/request, worst size (target ≤ 1.5) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "haproxy", n))) + " |");
         md.AppendLine("| relay ÷ YARP router CPU/request, worst size (target ≤ 1.0) | " + string.Join(" | ", conns.Select(n => WorstRatio("relay", "yarp", n))) + " |");
         md.AppendLine("| adaptive ÷ HAProxy router CPU/request at 1 KiB (target ≤ 1.2) | " + string.Join(" | ", conns.Select(n => Ratio(CpuOf("adaptive", 1024, n), CpuOf("haproxy", 1024, n)))) + " |");

@@ -43,10 +43,12 @@ public sealed class BatonProcess : IDisposable
     public string Output => string.Join('\n', _lines);
 
     /// <summary>Starts <c>baton <paramref name="args"/></c> in namespace <paramref name="ns"/> (or here when null).</summary>
-    public static BatonProcess Start(string? ns, string name, IEnumerable<string> args, Action<string>? echo = null, IEnumerable<string>? wrapper = null)
+    /// <param name="environment">Variables set for the process on top of this one's (e.g. BATON_SPLICE=0).</param>
+    public static BatonProcess Start(string? ns, string name, IEnumerable<string> args, Action<string>? echo = null, IEnumerable<string>? wrapper = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var (file, prefix) = Locate();
-        return Start(ns, name, file, prefix, args, echo, wrapper);
+        return Start(ns, name, file, prefix, args, echo, wrapper, environment);
     }
 
     /// <summary>
@@ -56,10 +58,11 @@ public sealed class BatonProcess : IDisposable
     public static BatonProcess StartDll(string? ns, string name, string dll, IEnumerable<string> args, Action<string>? echo = null)
     {
         if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} not found");
-        return Start(ns, name, Locate().File, [dll], args, echo, wrapper: null);
+        return Start(ns, name, Locate().File, [dll], args, echo, wrapper: null, environment: null);
     }
 
-    private static BatonProcess Start(string? ns, string name, string file, string[] prefix, IEnumerable<string> args, Action<string>? echo, IEnumerable<string>? wrapper)
+    private static BatonProcess Start(string? ns, string name, string file, string[] prefix, IEnumerable<string> args, Action<string>? echo, IEnumerable<string>? wrapper,
+        IReadOnlyDictionary<string, string>? environment)
     {
         var argv = new List<string>();
         if (ns is not null) argv.AddRange(["netns", "exec", ns]);
@@ -75,6 +78,7 @@ public sealed class BatonProcess : IDisposable
         };
         foreach (var a in ns is not null ? argv : argv.Skip(1)) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_NOLOGO"] = "1";
+        foreach (var (k, v) in environment ?? new Dictionary<string, string>()) psi.Environment[k] = v;
         var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start baton");
         return new BatonProcess(p, name, echo);
     }
