@@ -20,7 +20,9 @@ internal static class AgentCommand
         };
         var trace = CliSupport.OwnershipTraceOption();
         var forward = CliSupport.ForwardOption();
-        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface, forward, freezeDelay, trace };
+        var forwardProxyProtocol = CliSupport.ForwardProxyProtocolOption();
+        var forwardTimeout = CliSupport.ForwardTimeoutOption();
+        var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface, forward, forwardProxyProtocol, forwardTimeout, freezeDelay, trace };
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var ep) || ep.Port == 0)
@@ -28,7 +30,8 @@ internal static class AgentCommand
             if (parse.GetValue(freezeDelay) is var delay and (< 0 or > 60_000))
                 throw new ArgumentException($"--freeze-delay-ms: {delay} is not between 0 and 60000");
             using var loggers = CliSupport.Loggers(LogLevel.Information);
-            var application = CliSupport.Application(parse.GetValue(forward), parse.GetValue(name)!, loggers);
+            var application = CliSupport.Application(parse.GetValue(forward), parse.GetValue(name)!, loggers,
+                parse.GetValue(forwardProxyProtocol), parse.GetValue(forwardTimeout));
             await using var _ = application as IAsyncDisposable;
             var options = new AgentOptions
             {

@@ -21,9 +21,25 @@ internal static class CliSupport
             "(the response goes to the client from here, never through the router)",
     };
 
-    /// <summary>The application --forward names, or the built-in one; null <paramref name="origin"/> is the built-in one.</summary>
-    public static Baton.Application.IBatonApplication Application(string? origin, string hostName, ILoggerFactory loggers)
+    /// <summary>--forward-proxy-protocol: the origin reads the client from a PROXY protocol v2 header.</summary>
+    public static Option<bool> ForwardProxyProtocolOption() => new("--forward-proxy-protocol")
     {
+        Description = "Begin each connection to the --forward origin with a PROXY protocol v2 header naming the client (nginx: listen ... proxy_protocol; " +
+            "HAProxy: accept-proxy); such connections are not shared between clients",
+    };
+
+    /// <summary>--forward-timeout: how long the origin may take to its response head.</summary>
+    public static Option<int> ForwardTimeoutOption() => new("--forward-timeout")
+    {
+        Description = "Seconds the --forward origin may take from a request to its response head before the client is answered 504 (default 100)",
+        DefaultValueFactory = _ => 100,
+    };
+
+    /// <summary>The application --forward names, or the built-in one; null <paramref name="origin"/> is the built-in one.</summary>
+    public static Baton.Application.IBatonApplication Application(string? origin, string hostName, ILoggerFactory loggers, bool proxyProtocol = false, int timeoutSeconds = 100)
+    {
+        if (origin is null && proxyProtocol) throw new ArgumentException("--forward-proxy-protocol needs --forward");
+        if (timeoutSeconds is < 1 or > 86_400) throw new ArgumentException($"--forward-timeout: {timeoutSeconds} is not between 1 and 86400 seconds");
         if (origin is null) return new Baton.Application.BuiltInApplication();
         Baton.Modes.Relay.OriginConnector connector;
         try
@@ -34,7 +50,9 @@ internal static class CliSupport
         {
             throw new ArgumentException($"--forward: '{origin}' is neither http://host:port/ nor unix:/path/to/socket (e.g. http://127.0.0.1:8080/)");
         }
-        return new Baton.Application.OriginForwarder(connector, new Baton.Modes.Relay.RelayOptions(), hostName, loggers.CreateLogger("Baton.Forward"));
+        if (proxyProtocol) connector = new Baton.Modes.Relay.ProxyProtocolConnector(connector);
+        var options = new Baton.Modes.Relay.RelayOptions { ResponseHeadTimeout = TimeSpan.FromSeconds(timeoutSeconds) };
+        return new Baton.Application.OriginForwarder(connector, options, hostName, loggers.CreateLogger("Baton.Forward"));
     }
 
     public static ILoggerFactory Loggers(LogLevel level) => LoggerFactory.Create(b => b

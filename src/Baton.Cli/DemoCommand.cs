@@ -70,7 +70,7 @@ internal static class DemoCommand
     {
         public static readonly Demo Handoff = new(
             "Baton demo: building hosts baton-client, baton-router, baton-be1..3 (network namespaces on a bridge, 10.77.0.0/24)",
-            "agents on be1..be3",
+            "agents on be1..be3 (be1 and be2 run Baton's built-in application; be3 forwards to nginx on its own host when nginx is installed)",
             "hand-offs: {0} (from the router, or from one agent straight to the next), router time median {1:F0} µs, p99 {2:F0} µs (block, dump, agent restore round trip, steer, Go, close; a hand-off from an agent has no block, dump and close)",
             async echo => await BatonLab.StartAsync("baton", 0, TimeSpan.FromSeconds(60), echo).ConfigureAwait(false));
 
@@ -99,6 +99,9 @@ internal static class DemoCommand
         Console.WriteLine(demo.Title);
         Action<string>? echo = verbose ? Console.WriteLine : null;
         await using var lab = await demo.Start(echo);
+        // A real server behind the hand-off next to the built-in application: be3's agent forwards
+        // each request to nginx on be3's loopback, and nginx's response goes from be3 to the client.
+        using var nginx = lab is BatonLab cluster ? await StartNginxOnBe3Async(cluster) : null;
         Console.WriteLine($"router on {lab.Service} (pid {lab.Router.Pid}); {demo.Backends} (pids {string.Join(", ", lab.Backends.Values.Select(a => a.Pid))})");
         if (hold)
         {
@@ -140,7 +143,7 @@ internal static class DemoCommand
     private static async Task<RequestRun> RunRequestsAsync(Demo demo, IBatonLab lab, int requests, int connections, CancellationToken ct)
     {
         Console.WriteLine();
-        Console.WriteLine($"{"conn",-5}{"client port",-13}{"request",-28}{"served by",-11}{"hand-off",-12}{"status",-8}bytes");
+        Console.WriteLine($"{"conn",-5}{"client port",-13}{"request",-28}{"served by",-11}{"application",-14}{"hand-off",-12}{"status",-8}bytes");
         var times = new List<double>();
         var servedBy = new Dictionary<int, HashSet<string>>();
         var ports = new Dictionary<int, List<int>>();
@@ -154,13 +157,15 @@ internal static class DemoCommand
             for (int i = 0; i < requests; i++)
             {
                 string path = Paths[(i + c - 1) % Paths.Length];
-                string host, hand, status;
+                string host, hand, status, application;
                 int length;
                 try
                 {
                     using var resp = await http.GetAsync(path, ct);
                     var body = await resp.Content.ReadAsByteArrayAsync(ct);
                     host = resp.Headers.TryGetValues("Baton-Host", out var h) ? h.First() : "?";
+                    // What answered: the server's own name (nginx/1.22.1), else Baton's built-in application.
+                    application = host == RouterName ? "router" : resp.Headers.Server.FirstOrDefault()?.Product?.ToString() ?? "built-in";
                     hand = "-";
                     if (resp.Headers.TryGetValues("Baton-Handoff-Us", out var us) && double.TryParse(us.First(), out var v))
                     {
@@ -184,13 +189,45 @@ internal static class DemoCommand
                     failures++;
                     bool reset = IsReset(e);
                     if (reset) resetErrors++;
-                    (host, hand, status, length) = ("?", "-", reset ? "RESET" : "ERROR", 0);
+                    (host, application, hand, status, length) = ("?", "?", "-", reset ? "RESET" : "ERROR", 0);
                     if (!reset) Console.Error.WriteLine($"  GET {path}: {e.Message}");
                 }
-                Console.WriteLine($"{c,-5}{string.Join(",", localPorts),-13}{"GET " + path,-28}{host,-11}{hand,-12}{status,-8}{length}");
+                Console.WriteLine($"{c,-5}{string.Join(",", localPorts),-13}{"GET " + path,-28}{host,-11}{application,-14}{hand,-12}{status,-8}{length}");
             }
         }
         return new RequestRun(servedBy, ports, times, failures, resetErrors);
+    }
+
+    /// <summary>
+    /// nginx on be3's loopback, serving the demo's be3 paths (pattern files under /be3/bytes/, a line
+    /// of text for the rest), and be3's agent restarted with <c>--forward</c> to it. Null, and be3
+    /// keeps the built-in application, when nginx is not installed.
+    /// </summary>
+    private static async Task<NginxServer?> StartNginxOnBe3Async(BatonLab lab)
+    {
+        if (!File.Exists("/usr/sbin/nginx"))
+        {
+            Console.WriteLine("  (nginx is not installed: be3 runs the built-in application too; apt-get install nginx-light to see a real server behind the hand-off)");
+            return null;
+        }
+        var files = Paths.Where(p => p.StartsWith("/be3/bytes/", StringComparison.Ordinal))
+            .ToDictionary(p => p[1..], p => Enumerable.Range(0, int.Parse(p["/be3/bytes/".Length..], System.Globalization.CultureInfo.InvariantCulture)).Select(i => BuiltInApplication.PatternByte(i)).ToArray());
+        var nginx = new NginxServer(lab.Net.Ns("be3"), 8080, files, """
+                add_header Baton-Host be3 always;
+                location / { try_files $uri @text; }
+                location @text { default_type text/plain; return 200 "served by nginx on be3: $request_method $request_uri\n"; }
+            """);
+        try
+        {
+            await lab.RestartAgentAsync("be3", "--forward", "http://127.0.0.1:8080/");
+            Console.WriteLine($"be3: nginx (pid {nginx.Pid}) behind baton agent --forward http://127.0.0.1:8080/");
+            return nginx;
+        }
+        catch
+        {
+            nginx.Dispose();
+            throw;
+        }
     }
 
     private static bool IsReset(Exception e)

@@ -11,11 +11,14 @@ internal static class WorkerCommand
         var name = new Option<string>("--name") { Description = "This worker's name: the destination name it registers under", Required = true };
         var socket = new Option<string>("--socket") { Description = "The router's Unix socket for workers, e.g. /run/baton/router.sock", Required = true };
         var forward = CliSupport.ForwardOption();
-        var cmd = new Command("worker", "Run a local worker: take connections the router on this host passes over its Unix socket, serve them, pass them back.") { name, socket, forward };
+        var forwardProxyProtocol = CliSupport.ForwardProxyProtocolOption();
+        var forwardTimeout = CliSupport.ForwardTimeoutOption();
+        var cmd = new Command("worker", "Run a local worker: take connections the router on this host passes over its Unix socket, serve them, pass them back.") { name, socket, forward, forwardProxyProtocol, forwardTimeout };
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
             using var loggers = CliSupport.Loggers(LogLevel.Information);
-            var application = CliSupport.Application(parse.GetValue(forward), parse.GetValue(name)!, loggers);
+            var application = CliSupport.Application(parse.GetValue(forward), parse.GetValue(name)!, loggers,
+                parse.GetValue(forwardProxyProtocol), parse.GetValue(forwardTimeout));
             await using var _ = application as IAsyncDisposable;
             var options = new WorkerOptions
             {

@@ -117,6 +117,25 @@ public sealed class BatonLab : IBatonLab
     }
 
     /// <summary>
+    /// Restarts back-end <paramref name="backend"/>'s agent with <paramref name="agentArgs"/> added
+    /// (e.g. <c>--forward</c>) and waits until the router has connected to it again.
+    /// </summary>
+    public async Task<BatonProcess> RestartAgentAsync(string backend, params string[] agentArgs)
+    {
+        string line = $"agent {backend} connected";
+        int Count() => Router.Output.Split('\n').Count(l => l.Contains(line, StringComparison.Ordinal));
+        int before = Count();
+        var agent = StartAgent(backend, agentArgs);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Count() <= before)
+        {
+            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"router did not connect to the restarted agent {backend}:\n{Router.Output}\n{agent.Output}");
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+        return agent;
+    }
+
+    /// <summary>
     /// Runs back-end <paramref name="backend"/>'s agent as an ASP.NET Core application's own process
     /// (<c>UseBatonAgent</c> bound from <c>Baton:Agent</c>), in place of <c>baton agent</c>; the next
     /// <see cref="StartAgent"/> puts the plain agent back.

@@ -25,8 +25,9 @@ public sealed class NginxServer : IDisposable
     /// <param name="logging">The http block's logging lines; access logging off when null.</param>
     /// <param name="listenAddress">The address it listens on (127.0.0.1 when null): a lab host's own address makes it an origin for the router.</param>
     /// <param name="workerConnections">nginx's worker_connections: enough for tests by default, more for benchmarks.</param>
+    /// <param name="listenParameters">Parameters of its listen directive, e.g. <c>proxy_protocol</c>.</param>
     public NginxServer(string? ns, int port, IReadOnlyDictionary<string, byte[]> files, string locations, string? logging = null,
-        IPAddress? listenAddress = null, int workerConnections = 64)
+        IPAddress? listenAddress = null, int workerConnections = 64, string listenParameters = "")
     {
         _listenAddress = listenAddress ?? IPAddress.Loopback;
         _ns = ns;
@@ -61,7 +62,7 @@ public sealed class NginxServer : IDisposable
                 gzip_types text/plain;
                 types { text/plain txt; application/octet-stream bin; }
                 server {
-                    listen {{_listenAddress}}:{{Port}};
+                    listen {{_listenAddress}}:{{Port}} {{listenParameters}};
                     root {{d}}/www;
             {{locations}}
                 }

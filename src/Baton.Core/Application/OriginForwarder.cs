@@ -30,6 +30,7 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
     private readonly string _hostName;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _probing;
+    private readonly TimeSpan _probeInterval;
     private readonly SemaphoreSlim _probeTurn = new(1, 1); // one probe at a time: results land in order
     private volatile Tuple<bool, string> _health = Tuple.Create(true, "");
 
@@ -47,10 +48,12 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
     /// <param name="options">Timeouts and the upstream pool (relay's settings).</param>
     /// <param name="hostName">This back-end's name: what an error response from here says it came from.</param>
     /// <param name="log">Where origin failures go.</param>
-    public OriginForwarder(OriginConnector origin, RelayOptions options, string hostName, ILogger log)
+    /// <param name="probeInterval">How often the origin is probed (<see cref="ProbeInterval"/> when null).</param>
+    public OriginForwarder(OriginConnector origin, RelayOptions options, string hostName, ILogger log, TimeSpan? probeInterval = null)
     {
         _origin = new RelayTarget(hostName, origin, options, log);
         _hostName = hostName;
+        _probeInterval = probeInterval ?? ProbeInterval;
         _probing = ProbeAsync(_stop.Token);
     }
 
@@ -62,7 +65,7 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
 
     private async Task ProbeAsync(CancellationToken ct)
     {
-        using var timer = new PeriodicTimer(ProbeInterval);
+        using var timer = new PeriodicTimer(_probeInterval);
         _origin.Origin.AvailabilityChanged += OnAvailabilityChanged;
         try
         {
@@ -96,7 +99,7 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
         await _probeTurn.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            string? failure = await _origin.Origin.ProbeAsync(ProbeInterval, ct).ConfigureAwait(false);
+            string? failure = await _origin.Origin.ProbeAsync(_probeInterval < ProbeInterval ? _probeInterval : ProbeInterval, ct).ConfigureAwait(false);
             bool up = failure is null;
             if (up != _health.Item1)
             {
@@ -134,6 +137,9 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
                 // The origin refused, reset or stalled before any byte reached the client, and the
                 // request body is untouched: answered from here, on the same connection, which
                 // stays usable. The reason is in the log; the client reads no internal detail.
+                // The failure counts at once: the origin is probed now, not at the next tick, so
+                // a dead origin stops the router's hand-offs here after one 502, not a second's worth.
+                OnAvailabilityChanged();
                 var head = transaction.Request;
                 string text = $"{failed.Status} {SimpleResponse.Reason(failed.Status)}: {failed.ClientText("the origin")}\n";
                 await transaction.Response.WriteAsync(SimpleResponse.Build(failed.Status, text, keepAlive: head.KeepAlive, http10: head.VersionMinor == 0,

@@ -25,6 +25,20 @@ internal sealed class ContentLengthBodyStream(HttpInput input, long length) : Bo
 {
     private long _remaining = length;
 
+    /// <summary>Body bytes not read yet.</summary>
+    public long Remaining => _remaining;
+
+    /// <summary>
+    /// The rest of the body goes another way (socket to socket, <c>SplicePump</c>): the stream counts
+    /// it as read, so whoever drains it afterwards to find the next request reads nothing more.
+    /// </summary>
+    public long TakeRemaining()
+    {
+        long rest = _remaining;
+        _remaining = 0;
+        return rest;
+    }
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
         if (_remaining == 0 || buffer.IsEmpty) return 0;

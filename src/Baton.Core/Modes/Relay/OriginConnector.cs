@@ -40,6 +40,30 @@ public abstract class OriginConnector
     protected void OnAvailabilityChanged() => AvailabilityChanged?.Invoke();
 
     /// <summary>
+    /// A probe that opens a connection through <paramref name="connector"/>, sends
+    /// <paramref name="greeting"/> when there is one, and closes it: null when that worked, else why not.
+    /// </summary>
+    protected static async ValueTask<string?> ProbeByConnectingAsync(OriginConnector connector, ReadOnlyMemory<byte> greeting, string description, TimeSpan timeout, CancellationToken ct)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            using var probe = await connector.ConnectAsync(new IPEndPoint(IPAddress.Loopback, 0), null, deadline.Token).ConfigureAwait(false);
+            if (!greeting.IsEmpty) await probe.SendAsync(greeting, SocketFlags.None, deadline.Token).ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return $"origin {description} did not accept a connection within {timeout.TotalSeconds:0.#} s";
+        }
+        catch (SocketException e)
+        {
+            return $"origin {description}: {e.Message}";
+        }
+    }
+
+    /// <summary>
     /// The connector for an origin given as <c>http://host:port/</c> (a path is ignored) or
     /// <c>unix:/path/to/socket</c>.
     /// </summary>
@@ -84,22 +108,5 @@ internal sealed class SocketOriginConnector(EndPoint endpoint, string descriptio
         }
     }
 
-    public override async ValueTask<string?> ProbeAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            using var probe = await ConnectAsync(new IPEndPoint(IPAddress.Loopback, 0), null, deadline.Token).ConfigureAwait(false);
-            return null;
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            return $"origin {description} did not accept a connection within {timeout.TotalSeconds:0.#} s";
-        }
-        catch (SocketException e)
-        {
-            return $"origin {description}: {e.Message}";
-        }
-    }
+    public override ValueTask<string?> ProbeAsync(TimeSpan timeout, CancellationToken ct) => ProbeByConnectingAsync(this, default, description, timeout, ct);
 }

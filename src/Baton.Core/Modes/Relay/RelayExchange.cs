@@ -182,7 +182,12 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
     private async Task<PumpResult> PumpRequestBodyAsync(UpstreamConnection up)
     {
         await Task.Yield(); // the response head is awaited while the body streams
-        var r = await BodyPump.CopyAsync(requestBody ?? connection.Input.OpenBody(head), up.Socket, head.Chunked, _o.ActivityTimeout, _abort.Token).ConfigureAwait(false);
+        var body = requestBody ?? connection.Input.OpenBody(head);
+        // An upload with a length goes socket to socket as a response body does (its stream counts
+        // it read, so the next request is found where it starts); chunks are checked and re-chunked.
+        var r = body is ContentLengthBodyStream sized && SplicePump.Suits(sized.Remaining)
+            ? await SplicePump.CopyAsync(connection.Input, connection.Socket, sized.TakeRemaining(), up.Socket, _o.ActivityTimeout, target.Log, _abort.Token).ConfigureAwait(false)
+            : await BodyPump.CopyAsync(body, up.Socket, head.Chunked, _o.ActivityTimeout, _abort.Token).ConfigureAwait(false);
         // A client that breaks off or stalls its body fails the exchange. An origin that stops
         // reading may still be answering (an early 413), so that case waits for its response.
         if (r.End is PumpEnd.SourceFailed or PumpEnd.Stopped && !_abort.IsCancellationRequested)
