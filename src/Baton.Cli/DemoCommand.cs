@@ -122,6 +122,9 @@ internal static class DemoCommand
         long? retrans = lab.ClientTcpCounter("RetransSegs") - retransBefore;
 
         Console.WriteLine();
+        Console.WriteLine("hand-off: the router's time to move the connection to that back-end, as Baton's built-in application reports it; " +
+            "stayed: served where the connection already was, nothing moved; n/a: a server behind --forward does not report it.");
+        Console.WriteLine();
         Console.WriteLine("Summary");
         foreach (var (c, hosts) in run.ServedBy)
             Console.WriteLine($"  connection {c}: {requests} requests on {(run.Ports[c].Count == 1 ? "one TCP connection" : $"{run.Ports[c].Count} TCP connections")} (client port {string.Join(",", run.Ports[c])}), served by {string.Join(", ", hosts.Order())}");
@@ -175,7 +178,7 @@ internal static class DemoCommand
                     else if (demo.IsRelay && host != RouterName) hand = "relay";
                     // A back-end's answer without a hand-off time: the request stayed where the
                     // connection already was (the same-target shortcut), nothing moved for it.
-                    else if (host != RouterName && host != "?") hand = "stayed";
+                    else if (host != RouterName && host != "?") hand = application == "built-in" ? "stayed" : "n/a";
                     bool ok = resp.IsSuccessStatusCode && BodyIsRight(path, body);
                     if (!ok) failures++;
                     servedBy[c].Add(host);
