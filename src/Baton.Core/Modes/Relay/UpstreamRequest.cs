@@ -8,7 +8,7 @@ internal static class UpstreamRequest
 {
     private static readonly HashSet<string> Replaced = new(StringComparer.OrdinalIgnoreCase)
     {
-        "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Content-Length",
+        "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "Content-Length",
     };
 
     /// <summary>
@@ -21,7 +21,7 @@ internal static class UpstreamRequest
         w.Append(head.Method).Append(" "u8).Append(head.Target).Append(" HTTP/1.1\r\n"u8);
         var fields = head.Fields;
         var named = HopByHop.NamedInConnection(fields);
-        string? forwardedFor = null, host = null;
+        string? forwardedFor = null, forwarded = null, host = null;
         // By index, not foreach (no enumerator); values go out as the bytes received, not as strings.
         for (int i = 0; i < fields.Count; i++)
         {
@@ -32,6 +32,8 @@ internal static class UpstreamRequest
                 // Earlier proxies' addresses stay in front of ours, all in one field.
                 if (name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase))
                     forwardedFor = forwardedFor is null ? fields.Value(i) : forwardedFor + ", " + fields.Value(i);
+                else if (name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase))
+                    forwarded = forwarded is null ? fields.Value(i) : forwarded + ", " + fields.Value(i);
                 continue;
             }
             if (name.Equals("Host", StringComparison.OrdinalIgnoreCase)) host ??= fields.Value(i);
@@ -42,6 +44,10 @@ internal static class UpstreamRequest
         if (client.IsIPv4MappedToIPv6) client = client.MapToIPv4();
         string self = client.ToString();
         w.Header("X-Forwarded-For", forwardedFor is null ? self : forwardedFor + ", " + self);
+        // RFC 7239: the same facts in the standard field; an IPv6 address and a host with a port are quoted.
+        string element = $"for={(client.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"\"[{self}]\"" : self)};proto=http"
+            + (host is null ? "" : $";host=\"{host.Replace("\\", "\\\\").Replace("\"", "\\\"")}\"");
+        w.Header("Forwarded", forwarded is null ? element : forwarded + ", " + element);
         w.Header("X-Forwarded-Proto", "http");
         if (host is not null) w.Header("X-Forwarded-Host", host);
         // Upgrade is hop-by-hop: the relay asks the origin for it itself, and tunnels after a 101.

@@ -126,7 +126,7 @@ public sealed class RelayTargetTests
 
         await client.SendAsync("GET /h HTTP/1.1\r\nHost: app.example:8080\r\nConnection: keep-alive, X-Client-Hop\r\nX-Client-Hop: 1\r\n" +
                                "Keep-Alive: 300\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nProxy-Authorization: Basic eA==\r\n" +
-                               "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Kept: 1\r\n\r\n");
+                               "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nForwarded: for=203.0.113.7;proto=https\r\nX-Kept: 1\r\n\r\n");
         var r = await client.ReadAsync();
 
         Assert.Equal("ok", r.Text);
@@ -143,6 +143,9 @@ public sealed class RelayTargetTests
         Assert.Equal("http", seen["X-Forwarded-Proto"]);
         Assert.Equal("app.example:8080", seen["X-Forwarded-Host"]);
         Assert.Single(seen.Head.Headers, h => h.Key == "X-Forwarded-Proto");
+        // RFC 7239: the earlier proxy's element first, then ours, the host with its port quoted.
+        Assert.Equal("for=203.0.113.7;proto=https, for=127.0.0.1;proto=http;host=\"app.example:8080\"", seen["Forwarded"]);
+        Assert.Single(seen.Head.Headers, h => h.Key == "Forwarded");
     }
 
     [Fact]
