@@ -89,13 +89,14 @@ public sealed class ForwardTests(ClusterFixture fixture)
         try
         {
             Assert.True(await upgradeOrigin.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(30)), upgradeOrigin.Output);
-            nginx = NginxInNamespace.Start(lab.Net.Ns(Backend), System.Net.IPEndPoint.Parse("127.0.0.1:8080"), new Dictionary<string, byte[]>
+            var files = new Dictionary<string, byte[]>
             {
                 ["be3/static.bin"] = file,
                 ["be3/empty.bin"] = [],
                 ["be3/hello.txt"] = hello,
                 ["be3/dav/.keep"] = [],
-            });
+            };
+            nginx = NginxInNamespace.Start(lab.Net.Ns(Backend), System.Net.IPEndPoint.Parse("127.0.0.1:8080"), files);
             await HoldQueueTests.RestartAgentAsync(lab, lab.Router, "--forward", NginxInNamespace.Url.ToString());
             var ports = new List<int>();
             using var http = lab.CreateHttpClient(ports);
@@ -133,6 +134,22 @@ public sealed class ForwardTests(ClusterFixture fixture)
             Assert.True((int)put.StatusCode is 201 or 204, $"PUT answered {(int)put.StatusCode}");
             Assert.Equal(upload, (await Send(Get("/be3/dav/up.bin"))).Body);
             Assert.Equal("be2", (await Send(Get("/be2/between"))).Response.Headers.GetValues("Baton-Host").Single());
+
+            // nginx stops mid-test: be3's agent finds it gone and tells the router, which stops
+            // choosing be3 (its cluster has no other destination: 503 from the router itself)
+            // instead of leaving be3 to answer 502s. Started again, it serves again. The client's
+            // connection goes on throughout.
+            string down = "agent be3: its application cannot serve", up = "agent be3: its application serves again";
+            int downs = Eventually.Lines(lab.Router.Output, down), ups = Eventually.Lines(lab.Router.Output, up);
+            nginx.Dispose();
+            nginx = null;
+            Assert.True(await Eventually.WaitUntilAsync(() => Eventually.Lines(lab.Router.Output, down) > downs, TimeSpan.FromSeconds(10)), lab.Router.Output);
+            var (refused, refusedBody) = await Send(Get("/be3/hello.txt"));
+            Assert.Equal((503, "router"), ((int)refused.StatusCode, refused.Headers.GetValues("Baton-Host").Single()));
+            Assert.DoesNotContain("Exception", System.Text.Encoding.UTF8.GetString(refusedBody));
+            nginx = NginxInNamespace.Start(lab.Net.Ns(Backend), System.Net.IPEndPoint.Parse("127.0.0.1:8080"), files);
+            Assert.True(await Eventually.WaitUntilAsync(() => Eventually.Lines(lab.Router.Output, up) > ups, TimeSpan.FromSeconds(10)), lab.Router.Output);
+            Assert.Equal(hello, (await Send(Get("/be3/hello.txt"))).Body);
             Assert.Single(ports); // one client connection for all of it
 
             // A WebSocket-style upgrade through nginx (proxied on to origin3's echo): the connection
