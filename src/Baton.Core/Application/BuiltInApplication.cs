@@ -45,31 +45,57 @@ public sealed class BuiltInApplication : IBatonApplication
         // this, `ab -k` waited for a close that never came.
         else if (req.VersionMinor == 0) headers.Append("Connection: keep-alive\r\n");
 
+        bool head = req.Method == "HEAD";
         if (req.Method is "POST" or "PUT")
         {
             using var body = new MemoryStream();
             await tx.RequestBody.CopyToAsync(body, ct).ConfigureAwait(false);
-            await WriteAsync(tx, 200, "application/octet-stream", headers, body.Length, ct).ConfigureAwait(false);
-            await tx.Response.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), ct).ConfigureAwait(false);
+            await WriteAsync(tx, "application/octet-stream", headers, body.Length, body.GetBuffer().AsMemory(0, (int)body.Length), ct).ConfigureAwait(false);
         }
         else if (TryGetByteCount(req.Path, out long n))
         {
-            await WriteAsync(tx, 200, "application/octet-stream", headers, n, ct).ConfigureAwait(false);
-            if (req.Method != "HEAD") await WritePatternAsync(tx.Response, n, ct).ConfigureAwait(false);
+            if (n <= OneSendLimit || head)
+                await WriteAsync(tx, "application/octet-stream", headers, n, head ? default : PatternBlock.AsMemory(0, (int)n), ct).ConfigureAwait(false);
+            else
+            {
+                await WriteAsync(tx, "application/octet-stream", headers, n, default, ct).ConfigureAwait(false);
+                await WritePatternAsync(tx.Response, n, ct).ConfigureAwait(false);
+            }
         }
         else
         {
             var text = Encoding.UTF8.GetBytes($"served by {tx.HostName}: {req.Method} {req.Target}\n");
-            await WriteAsync(tx, 200, "text/plain; charset=utf-8", headers, text.Length, ct).ConfigureAwait(false);
-            if (req.Method != "HEAD") await tx.Response.WriteAsync(text, ct).ConfigureAwait(false);
+            await WriteAsync(tx, "text/plain; charset=utf-8", headers, text.Length, head ? default : text, ct).ConfigureAwait(false);
         }
         await tx.CompleteAsync().ConfigureAwait(false);
     }
 
-    private static async Task WriteAsync(BatonTransaction tx, int status, string type, StringBuilder extra, long length, CancellationToken ct)
+    // A small response goes out in one send, head and body together: two sends made two segments
+    // for a 5-byte echo (a client that reads once saw the head without the body), and each send is
+    // a syscall and, on a moved connection, a segment the client ACKs.
+    private const int OneSendLimit = 16 * 1024;
+
+    /// <summary>Writes the 200 head and, when <paramref name="body"/> is small, the body with it in one send; a larger body is sent after the head.</summary>
+    private static async Task WriteAsync(BatonTransaction tx, string type, StringBuilder extra, long length, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
-        string head = $"HTTP/1.1 {status} OK\r\nContent-Type: {type}\r\nContent-Length: {length}\r\n{extra}\r\n";
-        await tx.Response.WriteAsync(Encoding.ASCII.GetBytes(head), ct).ConfigureAwait(false);
+        string head = $"HTTP/1.1 200 OK\r\nContent-Type: {type}\r\nContent-Length: {length}\r\n{extra}\r\n";
+        if (body.Length > OneSendLimit)
+        {
+            await tx.Response.WriteAsync(Encoding.ASCII.GetBytes(head), ct).ConfigureAwait(false);
+            await tx.Response.WriteAsync(body, ct).ConfigureAwait(false);
+            return;
+        }
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(head.Length + body.Length);
+        try
+        {
+            int n = Encoding.ASCII.GetBytes(head, buffer);
+            body.Span.CopyTo(buffer.AsSpan(n));
+            await tx.Response.WriteAsync(buffer.AsMemory(0, n + body.Length), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     private static async Task WritePatternAsync(Stream output, long count, CancellationToken ct)
