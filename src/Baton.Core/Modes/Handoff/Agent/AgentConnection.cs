@@ -19,9 +19,6 @@ namespace Baton.Modes.Handoff.Agent;
 internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff, AgentLinkSession session)
     : HeldConnection(id, socket, new HttpInput(socket))
 {
-    // Unsent bytes are polled after the response: the kernel has no "send queue empty" event.
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(1);
-
     internal static readonly TimeSpan NextRequestWait = TimeSpan.FromMilliseconds(2);
     internal static readonly TimeSpan AckWait = TimeSpan.FromMilliseconds(20);
 
@@ -147,12 +144,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
 
     private async Task<bool> WaitSentAsync()
     {
-        long deadline = Stopwatch.GetTimestamp() + (long)(session.Options.DrainTimeout.TotalSeconds * Stopwatch.Frequency);
-        while (TcpRepair.Unsent(Socket) > 0)
-        {
-            if (Stopwatch.GetTimestamp() > deadline) return false;
-            await Task.Delay(PollInterval).ConfigureAwait(false);
-        }
+        if (TcpRepair.Unsent(Socket) > 0) return await session.Delivery.WaitAsync(Socket, session.Options.DrainTimeout).ConfigureAwait(false);
         // Sent is not received: a large response is still in flight (up to a congestion window)
         // when the last byte leaves, and the client asks its next question only after the last
         // byte arrives. Wait for the acknowledgment of everything sent (bounded by AckWait), so
@@ -170,8 +162,9 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         // block (resent only after a >= 200 ms RTO without the hold queue: ~1 request in 15 in
         // bench/run.sh); waiting, the request travels with the connection instead. Bounded: a
         // client with think time costs at most NextRequestWait per request.
-        // Both waits run on the agent's one DeliveryWatch thread, not here: a thread-pool thread
-        // held in poll(2) per waiting connection starved the pool with a few dozen connections.
+        // All of it, the wait for the send queue to empty included, runs on the agent's one
+        // DeliveryWatch thread: a thread-pool thread held in poll(2) per waiting connection starved
+        // the pool with a few dozen connections. The client's next request already here: no wait.
         if (Socket.Available == 0) await session.Delivery.WaitAsync(Socket).ConfigureAwait(false);
         return true;
     }

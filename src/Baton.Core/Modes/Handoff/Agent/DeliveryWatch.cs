@@ -28,15 +28,17 @@ internal sealed class DeliveryWatch : IDisposable
     private readonly List<Watched> _watched = [];
     private readonly PollLoop _loop;
 
-    private sealed class Watched(Socket socket, long ackDeadline)
+    private sealed class Watched(Socket socket, long drainDeadline)
     {
         public readonly Socket Socket = socket;
         // Only poll(2) reads this number, unleased: a lease held across the wait would stall a
         // close on another path. Were the socket closed and its number reused meanwhile, the poll
         // wakes for the other file, and the SIOCOUTQ call, leased, fails cleanly.
         public readonly int Fd = (int)socket.Handle;
-        public readonly long AckDeadline = ackDeadline;
-        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly long DrainDeadline = drainDeadline;
+        public readonly TaskCompletionSource<bool> Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool Sent, TimedOut;
+        public long AckDeadline;
         public bool Acknowledged;
         public long NextRequestDeadline;
     }
@@ -49,19 +51,38 @@ internal sealed class DeliveryWatch : IDisposable
     }
 
     /// <summary>
-    /// Completes when <paramref name="socket"/> has input (the next request, or the client's
-    /// close), or when everything sent is acknowledged (or the acknowledgment wait passed) and then
-    /// the next-request wait passed too. Never faults: a socket the kernel cannot answer for counts
-    /// as done, and the caller's next step meets the error.
+    /// Completes when everything written to <paramref name="socket"/> has left the kernel (false
+    /// when that took longer than <paramref name="drainTimeout"/>) and then <paramref name="socket"/>
+    /// has input (the next request, or the client's close), or everything sent is acknowledged (or
+    /// the acknowledgment wait passed) and then the next-request wait passed too. Never faults: a
+    /// socket the kernel cannot answer for counts as done, and the caller's next step meets the error.
+    /// </summary>
+    /// <remarks>
+    /// The send-queue wait was a Task.Delay(1 ms) loop on the connection's own task: a timer tick
+    /// is 1–2 ms there, and a 16 KiB response (more than a restored connection's initial window)
+    /// always met it: a hand-off's p50 at 16 KiB was 3.2–3.5 ms against 0.9 ms at 1 KiB
+    /// (bench/results/issue16-one-send.md). Here it is this loop's poll(2) tick.
+    /// </remarks>
+    public Task<bool> WaitAsync(Socket socket, TimeSpan drainTimeout) =>
+        Watch(new Watched(socket, Stopwatch.GetTimestamp() + (long)(drainTimeout.TotalSeconds * Stopwatch.Frequency)));
+
+    /// <summary>
+    /// As <see cref="WaitAsync(Socket, TimeSpan)"/> for a socket whose send queue is empty already:
+    /// from the acknowledgment wait on.
     /// </summary>
     public Task WaitAsync(Socket socket)
     {
-        if (_loop.Stopping) return Task.CompletedTask;
-        var w = new Watched(socket, Stopwatch.GetTimestamp() + _ackWait);
+        long now = Stopwatch.GetTimestamp();
+        return Watch(new Watched(socket, now) { Sent = true, AckDeadline = now + _ackWait });
+    }
+
+    private Task<bool> Watch(Watched w)
+    {
+        if (_loop.Stopping) return Task.FromResult(true);
         _added.Enqueue(w);
         _loop.Wake();
         // Stopped meanwhile: the loop may have finished its last sweep before this one was queued.
-        if (_loop.Stopping) w.Done.TrySetResult();
+        if (_loop.Stopping) w.Done.TrySetResult(true);
         return w.Done.Task;
     }
 
@@ -79,15 +100,15 @@ internal sealed class DeliveryWatch : IDisposable
         for (int i = _watched.Count - 1; i >= 0; i--)
         {
             if (Step(_watched[i], set.Ready(i), now)) continue;
-            _watched[i].Done.TrySetResult();
+            _watched[i].Done.TrySetResult(!_watched[i].TimedOut);
             _watched.RemoveAt(i);
         }
     }
 
     private void Stopped(Exception? error)
     {
-        foreach (var w in _watched) w.Done.TrySetResult();
-        while (_added.TryDequeue(out var left)) left.Done.TrySetResult();
+        foreach (var w in _watched) w.Done.TrySetResult(true);
+        while (_added.TryDequeue(out var left)) left.Done.TrySetResult(true);
         // A fault here is a bug: the agent stops as it did when this thread had its own loop.
         if (error is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
     }
@@ -95,6 +116,21 @@ internal sealed class DeliveryWatch : IDisposable
     /// <summary>Moves one connection on; false when its wait is over.</summary>
     private bool Step(Watched w, bool input, long now)
     {
+        if (!w.Sent)
+        {
+            // Never given back with bytes still queued to send, whatever the client sends meanwhile.
+            int unsent;
+            try { unsent = TcpRepair.Unsent(w.Socket); }
+            catch (Exception e) when (e is NativeCallException or ObjectDisposedException) { return false; } // closed meanwhile: done
+            if (unsent > 0)
+            {
+                if (now <= w.DrainDeadline) return true;
+                w.TimedOut = true;
+                return false;
+            }
+            w.Sent = true;
+            w.AckDeadline = now + _ackWait;
+        }
         if (input) return false;
         if (!w.Acknowledged)
         {
@@ -116,7 +152,7 @@ internal sealed class DeliveryWatch : IDisposable
         long nearest = long.MaxValue;
         foreach (var w in _watched)
         {
-            if (!w.Acknowledged) return AckPollMs;
+            if (!w.Sent || !w.Acknowledged) return AckPollMs;
             nearest = Math.Min(nearest, w.NextRequestDeadline);
         }
         long left = nearest - Stopwatch.GetTimestamp();

@@ -45,6 +45,25 @@ public sealed class DeliveryWatchTests : IDisposable
         Assert.True(TcpRepair.Unacknowledged(p.Server) > 0);
     }
 
+    /// <summary>
+    /// Writes from the server more than the client's closed window takes: bytes stay in the send
+    /// queue unsent (the window is full; a small send buffer only leaves bytes unacknowledged).
+    /// </summary>
+    private static void FillUntilUnsent(LoopbackPair p)
+    {
+        p.Client.ReceiveBufferSize = 4096;
+        p.Server.SendBufferSize = 128 << 10;
+        p.Server.Blocking = false;
+        var chunk = new byte[64 << 10];
+        try
+        {
+            while (true) p.Server.Send(chunk);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock) { }
+        p.Server.Blocking = true;
+        Assert.True(TcpRepair.Unsent(p.Server) > 0);
+    }
+
     /// <summary>Starts the wait for <paramref name="p"/>'s server side and checks it is still pending <see cref="Pending"/> later.</summary>
     private static async Task<Task> PendingWaitAsync(DeliveryWatch watch, LoopbackPair p)
     {
@@ -134,5 +153,31 @@ public sealed class DeliveryWatchTests : IDisposable
         watch.Dispose();
         await wait.WaitAsync(LoopbackPair.HangGuard);
         await watch.WaitAsync(Pair().Server).WaitAsync(LoopbackPair.HangGuard); // after stop: at once
+    }
+
+    [Fact]
+    public async Task With_bytes_still_to_send_the_wait_outlasts_the_clients_input_until_they_have_left()
+    {
+        using var watch = new DeliveryWatch(Long, Long);
+        var p = Pair();
+        FillUntilUnsent(p);
+        var wait = watch.WaitAsync(p.Server, Long);
+        p.ClientSends("GET /next HTTP/1.1\r\n\r\n"u8); // the next request, while the response is still queued
+        await Task.Delay(Pending);
+        Assert.False(wait.IsCompleted, "released with bytes still to send");
+        var drain = new byte[64 << 10];
+        while (TcpRepair.Unsent(p.Server) > 0 || TcpRepair.Unacknowledged(p.Server) > 0)
+            if (p.Client.Poll(TimeSpan.FromMilliseconds(1), SelectMode.SelectRead)) p.Client.Receive(drain);
+        Assert.True(await wait.WaitAsync(LoopbackPair.HangGuard)); // sent, and the input ends it
+    }
+
+    [Fact]
+    public async Task Bytes_that_never_leave_end_the_wait_at_the_drain_timeout_as_a_failure()
+    {
+        using var watch = new DeliveryWatch(Long, Long);
+        var p = Pair();
+        FillUntilUnsent(p);
+        Assert.False(await watch.WaitAsync(p.Server, TimeSpan.FromMilliseconds(100)).WaitAsync(LoopbackPair.HangGuard));
+        Assert.True(TcpRepair.Unsent(p.Server) > 0);
     }
 }
