@@ -91,7 +91,7 @@ internal sealed class Arena : IDisposable
         {
             case "nginx":
                 // Files of the pattern every origin here answers /bytes/N with, one per size.
-                var files = (sizes ?? [1024, 1 << 20]).Distinct().ToDictionary(n => $"bytes/{n}", n => Pattern(n));
+                var files = (sizes ?? [1024, 1 << 20]).Distinct().ToDictionary(n => $"bytes/{n}", Baton.Application.BuiltInApplication.Pattern);
                 foreach (var be in Net.Backends)
                     _nginxOrigins[be] = new NginxServer(Net.Ns(be), OriginPort, files, "location / { }", listenAddress: Net.AddressOf(be), workerConnections: 1024);
                 return;
@@ -117,12 +117,6 @@ internal sealed class Arena : IDisposable
         }
     }
 
-    private static byte[] Pattern(long n)
-    {
-        var b = new byte[n];
-        for (long i = 0; i < n; i++) b[i] = Baton.Application.BuiltInApplication.PatternByte(i);
-        return b;
-    }
 
     public Task<Running> StartAsync(string contender) => contender switch
     {

@@ -214,7 +214,7 @@ internal static class DemoCommand
             return null;
         }
         var files = Paths.Where(p => p.StartsWith("/be3/bytes/", StringComparison.Ordinal))
-            .ToDictionary(p => p[1..], p => Enumerable.Range(0, int.Parse(p["/be3/bytes/".Length..], System.Globalization.CultureInfo.InvariantCulture)).Select(i => BuiltInApplication.PatternByte(i)).ToArray());
+            .ToDictionary(p => p[1..], p => BuiltInApplication.Pattern(long.Parse(p["/be3/bytes/".Length..], System.Globalization.CultureInfo.InvariantCulture)));
         var nginx = new NginxServer(lab.Net.Ns("be3"), 8080, files, """
                 add_header Baton-Host be3 always;
                 location / { try_files $uri @text; }
@@ -222,7 +222,7 @@ internal static class DemoCommand
             """);
         try
         {
-            await lab.RestartAgentAsync("be3", "--forward", "http://127.0.0.1:8080/");
+            await lab.RestartAgentAsync(lab.Router, "be3", "--forward", "http://127.0.0.1:8080/");
             Console.WriteLine($"be3: nginx (pid {nginx.Pid}) behind baton agent --forward http://127.0.0.1:8080/");
             return nginx;
         }

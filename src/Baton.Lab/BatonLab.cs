@@ -105,50 +105,51 @@ public sealed class BatonLab : IBatonLab
     }
 
     /// <summary>Starts (or restarts) the agent of back-end <paramref name="backend"/>, with <paramref name="agentArgs"/> added to its command line.</summary>
-    public BatonProcess StartAgent(string backend, params string[] agentArgs)
-    {
-        if (_agents.Remove(backend, out var old)) old.Dispose();
-        var p = BatonProcess.Start(Net.Ns(backend), backend,
+    public BatonProcess StartAgent(string backend, params string[] agentArgs) =>
+        ReplaceAgent(backend, () => BatonProcess.Start(Net.Ns(backend), backend,
             ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile, .. TraceArgs(backend), .. agentArgs],
-            Prefixed(backend, _echo));
-        _agents[backend] = p;
-        StaleProcesses.Record(Net.Prefix, p.Pid);
-        return p;
-    }
+            Prefixed(backend, _echo)));
 
     /// <summary>
     /// Restarts back-end <paramref name="backend"/>'s agent with <paramref name="agentArgs"/> added
-    /// (e.g. <c>--forward</c>) and waits until the router has connected to it again.
+    /// (e.g. <c>--forward</c>) and waits until <paramref name="router"/> has connected to it again.
     /// </summary>
-    public async Task<BatonProcess> RestartAgentAsync(string backend, params string[] agentArgs)
-    {
-        string line = $"agent {backend} connected";
-        int Count() => Router.Output.Split('\n').Count(l => l.Contains(line, StringComparison.Ordinal));
-        int before = Count();
-        var agent = StartAgent(backend, agentArgs);
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (Count() <= before)
-        {
-            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"router did not connect to the restarted agent {backend}:\n{Router.Output}\n{agent.Output}");
-            await Task.Delay(50).ConfigureAwait(false);
-        }
-        return agent;
-    }
+    public Task<BatonProcess> RestartAgentAsync(BatonProcess router, string backend, params string[] agentArgs) =>
+        ConnectedAsync(router, backend, () => StartAgent(backend, agentArgs), TimeSpan.FromSeconds(30));
 
     /// <summary>
     /// Runs back-end <paramref name="backend"/>'s agent as an ASP.NET Core application's own process
-    /// (<c>UseBatonAgent</c> bound from <c>Baton:Agent</c>), in place of <c>baton agent</c>; the next
-    /// <see cref="StartAgent"/> puts the plain agent back.
+    /// (<c>UseBatonAgent</c> bound from <c>Baton:Agent</c>), in place of <c>baton agent</c>, and waits
+    /// until the router has connected to it; the next <see cref="StartAgent"/> puts the plain agent back.
     /// </summary>
-    public BatonProcess StartAgentApplication(string backend, string dll, params string[] args)
+    public Task<BatonProcess> StartAgentApplicationAsync(string backend, string dll, params string[] args) =>
+        ConnectedAsync(Router, backend, () => ReplaceAgent(backend, () => BatonProcess.StartDll(Net.Ns(backend), backend, dll,
+            [$"--Baton:Agent:Name={backend}", $"--Baton:Agent:Listen={Net.ControlEndpointOf(backend)}", $"--Baton:Agent:KeyFile={KeyFile}", .. args],
+            Prefixed(backend, _echo))), TimeSpan.FromSeconds(60));
+
+    private BatonProcess ReplaceAgent(string backend, Func<BatonProcess> start)
     {
         if (_agents.Remove(backend, out var old)) old.Dispose();
-        var p = BatonProcess.StartDll(Net.Ns(backend), backend, dll,
-            [$"--Baton:Agent:Name={backend}", $"--Baton:Agent:Listen={Net.ControlEndpointOf(backend)}", $"--Baton:Agent:KeyFile={KeyFile}", .. args],
-            Prefixed(backend, _echo));
+        var p = start();
         _agents[backend] = p;
         StaleProcesses.Record(Net.Prefix, p.Pid);
         return p;
+    }
+
+    // The router's log is shared by everything that restarts agents: wait for one more "connected" line, not for any.
+    private static async Task<BatonProcess> ConnectedAsync(BatonProcess router, string backend, Func<BatonProcess> start, TimeSpan timeout)
+    {
+        string line = $"agent {backend} connected";
+        int Count() => router.Output.Split('\n').Count(l => l.Contains(line, StringComparison.Ordinal));
+        int before = Count();
+        var agent = start();
+        var deadline = DateTime.UtcNow + timeout;
+        while (Count() <= before)
+        {
+            if (DateTime.UtcNow > deadline) throw new InvalidOperationException($"router did not connect to the restarted agent {backend}:\n{router.Output}\n{agent.Output}");
+            await Task.Delay(50).ConfigureAwait(false);
+        }
+        return agent;
     }
 
     /// <summary>A new client socket in the client namespace, connected to the service on the VIP.</summary>

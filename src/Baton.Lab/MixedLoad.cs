@@ -189,7 +189,7 @@ public static class MixedLoad
 
     // The built-in application's body pattern from any phase, for one buffer's worth: checked with
     // a vectorized compare (a byte-at-a-time check cost the soak's client seconds of CPU).
-    private static readonly byte[] Pattern = Enumerable.Range(0, (1 << 16) + 26).Select(i => BuiltInApplication.PatternByte(i)).ToArray();
+    private static readonly byte[] Pattern = BuiltInApplication.Pattern((1 << 16) + 26);
 
     /// <summary>Reads responses from one connection and checks each against what was asked.</summary>
     private sealed class Reader(Socket socket)

@@ -19,10 +19,18 @@ public sealed class BuiltInApplication : IBatonApplication
     /// <summary>Largest N accepted by <c>/bytes/N</c>.</summary>
     public const long MaxBytes = 1L << 30;
 
-    private static readonly byte[] PatternBlock = MakePatternBlock();
+    private static readonly byte[] PatternBlock = Pattern(26 * 2048 + 26);
 
     /// <summary>Byte <paramref name="offset"/> of every <c>/bytes/N</c> body.</summary>
     public static byte PatternByte(long offset) => (byte)('a' + (int)(offset % 26));
+
+    /// <summary>The body of <c>/bytes/<paramref name="count"/></c>, e.g. for another server to serve the same files.</summary>
+    public static byte[] Pattern(long count)
+    {
+        var b = new byte[count];
+        for (long i = 0; i < count; i++) b[i] = PatternByte(i);
+        return b;
+    }
 
     /// <inheritdoc />
     public async Task ServeAsync(BatonTransaction tx, CancellationToken ct)
@@ -117,12 +125,5 @@ public sealed class BuiltInApplication : IBatonApplication
         return i >= 0
             && long.TryParse(path.AsSpan(i + 7), NumberStyles.None, CultureInfo.InvariantCulture, out n)
             && n <= MaxBytes;
-    }
-
-    private static byte[] MakePatternBlock()
-    {
-        var b = new byte[26 * 2048 + 26];
-        for (int i = 0; i < b.Length; i++) b[i] = PatternByte(i);
-        return b;
     }
 }

@@ -30,7 +30,7 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
     private readonly string _hostName;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _probing;
-    private readonly TimeSpan _probeInterval;
+    private readonly TimeSpan _probeInterval, _probeTimeout;
     private readonly SemaphoreSlim _probeTurn = new(1, 1); // one probe at a time: results land in order
     private volatile Tuple<bool, string> _health = Tuple.Create(true, "");
 
@@ -54,6 +54,8 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
         _origin = new RelayTarget(hostName, origin, options, log);
         _hostName = hostName;
         _probeInterval = probeInterval ?? ProbeInterval;
+        // A probe not answered within a second fails, however rarely the origin is probed.
+        _probeTimeout = _probeInterval < ProbeInterval ? _probeInterval : ProbeInterval;
         _probing = ProbeAsync(_stop.Token);
     }
 
@@ -99,7 +101,7 @@ public sealed class OriginForwarder : IBatonApplication, IApplicationHealth, IAs
         await _probeTurn.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            string? failure = await _origin.Origin.ProbeAsync(_probeInterval < ProbeInterval ? _probeInterval : ProbeInterval, ct).ConfigureAwait(false);
+            string? failure = await _origin.Origin.ProbeAsync(_probeTimeout, ct).ConfigureAwait(false);
             bool up = failure is null;
             if (up != _health.Item1)
             {

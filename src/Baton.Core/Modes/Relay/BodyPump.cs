@@ -16,7 +16,16 @@ internal enum PumpEnd
     Stopped,
 }
 
-internal readonly record struct PumpResult(PumpEnd End, long Bytes, string? Error);
+internal readonly record struct PumpResult(PumpEnd End, long Bytes, string? Error)
+{
+    /// <summary>
+    /// Stopped after <paramref name="bytes"/>: aborted, or a side made no progress within
+    /// <paramref name="idleTimeout"/> (<paramref name="receiverStalled"/>: the receiver took nothing; else the sender sent nothing).
+    /// </summary>
+    public static PumpResult Stopped(long bytes, CancellationToken abort, TimeSpan idleTimeout, bool receiverStalled) =>
+        new(PumpEnd.Stopped, bytes, abort.IsCancellationRequested ? "aborted"
+            : receiverStalled ? $"receiver took nothing for {idleTimeout.TotalSeconds:0.###} s" : $"no data for {idleTimeout.TotalSeconds:0.###} s");
+}
 
 /// <summary>
 /// Streams a body from a de-framed source to a socket through one pooled buffer, optionally
@@ -46,7 +55,7 @@ internal static class BodyPump
                 }
                 catch (OperationCanceledException)
                 {
-                    return new(PumpEnd.Stopped, total, abort.IsCancellationRequested ? "aborted" : $"no data for {idleTimeout.TotalSeconds:0.###} s");
+                    return PumpResult.Stopped(total, abort, idleTimeout, receiverStalled: false);
                 }
                 catch (Exception e) when (Faults.IsMalformedOrLost(e))
                 {
@@ -63,7 +72,7 @@ internal static class BodyPump
                 }
                 catch (OperationCanceledException)
                 {
-                    return new(PumpEnd.Stopped, total, abort.IsCancellationRequested ? "aborted" : $"receiver took nothing for {idleTimeout.TotalSeconds:0.###} s");
+                    return PumpResult.Stopped(total, abort, idleTimeout, receiverStalled: true);
                 }
                 catch (Exception e) when (Faults.IsConnectionLost(e))
                 {

@@ -48,7 +48,7 @@ internal static class SplicePump
             }
             catch (OperationCanceledException)
             {
-                return new(PumpEnd.Stopped, 0, abort.IsCancellationRequested ? "aborted" : $"receiver took nothing for {idleTimeout.TotalSeconds:0.###} s");
+                return PumpResult.Stopped(0, abort, idleTimeout, receiverStalled: true);
             }
             catch (Exception e) when (Faults.IsConnectionLost(e))
             {
@@ -112,12 +112,12 @@ internal static class SplicePump
                     if (errno != Libc.EAGAIN) return new(PumpEnd.DestinationFailed, total, ErrorText("sending", errno));
                     if (filled && inPipe < PipeSize) continue; // the source may fill the pipe further meanwhile
                     if (!await WaitAsync(ReadinessWatch.Shared.WritableAsync(destination, idle.Token)).ConfigureAwait(false))
-                        return new(PumpEnd.Stopped, total, abort.IsCancellationRequested ? "aborted" : $"receiver took nothing for {idleTimeout.TotalSeconds:0.###} s");
+                        return PumpResult.Stopped(total, abort, idleTimeout, receiverStalled: true);
                 }
                 else if (!filled && !ended)
                 {
                     if (!await WaitAsync(ReadinessWatch.Shared.ReadableAsync(source, idle.Token)).ConfigureAwait(false))
-                        return new(PumpEnd.Stopped, total, abort.IsCancellationRequested ? "aborted" : $"no data for {idleTimeout.TotalSeconds:0.###} s");
+                        return PumpResult.Stopped(total, abort, idleTimeout, receiverStalled: false);
                 }
             }
             return new(PumpEnd.Completed, total, null);

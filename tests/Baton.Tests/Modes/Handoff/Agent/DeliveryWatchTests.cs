@@ -32,16 +32,7 @@ public sealed class DeliveryWatchTests : IDisposable
     /// <summary>Writes from the server until the client's receive window is full and bytes stay unacknowledged.</summary>
     private static void FillUntilUnacknowledged(LoopbackPair p)
     {
-        p.Client.ReceiveBufferSize = 4096;
-        p.Server.SendBufferSize = 16 << 10; // little to drain when a test lets the client read
-        p.Server.Blocking = false;
-        var chunk = new byte[64 << 10];
-        try
-        {
-            while (true) p.Server.Send(chunk);
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock) { }
-        p.Server.Blocking = true;
+        Fill(p, sendBuffer: 16 << 10); // little to drain when a test lets the client read
         Assert.True(TcpRepair.Unacknowledged(p.Server) > 0);
     }
 
@@ -51,8 +42,14 @@ public sealed class DeliveryWatchTests : IDisposable
     /// </summary>
     private static void FillUntilUnsent(LoopbackPair p)
     {
+        Fill(p, sendBuffer: 128 << 10);
+        Assert.True(TcpRepair.Unsent(p.Server) > 0);
+    }
+
+    private static void Fill(LoopbackPair p, int sendBuffer)
+    {
         p.Client.ReceiveBufferSize = 4096;
-        p.Server.SendBufferSize = 128 << 10;
+        p.Server.SendBufferSize = sendBuffer;
         p.Server.Blocking = false;
         var chunk = new byte[64 << 10];
         try
@@ -61,7 +58,6 @@ public sealed class DeliveryWatchTests : IDisposable
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock) { }
         p.Server.Blocking = true;
-        Assert.True(TcpRepair.Unsent(p.Server) > 0);
     }
 
     /// <summary>Starts the wait for <paramref name="p"/>'s server side and checks it is still pending <see cref="Pending"/> later.</summary>
