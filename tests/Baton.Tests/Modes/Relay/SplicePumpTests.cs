@@ -89,8 +89,11 @@ public sealed class SplicePumpTests
         var sending = Blocking(() => SendAll(src.Client, new byte[4_000_000]));
         var r = await SplicePump.CopyAsync(input, src.Server, 4_000_000, client.Server, Idle, NullLogger.Instance, CancellationToken.None).WaitAsync(LoopbackPair.HangGuard);
         Assert.Equal(PumpEnd.DestinationFailed, r.End);
-        src.Server.Dispose(); // unblocks the origin's send
-        await Assert.ThrowsAnyAsync<SocketException>(() => sending).WaitAsync(LoopbackPair.HangGuard);
+        // Unblocks the origin's send, if it still waits: loopback's buffers may have taken all
+        // 4 MB already (a clean-clone CI run, 2026-12-04), so how that send ends is not asserted.
+        src.Server.Dispose();
+        try { await sending.WaitAsync(LoopbackPair.HangGuard); }
+        catch (SocketException) { }
     }
 
     [Fact]
