@@ -31,6 +31,19 @@ public sealed class BatonLab : IBatonLab
     /// <summary>The ownership trace file of host <paramref name="host"/> (router, be1, ...).</summary>
     public string OwnershipTraceOf(string host) => Path.Combine(Directory, $"{host}.owners");
 
+    /// <summary>
+    /// The ownership events of <paramref name="host"/> for the client connection from
+    /// <paramref name="clientPort"/>, in order (UTC; the traces are flushed every 50 ms).
+    /// </summary>
+    public IReadOnlyList<(DateTime At, bool Live)> OwnershipEvents(string host, int clientPort)
+    {
+        string file = OwnershipTraceOf(host);
+        if (!File.Exists(file)) return [];
+        return WireOwnership.ParseTrace(File.ReadAllLines(file)).TryGetValue(clientPort, out var events)
+            ? events.Select(e => (new DateTime(e.Ticks, DateTimeKind.Utc), e.Live)).ToList()
+            : [];
+    }
+
     private string[] TraceArgs(string host) => TracesOwnership ? ["--ownership-trace", OwnershipTraceOf(host)] : [];
 
     /// <summary>The namespace hosts.</summary>

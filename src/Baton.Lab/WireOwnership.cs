@@ -63,7 +63,12 @@ public sealed class WireOwnership
         return w;
     }
 
-    private static Dictionary<int, List<(long Ticks, bool Live)>> ParseTrace(IEnumerable<string> lines)
+    /// <summary>
+    /// An ownership trace's events (<see cref="Modes.Handoff.Repair.OwnershipTrace"/> lines) by the
+    /// client's port, each port's in time order: wall-clock ticks, and whether the copy went live
+    /// (H) or was let go (R).
+    /// </summary>
+    public static Dictionary<int, List<(long Ticks, bool Live)>> ParseTrace(IEnumerable<string> lines)
     {
         var byPort = new Dictionary<int, List<(long, bool)>>();
         foreach (var line in lines)
