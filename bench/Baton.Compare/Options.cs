@@ -4,7 +4,7 @@ namespace Baton.Compare;
 
 internal sealed record SweepOptions(
     string[] Contenders, long[] Sizes, int[] Connections, int Runs, TimeSpan Duration,
-    string OutDir, string YarpDll, string? Commit, string? FromCsv, string Origin = "baton")
+    string OutDir, string YarpDll, string? Commit, string? FromCsv, string Origin = "baton", bool Pin = true)
 {
     /// <summary>The ASP.NET Core sample as its own agent: only with --origin sample.</summary>
     public const string AspNetContender = Arena.AspNetContender;
@@ -22,7 +22,7 @@ internal sealed record SweepOptions(
 
     public const string Usage =
         "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; relay-copy,handoff-forward-copy; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
-        "                     [--origin baton|nginx|sample]\n" +
+        "                     [--origin baton|nginx|sample] [--no-pin (no core of its own for the router: no router-core figure)]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 
     public static SweepOptions Parse(string[] args)
@@ -35,6 +35,7 @@ internal sealed record SweepOptions(
         string outDir = "docs/benchmarks";
         string? yarp = null, commit = null, fromCsv = null;
         string origin = "baton";
+        bool pin = true;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -49,6 +50,7 @@ internal sealed record SweepOptions(
                     origin = Next();
                     if (!Arena.Origins.Contains(origin)) throw new ArgumentException($"--origin: '{origin}' is not one of {string.Join(", ", Arena.Origins)}");
                     break;
+                case "--no-pin": pin = false; break;
                 case "--sizes": sizes = Next().Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--connections": connections = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--runs": runs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -64,25 +66,28 @@ internal sealed record SweepOptions(
         if (fromCsv is null && (yarp is null || !File.Exists(yarp))) throw new ArgumentException("--yarp must name the built YarpHost.dll");
         if (runs < 1 || duration < 1 || sizes.Length == 0 || connections.Length == 0) throw new ArgumentException("runs ≥ 1, duration ≥ 1 s, and some sizes and connections");
         if (contenders.Contains(AspNetContender) && origin != "sample") throw new ArgumentException($"{AspNetContender} needs --origin sample (the sample application is its own agent)");
-        return new SweepOptions(contenders, sizes, connections, runs, TimeSpan.FromSeconds(duration), outDir, yarp ?? "", commit, fromCsv, origin);
+        return new SweepOptions(contenders, sizes, connections, runs, TimeSpan.FromSeconds(duration), outDir, yarp ?? "", commit, fromCsv, origin, pin);
     }
 }
 
 /// <summary>One wrk run of one contender, with the router's and back-ends' counters around it.</summary>
 internal sealed record RunRow(
     string Contender, long Size, int Connections, int Run, long Requests, double Seconds, double Rps,
-    double P50Us, double P99Us, long Errors, double RouterCpuUs, double BackendCpuUs, long TxBytes, long RssKiB)
+    double P50Us, double P99Us, long Errors, double RouterCpuUs, double BackendCpuUs, long TxBytes, long RssKiB, double RouterCoreUs = double.NaN)
 {
-    public const string CsvHeader = "contender,size,connections,run,requests,seconds,rps,p50_us,p99_us,errors,router_cpu_us,backend_cpu_us,router_tx_bytes,router_rss_kib";
+    public const string CsvHeader = "contender,size,connections,run,requests,seconds,rps,p50_us,p99_us,errors,router_cpu_us,backend_cpu_us,router_tx_bytes,router_rss_kib,router_core_us";
 
     public double RouterCpuPerReq => Requests > 0 ? RouterCpuUs / Requests : double.NaN;
 
     public double BackendCpuPerReq => Requests > 0 ? BackendCpuUs / Requests : double.NaN;
 
+    /// <summary>The router core's busy time per request (<see cref="RouterCore"/>); NaN when not pinned.</summary>
+    public double RouterCorePerReq => Requests > 0 ? RouterCoreUs / Requests : double.NaN;
+
     public double TxPerReq => Requests > 0 ? (double)TxBytes / Requests : double.NaN;
 
     public string ToCsv() => string.Join(',', Contender, Size, Connections, Run, Requests, F(Seconds), F(Rps), F(P50Us), F(P99Us), Errors,
-        F(RouterCpuUs), F(BackendCpuUs), TxBytes, RssKiB);
+        F(RouterCpuUs), F(BackendCpuUs), TxBytes, RssKiB, F(RouterCoreUs));
 
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
@@ -102,6 +107,6 @@ internal sealed record RunRow(
             .Select(f => new RunRow(f[0], long.Parse(f[1], CultureInfo.InvariantCulture), int.Parse(f[2], CultureInfo.InvariantCulture),
                 int.Parse(f[3], CultureInfo.InvariantCulture), long.Parse(f[4], CultureInfo.InvariantCulture), D(f[5]), D(f[6]), D(f[7]), D(f[8]),
                 long.Parse(f[9], CultureInfo.InvariantCulture), D(f[10]), D(f[11]), long.Parse(f[12], CultureInfo.InvariantCulture),
-                long.Parse(f[13], CultureInfo.InvariantCulture)))
+                long.Parse(f[13], CultureInfo.InvariantCulture), f.Length > 14 ? D(f[14]) : double.NaN))
             .ToList();
 }

@@ -94,7 +94,7 @@ internal sealed partial class Proc : IDisposable
 /// <summary>CPU time and resident memory of a process and its descendants, from /proc.</summary>
 internal static class ProcStats
 {
-    private const double MicrosPerTick = 1_000_000.0 / 100; // CLK_TCK = 100 on Linux
+    internal const double MicrosPerTick = 1_000_000.0 / 100; // CLK_TCK = 100 on Linux (USER_HZ, also /proc/stat's unit)
 
     /// <summary>The pids of <paramref name="root"/> and every descendant (nginx's workers).</summary>
     public static List<int> Tree(int root)

@@ -53,6 +53,10 @@ int rc = 0;
 try
 {
     using var net = NetnsCluster.Create(SweepOptions.Prefix, SweepOptions.Subnet);
+    // Before anything starts: every process started from here on inherits the other CPUs.
+    var core = o.Pin ? RouterCore.Claim(net) : null;
+    meta["router_core"] = core is null ? "not pinned" : $"CPU {core.Cpu}";
+    File.WriteAllText(csvPath, RunRow.MetaLines(meta) + RunRow.CsvHeader + "\n");
     using var arena = new Arena(net, dir, o.YarpDll, o.Origin);
     await arena.StartOriginsAsync(o.Sizes.Append(1024).Append(1 << 20));
     Console.WriteLine($"origins ({o.Origin}) on {string.Join(", ", net.Backends.Select(b => $"{net.AddressOf(b)}:{Arena.OriginPort}"))}");
@@ -64,7 +68,7 @@ try
         try
         {
             Console.WriteLine($"== {name} ==");
-            c = await arena.StartAsync(name);
+            c = core is null ? await arena.StartAsync(name) : await core.StartAsync(() => arena.StartAsync(name), backendsOnRouterHost: name == "local");
             // Warm-up: JIT, pools, connection caches.
             foreach (long size in new long[] { 1024, 1 << 20 })
                 await Wrk.RunAsync(arena.ClientNs, $"{c.Url}/bytes/{size}", o.Connections.Max(), TimeSpan.FromSeconds(2), stop.Token);
@@ -72,10 +76,10 @@ try
                 foreach (int conns in o.Connections)
                     for (int run = 1; run <= o.Runs; run++)
                     {
-                        var row = await MeasureAsync(arena, c, size, conns, run, o.Duration, stop.Token);
+                        var row = await MeasureAsync(arena, c, core, size, conns, run, o.Duration, stop.Token);
                         all.Add(row);
                         File.AppendAllText(csvPath, row.ToCsv() + "\n");
-                        Console.WriteLine($"  {Report.SizeLabel(size),7} c={conns,-3} run {run}: {row.Rps,9:F0} req/s  p50 {row.P50Us / 1000,8:F2} ms  p99 {row.P99Us / 1000,8:F2} ms  router {row.RouterCpuPerReq,8:F1} µs/req  tx {row.TxPerReq,10:F0} B/req  errors {row.Errors}  [{(DateTime.UtcNow - started).TotalMinutes:F1} min]");
+                        Console.WriteLine($"  {Report.SizeLabel(size),7} c={conns,-3} run {run}: {row.Rps,9:F0} req/s  p50 {row.P50Us / 1000,8:F2} ms  p99 {row.P99Us / 1000,8:F2} ms  router {row.RouterCpuPerReq,8:F1} µs/req  router core {row.RouterCorePerReq,8:F1} µs/req  tx {row.TxPerReq,10:F0} B/req  errors {row.Errors}  [{(DateTime.UtcNow - started).TotalMinutes:F1} min]");
                         await Task.Delay(300, stop.Token);
                     }
         }
@@ -105,20 +109,20 @@ finally
 if (all.Count > 0) Report.Write(o, all, failures, meta);
 return rc;
 
-static async Task<RunRow> MeasureAsync(Arena arena, Running c, long size, int conns, int run, TimeSpan duration, CancellationToken ct)
+static async Task<RunRow> MeasureAsync(Arena arena, Running c, RouterCore? core, long size, int conns, int run, TimeSpan duration, CancellationToken ct)
 {
     var routerTree = c.RouterPid is int pid ? ProcStats.Tree(pid) : [];
     var backends = c.BackendPids().ToList();
-    double r0 = ProcStats.CpuMicros(routerTree), b0 = ProcStats.CpuMicros(backends);
+    double r0 = ProcStats.CpuMicros(routerTree), b0 = ProcStats.CpuMicros(backends), k0 = core?.BusyMicros() ?? double.NaN;
     long tx0 = Netns.TxBytes(arena.RouterNs, "eth0");
     // Retransmissions (the client's and the back-end hosts'), shown next to the tail latency they explain.
     long Retrans() => Netns.SnmpCounter(arena.ClientNs, "Tcp", "RetransSegs") + arena.BackendNamespaces.Sum(ns => Netns.SnmpCounter(ns, "Tcp", "RetransSegs"));
     long retrans0 = Retrans();
     var w = await Wrk.RunAsync(arena.ClientNs, $"{c.Url}/bytes/{size}", conns, duration, ct);
     Console.WriteLine($"    (retransmitted segments, client and back-ends: {Retrans() - retrans0})");
-    double r1 = ProcStats.CpuMicros(routerTree), b1 = ProcStats.CpuMicros(backends);
+    double r1 = ProcStats.CpuMicros(routerTree), b1 = ProcStats.CpuMicros(backends), k1 = core?.BusyMicros() ?? double.NaN;
     long tx1 = Netns.TxBytes(arena.RouterNs, "eth0");
     long rss = ProcStats.RssKiB(routerTree);
     return new RunRow(c.Name, size, conns, run, w.Requests, w.Seconds, w.RequestsPerSecond, w.P50Us, w.P99Us, w.Errors,
-        c.RouterPid is null ? double.NaN : r1 - r0, b1 - b0, tx1 - tx0, c.RouterPid is null ? 0 : rss);
+        c.RouterPid is null ? double.NaN : r1 - r0, b1 - b0, tx1 - tx0, c.RouterPid is null ? 0 : rss, c.RouterPid is null ? double.NaN : k1 - k0);
 }

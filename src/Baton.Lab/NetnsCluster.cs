@@ -118,8 +118,24 @@ public sealed class NetnsCluster : IDisposable
     /// retransmissions at the back-ends without RPS, 0 with it. RPS queues a flow on one CPU by
     /// its hash, as a real NIC's per-flow queue keeps its order.
     /// </summary>
-    private static void KeepFlowOrder(string ns, string device) =>
-        Netns.ExecIn(ns, "sh", "-c", $"echo {Steering.Rps.CpuMask(Environment.ProcessorCount)} > /sys/class/net/{device}/queues/rx-0/rps_cpus");
+    private static void KeepFlowOrder(string ns, string device) => SetRps(ns, device, Steering.Rps.CpuMask(Environment.ProcessorCount));
+
+    /// <summary>
+    /// Where <paramref name="host"/>'s frames are received: its own <c>eth0</c> on the CPUs of
+    /// <paramref name="inside"/>, the switch's port for it (what the host transmits) on those of
+    /// <paramref name="switchSide"/> (bit masks, CPUs 0-31). Each flow still stays on one CPU of
+    /// its mask. For benchmarks that give a host CPUs of its own.
+    /// </summary>
+    public void SetReceiveCpus(string host, ulong inside, ulong switchSide)
+    {
+        if ((inside | switchSide) > uint.MaxValue || inside == 0 || switchSide == 0)
+            throw new ArgumentException($"CPU masks {inside:x} and {switchSide:x}: CPUs 0-31, at least one each");
+        SetRps(Ns(host), "eth0", inside.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+        SetRps(Ns("switch"), host, switchSide.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static void SetRps(string ns, string device, string mask) =>
+        Netns.ExecIn(ns, "sh", "-c", $"echo {mask} > /sys/class/net/{device}/queues/rx-0/rps_cpus");
 
     private void AddNamespace(string ns)
     {
