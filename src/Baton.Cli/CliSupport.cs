@@ -103,6 +103,23 @@ internal static class CliSupport
     }
 
     /// <summary>The diagnostics option that writes when this process's connection copies went live and were dumped.</summary>
+    /// <summary>
+    /// On a single CPU (a router given a core of its own, as bench/compare.sh runs it), the thread
+    /// pool's idle workers stop spinning before they sleep. Their spin is sched_yield calls that
+    /// switch to the process's other threads and back: 35% of the router's core in `perf`. With it
+    /// off, `bench/compare.sh` handoff, router pinned, 2 alternating rounds: router core per request
+    /// 1 KiB 365/373 → 228/247 µs and 16 KiB 473/441 → 259/329 µs at 4 connections, 1 KiB 305/238 →
+    /// 175/166 µs and 1 MiB 1327/1309 → 862/853 µs at 32, latency no worse. With two CPUs shared by
+    /// everything the spin pays at low concurrency (bench/run.sh, 4 connections: router wall time per
+    /// cycle 644 → 757/730 µs without it), so it stays there. The pool reads the setting when it
+    /// starts its first worker; DOTNET_ThreadPool_UnfairSemaphoreSpinLimit still decides when set.
+    /// </summary>
+    public static void NoPoolSpinOnOneCpu()
+    {
+        if (Environment.ProcessorCount == 1 && Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") is null)
+            AppContext.SetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", 0);
+    }
+
     public static Option<string?> OwnershipTraceOption() => new("--ownership-trace")
     {
         Description = "Diagnostics: write when each connection copy here went live and was dumped (wall-clock ticks) to this file, to check captures against",

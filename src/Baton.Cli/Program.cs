@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Baton.Cli;
 
+CliSupport.NoPoolSpinOnOneCpu(); // first: before anything starts the thread pool
 var root = new RootCommand("Baton: a layer-7 router that hands live TCP connections to back-ends instead of proxying them.");
 root.Add(RouterCommand.Create());
 root.Add(AgentCommand.Create());
