@@ -83,6 +83,7 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
             {
                 SettleClient();
                 var ext0 = TcpExt(lab);
+                var connectedAt = DateTime.UtcNow;
                 using var s = await lab.ConnectClientAsync();
                 int port = ((System.Net.IPEndPoint)s.LocalEndPoint!).Port;
                 var http = new RawHttp(s);
@@ -101,7 +102,7 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
                 var ext = TcpExt(lab);
                 string changed = string.Join(", ", ext.Where(kv => kv.Value != ext0.GetValueOrDefault(kv.Key)).Select(kv => $"{kv.Key} +{kv.Value - ext0.GetValueOrDefault(kv.Key)}"));
                 string seen = $"echo after {wait.TotalMilliseconds:F0} ms; client TcpExt: {changed}";
-                if (await NotSentIntoHandoffAsync(lab, port, sentAt) is { } missed)
+                if (await NotSentIntoHandoffAsync(lab, port, connectedAt, sentAt) is { } missed)
                 {
                     output.WriteLine($"attempt {attempt} tested nothing: {missed} ({seen})");
                     Assert.True(attempt < Attempts, $"in {Attempts} attempts the body was never sent into the frozen window: {missed}");
@@ -195,6 +196,7 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
             await WarmAgentAsync(lab);
             SettleClient();
             long retrans0 = lab.ClientTcpCounter("RetransSegs") ?? throw new InvalidOperationException("no RetransSegs");
+            var connectedAt = DateTime.UtcNow;
             using var s = await lab.ConnectClientAsync();
             int port = ((System.Net.IPEndPoint)s.LocalEndPoint!).Port;
             var http = new RawHttp(s);
@@ -222,7 +224,7 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
             long retrans = (lab.ClientTcpCounter("RetransSegs") ?? 0) - retrans0;
             var seen = new Observed(handoffWait, returnWait, retrans);
 
-            if (await NotSentIntoHandoffAsync(lab, port, sentIntoHandoff) is { } missed) return (seen, missed);
+            if (await NotSentIntoHandoffAsync(lab, port, connectedAt, sentIntoHandoff) is { } missed) return (seen, missed);
             if (!returnWindow) return (seen, null);
             // The return froze the connection when the router answered the agent's request, FreezeMs
             // before the agent's dump, until the router restored it (after the dump).
@@ -241,10 +243,11 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
 
     // Why a run did not test the hand-off's hold: the request sent at sentAt reached the router before
     // its dump froze the connection (or the trace has no hand-off for the port); null if it was frozen.
-    private static async Task<string?> NotSentIntoHandoffAsync(BatonLab lab, int port, DateTime sentAt)
+    // The traces span the fixture's life, so an earlier connection's port may be in them too.
+    private static async Task<string?> NotSentIntoHandoffAsync(BatonLab lab, int port, DateTime connectedAt, DateTime sentAt)
     {
         await Task.Delay(200); // the traces are flushed every 50 ms
-        var frozen = lab.OwnershipEvents("router", port).FirstOrDefault(e => !e.Live).At;
+        var frozen = lab.OwnershipEvents("router", port).FirstOrDefault(e => !e.Live && e.At >= connectedAt).At;
         if (frozen == default) return $"no hand-off in the router's ownership trace for port {port}";
         return sentAt <= frozen ? $"the request was sent {(frozen - sentAt).TotalMilliseconds:F0} ms before the router froze the connection" : null;
     }
