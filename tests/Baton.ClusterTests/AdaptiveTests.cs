@@ -57,6 +57,60 @@ public sealed class AdaptiveTests(ClusterFixture fixture, ITestOutputHelper outp
         }
     }
 
+    [Fact]
+    public async Task A_connection_whose_next_large_response_is_elsewhere_passes_from_agent_to_agent()
+    {
+        // As in ShortcutTests: the router's --timings file says how the connection reached each agent
+        // and left it. Before, an adaptive destination was never passed to: every hand-off came
+        // back (restore, parse, dump at the router) before the next one, twice the router's work.
+        string csv = Path.Combine(Lab.Directory, "adaptive-timings.csv");
+        File.Delete(csv);
+        var origins = new List<BatonProcess>();
+        string original = File.ReadAllText(Lab.ConfigFile);
+        try
+        {
+            foreach (var be in Lab.Net.Backends)
+                origins.Add(BatonProcess.Start(Lab.Net.Ns(be), $"origin-{be}", ["origin", "--name", be, "--listen", $"{Lab.Net.AddressOf(be)}:{OriginPort}"]));
+            foreach (var o in origins)
+                Assert.True(await o.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(30)), o.Output);
+            File.WriteAllText(Lab.ConfigFile, AdaptiveConfig(original).ToJsonString());
+            Lab.Router.Stop(TimeSpan.FromSeconds(10));
+            await Lab.StartRouterAsync("--timings", csv);
+
+            long resets = Netns.SnmpCounter(Lab.Net.Ns("client"), "Tcp", "EstabResets");
+            using var socket = await Lab.ConnectClientAsync();
+            var http = new RawHttp(socket);
+            const int large = 1 << 20;
+            string path = $"/media/bytes/{large}";
+            Assert.True((await Served(http, path, large)).Relayed, "the first one, of unknown size, is relayed");
+            // Sent at once: each next request is at the agent when the one before it is done, and
+            // round robin sends each to another back-end.
+            await http.SendAsync(RawHttp.Get(path) + RawHttp.Get(path) + RawHttp.Get(path));
+            var hosts = new List<string>();
+            for (int i = 0; i < 3; i++)
+            {
+                var r = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
+                Assert.Equal(200, r.Status);
+                TransferModeContract.AssertPattern(r.Body, large);
+                Assert.True(r.Header("Baton-Handoff-Us").Length > 0, "handed off");
+                hosts.Add(r.Header("Baton-Host"));
+            }
+            Assert.Equal(3, hosts.Distinct().Count());
+            Assert.Equal(200, (await http.RequestAsync("/router/home")).Status);
+            Assert.Equal(0, Netns.SnmpCounter(Lab.Net.Ns("client"), "Tcp", "EstabResets") - resets);
+            Lab.Router.Stop(TimeSpan.FromSeconds(10));
+            var paths = File.ReadAllLines(csv).Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')[^1]).ToArray();
+            Assert.Equal(["handoff>pass", "pass>pass", "pass>return"], paths);
+        }
+        finally
+        {
+            File.WriteAllText(Lab.ConfigFile, original);
+            if (!Lab.Router.HasExited) Lab.Router.Stop(TimeSpan.FromSeconds(10));
+            await Lab.StartRouterAsync();
+            foreach (var o in origins) o.Dispose();
+        }
+    }
+
     private sealed record Result(bool Relayed, bool HandedOff, long RouterTx);
 
     private async Task<Result> Served(RawHttp http, string path, int size)

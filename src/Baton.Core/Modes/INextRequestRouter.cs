@@ -35,10 +35,15 @@ public enum NextHopKind : byte
     Elsewhere,
 }
 
-/// <summary>The router's decision for a next request: data the mode reads, never a call back into the router.</summary>
-public readonly record struct NextHop(NextHopKind Kind, ITransferTarget? Target = null)
+/// <summary>
+/// The router's decision for a next request: data the mode reads, never a call back into the router.
+/// <see cref="Target"/> is the destination decided (what <see cref="INextRequestRouter.PassedTo"/>
+/// takes), <see cref="Via"/> the way it would serve this request (<see cref="ITransferTarget.ServedBy"/>:
+/// an adaptive destination's hand-off or relay), which is where a mode can move the connection straight.
+/// </summary>
+public readonly record struct NextHop(NextHopKind Kind, ITransferTarget? Target = null, ITransferTarget? Via = null)
 {
     public static NextHop Return => new(NextHopKind.Return);
     public static NextHop Stay => new(NextHopKind.Stay);
-    public static NextHop Elsewhere(ITransferTarget target) => new(NextHopKind.Elsewhere, target);
+    public static NextHop Elsewhere(ITransferTarget target, ITransferTarget via) => new(NextHopKind.Elsewhere, target, via);
 }

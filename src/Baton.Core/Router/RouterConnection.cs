@@ -155,7 +155,8 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         Interlocked.Exchange(ref _held, null)?.Dispose();
         if (host.PickDestination(cluster, head, _client!) is not { } pick)
             return NextHop.Return;
-        if (ReferenceEquals(pick.Target.ServedBy(head), current))
+        var via = pick.Target.ServedBy(head);
+        if (ReferenceEquals(via, current))
         {
             Volatile.Write(ref _held, pick.Lease); // the stayed transaction's load, released when the connection is back
             Count(cluster.Id, cluster.Transfer.Name);
@@ -163,7 +164,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
             return NextHop.Stay;
         }
         Interlocked.Exchange(ref _decided, new Decision(cluster, pick.Target, pick.Lease))?.Lease.Dispose();
-        return NextHop.Elsewhere(pick.Target);
+        return NextHop.Elsewhere(pick.Target, via);
     }
 
     /// <inheritdoc />

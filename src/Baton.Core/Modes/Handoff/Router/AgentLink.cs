@@ -200,8 +200,9 @@ public sealed class AgentLink : IAsyncDisposable
                     }
                     // Routed to another agent: the snapshot goes there straight from Returned,
                     // without a restore here (HandoffTransfer); anything else comes back first.
-                    if (hop is { Kind: NextHopKind.Elsewhere, Target: { } elsewhere } && _passable(elsewhere) is { } to && to.Link != this && to.IsHealthy)
-                        s.PassTo = to;
+                    // An adaptive destination passes too when it would hand this request off.
+                    if (hop is { Kind: NextHopKind.Elsewhere, Target: { } decided, Via: { } via } && _passable(via) is { } to && to.Link != this && to.IsHealthy)
+                        (s.PassTo, s.PassDecided) = (to, decided);
                     long t0 = Stopwatch.GetTimestamp();
                     // Block before Freeze: the agent's dump must not race the client's next packets
                     // (held where steering can, replayed to our stack after the restore).
@@ -292,4 +293,6 @@ internal sealed class HandoffSession(ulong id, IPEndPoint client)
     public int Stays { get; set; }
     /// <summary>Where the connection goes straight from Returned (its next request is routed to that agent), if anywhere.</summary>
     public HandoffTarget? PassTo { get; set; }
+    /// <summary>The destination the router decided for that request: <see cref="PassTo"/> itself, or the adaptive destination whose hand-off it is.</summary>
+    public ITransferTarget? PassDecided { get; set; }
 }

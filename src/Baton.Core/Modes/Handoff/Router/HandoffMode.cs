@@ -54,9 +54,9 @@ internal sealed class HandoffMode : ITransferMode
     }
 
     /// <summary>
-    /// The hand-off target a routing decision names, looked up by the destination's name: a
-    /// connection can pass straight from one agent to another only when the decision is one of
-    /// these (not an adaptive target, which decides per request, even where it wraps one).
+    /// The hand-off target a routing decision's way (<see cref="NextHop.Via"/>) is, looked up by the
+    /// destination's name: a connection can pass straight from one agent to another only to one of
+    /// these (an adaptive destination's way is one when it would hand the request off).
     /// </summary>
     private HandoffTarget? Passable(ITransferTarget decided) =>
         _targets.TryGetValue(decided.Name, out var target) && ReferenceEquals(target, decided) ? target : null;

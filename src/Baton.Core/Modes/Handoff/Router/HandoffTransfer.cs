@@ -100,7 +100,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             }
             // Counted before Go: once live, the new agent may report the request after it
             // (NextRequest), and the router must route that one with this one's decision used up.
-            n.Router.PassedTo(to);
+            n.Router.PassedTo(session.PassDecided ?? to);
             await GoAsync(to.Link, onward).ConfigureAwait(false);
             BatonMetrics.HandoffDuration.Record(onward.Timings.Handoff.TotalMicroseconds);
             BatonMetrics.Passes.Add(1);
