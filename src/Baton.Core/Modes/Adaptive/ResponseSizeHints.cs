@@ -17,27 +17,58 @@ public sealed class ResponseSizeHints
     // Each slot: the key's 32-bit hash in the upper half, the size (capped below 4 GiB) in the lower.
     private readonly long[] _slots = new long[Slots];
 
-    /// <summary>The last response size recorded for <paramref name="head"/>'s key, or -1 when unknown.</summary>
+    /// <summary>
+    /// A request's keys: its host and path (the query left out, so ?v=2 shares its path's size), and
+    /// its host and directory (the path up to its last '/'), whose slot holds the last size recorded
+    /// for any path in it. A path never seen takes its directory's: the first request for
+    /// /media/b.mp4 is handed off when /media/a.mp4 was large, instead of relaying all of it to
+    /// learn its size. Paths at the top level (directory "/") have no directory key: a site's root
+    /// mixes pages, icons and downloads.
+    /// </summary>
+    public readonly record struct Key(int Path, int Directory, bool HasDirectory);
+
+    /// <summary>The last response size recorded for <paramref name="head"/>'s path, else for its directory, or -1 when unknown.</summary>
     public long Get(RequestHead head) => Get(KeyOf(head));
 
-    /// <summary>The last response size recorded for <paramref name="key"/> (<see cref="KeyOf"/>), or -1.</summary>
-    public long Get(int key)
+    /// <summary>The last response size recorded for <paramref name="key"/>'s path, else for its directory, or -1.</summary>
+    public long Get(Key key)
+    {
+        long size = Get(key.Path);
+        return size >= 0 || !key.HasDirectory ? size : Get(key.Directory);
+    }
+
+    private long Get(int key)
     {
         long slot = Volatile.Read(ref _slots[key & (Slots - 1)]);
         return slot != 0 && (int)(slot >>> 32) == key ? (slot & 0xFFFF_FFFFL) - 1 : -1;
     }
 
-    /// <summary>Records that the response for <paramref name="key"/> was <paramref name="bytes"/> long.</summary>
-    public void Record(int key, long bytes)
+    /// <summary>Records that the response for <paramref name="key"/> was <paramref name="bytes"/> long (its path's and its directory's).</summary>
+    public void Record(Key key, long bytes)
     {
         if (bytes < 0) return;
+        Record(key.Path, bytes);
+        if (key.HasDirectory) Record(key.Directory, bytes);
+    }
+
+    private void Record(int key, long bytes)
+    {
         // Stored as size + 1 so that a zero slot always means "empty".
         long size = Math.Min(bytes, 0xFFFF_FFFEL) + 1;
         Volatile.Write(ref _slots[key & (Slots - 1)], ((long)key << 32) | size);
     }
 
-    /// <summary>The key of a request: its host and path (the query is left out, so ?v=2 shares its path's size).</summary>
+    /// <summary>The keys of a request (<see cref="Key"/>).</summary>
     /// <remarks>Hashed from the head's chars: a reused head makes no string for it.</remarks>
-    public static int KeyOf(RequestHead head) =>
-        HashCode.Combine(string.GetHashCode(head.HostChars, StringComparison.OrdinalIgnoreCase), string.GetHashCode(head.PathChars, StringComparison.Ordinal));
+    public static Key KeyOf(RequestHead head)
+    {
+        int host = string.GetHashCode(head.HostChars, StringComparison.OrdinalIgnoreCase);
+        var path = head.PathChars;
+        int slash = path.LastIndexOf('/');
+        // Salted apart from the paths': the path "/media/" itself keeps its own size.
+        int directory = slash > 0 ? HashCode.Combine(host, string.GetHashCode(path[..(slash + 1)], StringComparison.Ordinal), DirectorySalt) : 0;
+        return new Key(HashCode.Combine(host, string.GetHashCode(path, StringComparison.Ordinal)), directory, slash > 0);
+    }
+
+    private const int DirectorySalt = 0x5EED;
 }

@@ -87,6 +87,22 @@ public sealed class AdaptiveTargetTests
     }
 
     [Fact]
+    public async Task A_path_not_seen_yet_goes_the_way_its_directorys_last_response_went()
+    {
+        var (target, relay, handoff) = Make();
+        // /media/2097152 is new, but /media/ just served 1 MiB: handed off at once. /thumbs/ is
+        // small, so its new paths are relayed; at the top level nothing is inferred.
+        await ServeAsync(target, "/media/1048576", "/media/2097152", "/thumbs/1024", "/thumbs/2048", "/1048576", "/2097152");
+        Assert.Equal(["/media/1048576", "/thumbs/1024", "/thumbs/2048", "/1048576", "/2097152"], relay.Served);
+        Assert.Equal(["/media/2097152"], handoff.Served);
+        // The directory keeps the last size seen in it (a wrong guess costs one request the other
+        // way, and corrects it); a path's own size wins over its directory's.
+        await ServeAsync(target, "/media/10", "/media/3145728", "/media/2097152");
+        Assert.Equal(["/media/2097152", "/media/10", "/media/2097152"], handoff.Served);
+        Assert.Equal("/media/3145728", relay.Served[^1]);
+    }
+
+    [Fact]
     public async Task When_one_way_is_down_the_other_serves_everything()
     {
         var (target, relay, handoff) = Make();
