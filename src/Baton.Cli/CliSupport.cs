@@ -102,7 +102,6 @@ internal static class CliSupport
         }
     }
 
-    /// <summary>The diagnostics option that writes when this process's connection copies went live and were dumped.</summary>
     /// <summary>
     /// On a single CPU (a router given a core of its own, as bench/compare.sh runs it), the thread
     /// pool's idle workers stop spinning before they sleep. Their spin is sched_yield calls that
@@ -112,14 +111,16 @@ internal static class CliSupport
     /// 175/166 µs and 1 MiB 1327/1309 → 862/853 µs at 32, latency no worse. With two CPUs shared by
     /// everything the spin pays at low concurrency (bench/run.sh, 4 connections: router wall time per
     /// cycle 644 → 757/730 µs without it), so it stays there. The pool reads the setting when it
-    /// starts its first worker; DOTNET_ThreadPool_UnfairSemaphoreSpinLimit still decides when set.
+    /// starts its first worker; DOTNET_ (or COMPlus_) ThreadPool_UnfairSemaphoreSpinLimit still decides when set.
     /// </summary>
     public static void NoPoolSpinOnOneCpu()
     {
-        if (Environment.ProcessorCount == 1 && Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") is null)
+        if (Environment.ProcessorCount == 1 && Environment.GetEnvironmentVariable("DOTNET_ThreadPool_UnfairSemaphoreSpinLimit") is null
+            && Environment.GetEnvironmentVariable("COMPlus_ThreadPool_UnfairSemaphoreSpinLimit") is null)
             AppContext.SetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", 0);
     }
 
+    /// <summary>The diagnostics option that writes when this process's connection copies went live and were dumped.</summary>
     public static Option<string?> OwnershipTraceOption() => new("--ownership-trace")
     {
         Description = "Diagnostics: write when each connection copy here went live and was dumped (wall-clock ticks) to this file, to check captures against",
