@@ -157,6 +157,11 @@ internal sealed class Arena : IDisposable
     private static void WriteJson(string path, JsonObject json) =>
         File.WriteAllText(path, json.ToJsonString(new() { WriteIndented = true }));
 
+    // An agent's warnings and errors (the console logger's "warn:", "fail:" and "crit:"), last 10, for a failed run's report.
+    private static IEnumerable<string> Problems(string host, BatonProcess p) =>
+        p.Output.Split('\n').Where(l => l.Contains(" warn:", StringComparison.Ordinal) || l.Contains(" fail:", StringComparison.Ordinal) || l.Contains(" crit:", StringComparison.Ordinal))
+            .TakeLast(10).Select(l => $"{host}: {l}");
+
     /// <summary>Router config: everything to cluster "all", round robin over be1..be3, but /router/… served by the router.</summary>
     private JsonObject BatonConfig(string transfer, Func<string, JsonObject> destination, JsonObject? extra = null, string policy = "RoundRobin", JsonObject? loadBalancing = null)
     {
@@ -230,7 +235,7 @@ internal sealed class Arena : IDisposable
             // Adaptive responses come from the agents (hand-off) and the origins (relay).
             return new Running(name, VipUrl, router.Pid,
                 adaptive || forward ? () => agents.Select(a => a.a.Pid).Concat(OriginPids) : () => agents.Select(a => a.a.Pid), () => StopAll(started),
-                () => string.Join('\n', router.Output.Split('\n').TakeLast(30)));
+                () => string.Join('\n', router.Output.Split('\n').TakeLast(30).Concat(agents.SelectMany(a => Problems(a.be, a.a)))));
         }
         catch
         {

@@ -74,6 +74,8 @@ try
                 Console.WriteLine($"  {row.Result.Summary()}");
                 Console.WriteLine($"  client retransmitted {row.ClientRetrans} ({row.ClientProbes} probes), PAWS drops {row.ClientPaws}; router {row.RouterRetrans}, PAWS {row.RouterPaws}; back-ends {row.BackendRetrans}, PAWS {row.BackendPaws}; router CPU {row.RouterCpuPerRequest:F1} µs/request [{(DateTime.UtcNow - started).TotalMinutes:F1} min]");
                 foreach (var f in row.Result.Failures.Take(5)) Console.WriteLine($"  failed: {f}");
+                // What the router said around a failure (its warnings name the connection's port).
+                if (row.Result.Failures.Count > 0 && c.Output is { Length: > 0 } said) Console.WriteLine($"  {name}'s router, last lines:\n{said}");
                 // The slowest requests: what kind of request the tail is made of.
                 foreach (var q in row.Result.Requests.OrderByDescending(q => q.Milliseconds).Take(8))
                     Console.WriteLine($"  slow: {q.Milliseconds,8:F0} ms  {q.Method} {q.Path} ({q.Bytes} B) from {q.Host}, connection {q.Connection}");
