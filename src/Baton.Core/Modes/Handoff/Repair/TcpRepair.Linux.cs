@@ -81,10 +81,24 @@ internal static class TcpRepair
             // is dropped when the receive queue is not empty (TcpExtBeyondWindow), and the client
             // resent the whole aggregate after SACKs: 10 such drops and 5 client SACK recoveries in
             // 76,800 demo requests at 64 connections, read from captures on the bridge.
+            // The send side is checked the same way, and then frozen. A socket in repair mode with
+            // no queue or the receive queue selected still transmits for real when its pacing or
+            // TSQ timer or a loss probe pushes it: bytes the snapshot counts as unsent then reach
+            // the client, whose ACKs the new owner drops as ACKs of data it never sent
+            // (TcpExtTCPACKSkippedChallenge), and the connection crawled on 524-byte retransmissions
+            // after a 3 s RTO (TcpRepairTests, 4 MiB queued: 1 run in 20-30 under load). With the
+            // send queue selected, what the kernel would send is marked sent without leaving: the
+            // client may lack bytes the snapshot counts as in flight, which the new owner resends,
+            // never the other way round.
             for (int attempt = 1; ; attempt++)
             {
                 var snapshot = ReadState(socket, fd);
-                if (QueueSeq(fd) == snapshot.ReceiveSeq && ReadWindow(fd) == snapshot.Window) return snapshot; // the receive queue is still selected
+                // The receive queue is still selected.
+                if (QueueSeq(fd) == snapshot.ReceiveSeq && ReadWindow(fd) == snapshot.Window)
+                {
+                    Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
+                    if (SendSide(fd) == (snapshot.SendQueue.Length, snapshot.SendUnsent)) return snapshot;
+                }
                 if (attempt == MaxDumpReads)
                     throw new ConnectionNotMovableException($"data kept arriving during {attempt} dumps: the connection's packets are not held back");
             }
@@ -97,6 +111,13 @@ internal static class TcpRepair
     }
 
     private const int MaxDumpReads = 4;
+
+    // The send queue's length (SIOCOUTQ) and how much of it was not sent yet (SIOCOUTQNSD), as a snapshot holds them.
+    private static (int Queued, int Unsent) SendSide(int fd)
+    {
+        int outq = Libc.IoctlInt(fd, Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
+        return (outq, Math.Min(Libc.IoctlInt(fd, Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)"), outq));
+    }
 
     // TCP_QUEUE_SEQ of the selected queue: write_seq of the send queue, rcv_nxt of the receive queue.
     private static uint QueueSeq(int fd) =>
@@ -117,8 +138,7 @@ internal static class TcpRepair
         int mss = Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_MAXSEG, "getsockopt(TCP_MAXSEG)");
         uint timestamp = (uint)Libc.GetSockOptInt(fd, Libc.IPPROTO_TCP, TCP_TIMESTAMP, "getsockopt(TCP_TIMESTAMP)")
             + PacingLeadMs(System.Runtime.InteropServices.MemoryMarshal.Read<ulong>(info[104..]));
-        int outq = Libc.IoctlInt(fd, Libc.SIOCOUTQ, "ioctl(SIOCOUTQ)");
-        int unsent = Libc.IoctlInt(fd, Libc.SIOCOUTQNSD, "ioctl(SIOCOUTQNSD)");
+        var (outq, unsent) = SendSide(fd);
         Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
         uint sendSeq = QueueSeq(fd);
         byte[] sendQueue = PeekQueue(fd, outq, "send");
@@ -128,9 +148,9 @@ internal static class TcpRepair
         int inq = Libc.IoctlInt(fd, Libc.SIOCINQ, "ioctl(SIOCINQ)");
         byte[] recvQueue = PeekQueue(fd, inq, "receive");
         var window = ReadWindow(fd);
-        // No TCP_REPAIR_QUEUE = NO_QUEUE after: the selection is read only in repair mode, by
-        // send/recv and TCP_QUEUE_SEQ, none of which this socket sees again but Dump's check (it
-        // is closed in repair mode or resumed), and TCP_REPAIR = on resets it.
+        // No TCP_REPAIR_QUEUE = NO_QUEUE after: Dump's check reads the receive queue's sequence
+        // and then selects the send queue for good (it is closed in repair mode or resumed, and
+        // TCP_REPAIR = on resets the selection).
 
         return new TcpSnapshot
         {
@@ -139,7 +159,7 @@ internal static class TcpRepair
             SendSeq = sendSeq,
             ReceiveSeq = recvSeq,
             SendQueue = sendQueue,
-            SendUnsent = Math.Min(unsent, outq),
+            SendUnsent = unsent,
             ReceiveQueue = recvQueue,
             Mss = (ushort)mss,
             Timestamps = (options & TCPI_OPT_TIMESTAMPS) != 0,
