@@ -44,7 +44,6 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => {
 var meta = Report.Environment(o);
 var all = new List<RunRow>();
 var failures = new Dictionary<string, string>();
-File.WriteAllText(csvPath, RunRow.MetaLines(meta) + RunRow.CsvHeader + "\n");
 
 Console.WriteLine($"building namespace cluster {SweepOptions.Prefix}-* (10.77.{SweepOptions.Subnet}.0/24) ...");
 NetnsCluster.RemoveStale(SweepOptions.Prefix);

@@ -134,11 +134,11 @@ internal static class Report
             md.AppendLine(File.ReadAllText(notes).TrimEnd());
         }
 
-        bool haveCore = cells.Values.Any(c => !double.IsNaN(c.RouterCore));
-        if (haveCore)
+        // One table per connections count: contenders by size, one figure per cell.
+        void ByContenderAndSize(string title, Func<Cell, double> figure)
         {
             md.AppendLine();
-            md.AppendLine("## Router host CPU per request (µs): the router's own core, softirq included");
+            md.AppendLine(title);
             foreach (int n in conns)
             {
                 md.AppendLine();
@@ -147,23 +147,16 @@ internal static class Report
                 md.AppendLine("| contender | " + string.Join(" | ", sizes.Select(SizeLabel)) + " |");
                 md.AppendLine("|---|" + string.Concat(sizes.Select(_ => "---:|")));
                 foreach (var c in contenders.Where(c => c != "direct"))
-                    md.AppendLine($"| {Labels[c]} | " + string.Join(" | ", sizes.Select(s => N(Get(c, s, n)?.RouterCore ?? double.NaN))) + " |");
+                    md.AppendLine($"| {Labels[c]} | " + string.Join(" | ", sizes.Select(s => Get(c, s, n) is { } cell ? N(figure(cell)) : N(double.NaN))) + " |");
             }
-            IssueGoals(md, cells, sizes, conns);
         }
 
-        md.AppendLine();
-        md.AppendLine("## Router CPU per request (µs, the router's processes: utime+stime)");
-        foreach (int n in conns)
+        if (cells.Values.Any(c => !double.IsNaN(c.RouterCore)))
         {
-            md.AppendLine();
-            md.AppendLine($"{n} connections:");
-            md.AppendLine();
-            md.AppendLine("| contender | " + string.Join(" | ", sizes.Select(SizeLabel)) + " |");
-            md.AppendLine("|---|" + string.Concat(sizes.Select(_ => "---:|")));
-            foreach (var c in contenders.Where(c => c != "direct"))
-                md.AppendLine($"| {Labels[c]} | " + string.Join(" | ", sizes.Select(s => N(Get(c, s, n)?.RouterCpu ?? double.NaN))) + " |");
+            ByContenderAndSize("## Router host CPU per request (µs): the router's own core, softirq included", c => c.RouterCore);
+            IssueGoals(md, cells, sizes, conns);
         }
+        ByContenderAndSize("## Router CPU per request (µs, the router's processes: utime+stime)", c => c.RouterCpu);
 
         md.AppendLine();
         md.AppendLine("## Targets (ratios within this run)");

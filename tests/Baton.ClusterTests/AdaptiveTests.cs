@@ -23,11 +23,7 @@ public sealed class AdaptiveTests(ClusterFixture fixture, ITestOutputHelper outp
         string original = File.ReadAllText(Lab.ConfigFile);
         try
         {
-            foreach (var be in Lab.Net.Backends)
-                origins.Add(BatonProcess.Start(Lab.Net.Ns(be), $"origin-{be}", ["origin", "--name", be, "--listen", $"{Lab.Net.AddressOf(be)}:{OriginPort}"]));
-            foreach (var o in origins)
-                Assert.True(await o.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(30)), o.Output);
-            File.WriteAllText(Lab.ConfigFile, AdaptiveConfig(original).ToJsonString());
+            await StartOriginsWithAdaptiveConfigAsync(origins, original);
             await Lab.StartRouterAsync();
 
             long resets = Netns.SnmpCounter(Lab.Net.Ns("client"), "Tcp", "EstabResets");
@@ -69,11 +65,7 @@ public sealed class AdaptiveTests(ClusterFixture fixture, ITestOutputHelper outp
         string original = File.ReadAllText(Lab.ConfigFile);
         try
         {
-            foreach (var be in Lab.Net.Backends)
-                origins.Add(BatonProcess.Start(Lab.Net.Ns(be), $"origin-{be}", ["origin", "--name", be, "--listen", $"{Lab.Net.AddressOf(be)}:{OriginPort}"]));
-            foreach (var o in origins)
-                Assert.True(await o.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(30)), o.Output);
-            File.WriteAllText(Lab.ConfigFile, AdaptiveConfig(original).ToJsonString());
+            await StartOriginsWithAdaptiveConfigAsync(origins, original);
             Lab.Router.Stop(TimeSpan.FromSeconds(10));
             await Lab.StartRouterAsync("--timings", csv);
 
@@ -109,6 +101,17 @@ public sealed class AdaptiveTests(ClusterFixture fixture, ITestOutputHelper outp
             await Lab.StartRouterAsync();
             foreach (var o in origins) o.Dispose();
         }
+    }
+
+    // `baton origin` on every back-end (added to origins, which the caller stops), then the lab's
+    // configuration switched to the adaptive cluster; the router is the caller's to restart.
+    private async Task StartOriginsWithAdaptiveConfigAsync(List<BatonProcess> origins, string original)
+    {
+        foreach (var be in Lab.Net.Backends)
+            origins.Add(BatonProcess.Start(Lab.Net.Ns(be), $"origin-{be}", ["origin", "--name", be, "--listen", $"{Lab.Net.AddressOf(be)}:{OriginPort}"]));
+        foreach (var o in origins)
+            Assert.True(await o.WaitForOutputAsync("listening on", TimeSpan.FromSeconds(30)), o.Output);
+        File.WriteAllText(Lab.ConfigFile, AdaptiveConfig(original).ToJsonString());
     }
 
     private sealed record Result(bool Relayed, bool HandedOff, long RouterTx);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Baton.Lab;
 using Baton.Steering;
@@ -83,18 +84,12 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
             {
                 SettleClient();
                 var ext0 = TcpExt(lab);
-                var connectedAt = DateTime.UtcNow;
-                using var s = await lab.ConnectClientAsync();
-                int port = ((System.Net.IPEndPoint)s.LocalEndPoint!).Port;
-                var http = new RawHttp(s);
-                await http.SendAsync(RawHttp.Get($"/{Backend}/first"));
-                await Task.Delay(SendAfterMs);
-                long sent = Stopwatch.GetTimestamp();
-                var sentAt = DateTime.UtcNow;
+                using var start = await FirstHandedOffAsync(lab);
+                var http = start.Http;
                 await http.SendAsync(EchoRequest(body));
                 Assert.Equal(Backend, (await http.ReadResponseAsync(TimeSpan.FromSeconds(10))).Header("Baton-Host"));
                 var echoed = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
-                var wait = Stopwatch.GetElapsedTime(sent);
+                var wait = Stopwatch.GetElapsedTime(start.Sent);
                 Assert.Equal(200, echoed.Status);
                 Assert.True(body.AsSpan().SequenceEqual(echoed.Body), $"echoed body differs ({echoed.Body.Length} bytes)");
                 // Home again before the agent restarts, or the close would meet a dead agent.
@@ -102,7 +97,7 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
                 var ext = TcpExt(lab);
                 string changed = string.Join(", ", ext.Where(kv => kv.Value != ext0.GetValueOrDefault(kv.Key)).Select(kv => $"{kv.Key} +{kv.Value - ext0.GetValueOrDefault(kv.Key)}"));
                 string seen = $"echo after {wait.TotalMilliseconds:F0} ms; client TcpExt: {changed}";
-                if (await NotSentIntoHandoffAsync(lab, port, connectedAt, sentAt) is { } missed)
+                if (await NotSentIntoHandoffAsync(lab, start) is { } missed)
                 {
                     output.WriteLine($"attempt {attempt} tested nothing: {missed} ({seen})");
                     Assert.True(attempt < Attempts, $"in {Attempts} attempts the body was never sent into the frozen window: {missed}");
@@ -196,25 +191,19 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
             await WarmAgentAsync(lab);
             SettleClient();
             long retrans0 = lab.ClientTcpCounter("RetransSegs") ?? throw new InvalidOperationException("no RetransSegs");
-            var connectedAt = DateTime.UtcNow;
-            using var s = await lab.ConnectClientAsync();
-            int port = ((System.Net.IPEndPoint)s.LocalEndPoint!).Port;
-            var http = new RawHttp(s);
-            await http.SendAsync(RawHttp.Get($"/{Backend}/first"));
-            await Task.Delay(SendAfterMs);
-            long sent = Stopwatch.GetTimestamp();
-            var sentIntoHandoff = DateTime.UtcNow;
+            using var start = await FirstHandedOffAsync(lab);
+            var http = start.Http;
             await http.SendAsync(RawHttp.Get($"/{Backend}/while-handing-off"));
             var first = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
             var second = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
-            var handoffWait = Stopwatch.GetElapsedTime(sent);
+            var handoffWait = Stopwatch.GetElapsedTime(start.Sent);
             Assert.Equal(Backend, first.Header("Baton-Host"));
             Assert.Equal(Backend, second.Header("Baton-Host"));
             Assert.Contains("while-handing-off", second.Text);
 
             // The agent asks for the return ~2 ms after the response left; the return stays frozen FreezeMs.
             await Task.Delay(SendAfterMs);
-            sent = Stopwatch.GetTimestamp();
+            long sent = Stopwatch.GetTimestamp();
             var sentIntoReturn = DateTime.UtcNow;
             await http.SendAsync(RawHttp.Get("/router/while-returning"));
             var third = await http.ReadResponseAsync(TimeSpan.FromSeconds(10));
@@ -224,11 +213,11 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
             long retrans = (lab.ClientTcpCounter("RetransSegs") ?? 0) - retrans0;
             var seen = new Observed(handoffWait, returnWait, retrans);
 
-            if (await NotSentIntoHandoffAsync(lab, port, connectedAt, sentIntoHandoff) is { } missed) return (seen, missed);
+            if (await NotSentIntoHandoffAsync(lab, start) is { } missed) return (seen, missed);
             if (!returnWindow) return (seen, null);
             // The return froze the connection when the router answered the agent's request, FreezeMs
             // before the agent's dump, until the router restored it (after the dump).
-            var agentDumped = lab.OwnershipEvents(Backend, port).FirstOrDefault(e => !e.Live && e.At > sentIntoReturn).At;
+            var agentDumped = lab.OwnershipEvents(Backend, start.Port).FirstOrDefault(e => !e.Live && e.At > sentIntoReturn).At;
             if (agentDumped == default) return (seen, "the return's request was sent after the agent's last dump");
             var returnFrozen = agentDumped - TimeSpan.FromMilliseconds(FreezeMs);
             return sentIntoReturn > returnFrozen
@@ -241,15 +230,40 @@ public sealed class HoldQueueTests(HoldClusterFixture fixture, ITestOutputHelper
         }
     }
 
-    // Why a run did not test the hand-off's hold: the request sent at sentAt reached the router before
-    // its dump froze the connection (or the trace has no hand-off for the port); null if it was frozen.
-    // The traces span the fixture's life, so an earlier connection's port may be in them too.
-    private static async Task<string?> NotSentIntoHandoffAsync(BatonLab lab, int port, DateTime connectedAt, DateTime sentAt)
+    // A client connection whose first request goes to the slow agent, SendAfterMs before the next
+    // one is sent (Sent, SentAt: now), into the hand-off's frozen window if the router was on time.
+    private sealed record HandedOff(Socket Socket, RawHttp Http, int Port, DateTime ConnectedAt, long Sent, DateTime SentAt) : IDisposable
+    {
+        public void Dispose() => Socket.Dispose();
+    }
+
+    private static async Task<HandedOff> FirstHandedOffAsync(BatonLab lab)
+    {
+        var connectedAt = DateTime.UtcNow;
+        var s = await lab.ConnectClientAsync();
+        try
+        {
+            var http = new RawHttp(s);
+            await http.SendAsync(RawHttp.Get($"/{Backend}/first"));
+            await Task.Delay(SendAfterMs);
+            return new HandedOff(s, http, ((System.Net.IPEndPoint)s.LocalEndPoint!).Port, connectedAt, Stopwatch.GetTimestamp(), DateTime.UtcNow);
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+    }
+
+    // Why a run did not test the hand-off's hold: the request sent at start.SentAt reached the router
+    // before its dump froze the connection (or the trace has no hand-off for the port); null if it
+    // was frozen. The traces span the fixture's life, so an earlier connection's port may be in them too.
+    private static async Task<string?> NotSentIntoHandoffAsync(BatonLab lab, HandedOff start)
     {
         await Task.Delay(200); // the traces are flushed every 50 ms
-        var frozen = lab.OwnershipEvents("router", port).FirstOrDefault(e => !e.Live && e.At >= connectedAt).At;
-        if (frozen == default) return $"no hand-off in the router's ownership trace for port {port}";
-        return sentAt <= frozen ? $"the request was sent {(frozen - sentAt).TotalMilliseconds:F0} ms before the router froze the connection" : null;
+        var frozen = lab.OwnershipEvents("router", start.Port).FirstOrDefault(e => !e.Live && e.At >= start.ConnectedAt).At;
+        if (frozen == default) return $"no hand-off in the router's ownership trace for port {start.Port}";
+        return start.SentAt <= frozen ? $"the request was sent {(frozen - start.SentAt).TotalMilliseconds:F0} ms before the router froze the connection" : null;
     }
 
     // The client is this test process, whose clock times the window: a full collection here, not

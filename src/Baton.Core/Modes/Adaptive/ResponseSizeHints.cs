@@ -25,7 +25,7 @@ public sealed class ResponseSizeHints
     /// learn its size. Paths at the top level (directory "/") have no directory key: a site's root
     /// mixes pages, icons and downloads.
     /// </summary>
-    public readonly record struct Key(int Path, int Directory, bool HasDirectory);
+    public readonly record struct Key(int Path, int? Directory);
 
     /// <summary>The last response size recorded for <paramref name="head"/>'s path, else for its directory, or -1 when unknown.</summary>
     public long Get(RequestHead head) => Get(KeyOf(head));
@@ -34,7 +34,7 @@ public sealed class ResponseSizeHints
     public long Get(Key key)
     {
         long size = Get(key.Path);
-        return size >= 0 || !key.HasDirectory ? size : Get(key.Directory);
+        return size >= 0 || key.Directory is not { } directory ? size : Get(directory);
     }
 
     private long Get(int key)
@@ -48,7 +48,7 @@ public sealed class ResponseSizeHints
     {
         if (bytes < 0) return;
         Record(key.Path, bytes);
-        if (key.HasDirectory) Record(key.Directory, bytes);
+        if (key.Directory is { } directory) Record(directory, bytes);
     }
 
     private void Record(int key, long bytes)
@@ -66,8 +66,8 @@ public sealed class ResponseSizeHints
         var path = head.PathChars;
         int slash = path.LastIndexOf('/');
         // Salted apart from the paths': the path "/media/" itself keeps its own size.
-        int directory = slash > 0 ? HashCode.Combine(host, string.GetHashCode(path[..(slash + 1)], StringComparison.Ordinal), DirectorySalt) : 0;
-        return new Key(HashCode.Combine(host, string.GetHashCode(path, StringComparison.Ordinal)), directory, slash > 0);
+        int? directory = slash > 0 ? HashCode.Combine(host, string.GetHashCode(path[..(slash + 1)], StringComparison.Ordinal), DirectorySalt) : null;
+        return new Key(HashCode.Combine(host, string.GetHashCode(path, StringComparison.Ordinal)), directory);
     }
 
     private const int DirectorySalt = 0x5EED;

@@ -89,13 +89,15 @@ internal static class TcpRepair
             // after a 3 s RTO (TcpRepairTests, 4 MiB queued: 1 run in 20-30 under load). With the
             // send queue selected, what the kernel would send is marked sent without leaving: the
             // client may lack bytes the snapshot counts as in flight, which the new owner resends,
-            // never the other way round.
+            // never the other way round. With nothing unsent there is nothing to push (the hand-off
+            // path: the router's socket, and the agent's after its delivery wait), so no extra calls.
             for (int attempt = 1; ; attempt++)
             {
                 var snapshot = ReadState(socket, fd);
                 // The receive queue is still selected.
                 if (QueueSeq(fd) == snapshot.ReceiveSeq && ReadWindow(fd) == snapshot.Window)
                 {
+                    if (snapshot.SendUnsent == 0) return snapshot;
                     Libc.SetSockOpt(fd, Libc.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE, "setsockopt(TCP_REPAIR_QUEUE)");
                     if (SendSide(fd) == (snapshot.SendQueue.Length, snapshot.SendUnsent)) return snapshot;
                 }
@@ -149,8 +151,8 @@ internal static class TcpRepair
         byte[] recvQueue = PeekQueue(fd, inq, "receive");
         var window = ReadWindow(fd);
         // No TCP_REPAIR_QUEUE = NO_QUEUE after: Dump's check reads the receive queue's sequence
-        // and then selects the send queue for good (it is closed in repair mode or resumed, and
-        // TCP_REPAIR = on resets the selection).
+        // and then, with bytes unsent, selects the send queue for good (the socket is closed in
+        // repair mode or resumed, and TCP_REPAIR = on resets the selection).
 
         return new TcpSnapshot
         {

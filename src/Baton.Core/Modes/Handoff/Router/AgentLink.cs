@@ -202,7 +202,7 @@ public sealed class AgentLink : IAsyncDisposable
                     // without a restore here (HandoffTransfer); anything else comes back first.
                     // An adaptive destination passes too when it would hand this request off.
                     if (hop is { Kind: NextHopKind.Elsewhere, Target: { } decided, Via: { } via } && _passable(via) is { } to && to.Link != this && to.IsHealthy)
-                        (s.PassTo, s.PassDecided) = (to, decided);
+                        s.Pass = (to, decided);
                     long t0 = Stopwatch.GetTimestamp();
                     // Block before Freeze: the agent's dump must not race the client's next packets
                     // (held where steering can, replayed to our stack after the restore).
@@ -291,8 +291,10 @@ internal sealed class HandoffSession(ulong id, IPEndPoint client)
     public (INextRequestRouter Router, ITransferTarget Target)? Next { get; init; }
     /// <summary>Requests served at the agent after a Stay, since the hand-off.</summary>
     public int Stays { get; set; }
-    /// <summary>Where the connection goes straight from Returned (its next request is routed to that agent), if anywhere.</summary>
-    public HandoffTarget? PassTo { get; set; }
-    /// <summary>The destination the router decided for that request: <see cref="PassTo"/> itself, or the adaptive destination whose hand-off it is.</summary>
-    public ITransferTarget? PassDecided { get; set; }
+    /// <summary>
+    /// Where the connection goes straight from Returned (its next request is routed to that agent),
+    /// if anywhere, and the destination the router decided: the same target, or the adaptive
+    /// destination whose hand-off it is.
+    /// </summary>
+    public (HandoffTarget To, ITransferTarget Decided)? Pass { get; set; }
 }

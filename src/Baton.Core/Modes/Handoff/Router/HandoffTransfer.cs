@@ -90,7 +90,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         while (true)
         {
             back = await session.Back.Task.ConfigureAwait(false);
-            if (back is null || session.PassTo is not { } to || next is not { } n) break;
+            if (back is null || session.Pass is not ({ } to, { } decided) || next is not { } n) break;
             var onward = to.Link.Begin((ulong)Interlocked.Increment(ref _nextId), client, (n.Router, to));
             onward.Timings.PassedIn = true;
             if (await MoveAsync(back, to.Link, onward, ct).ConfigureAwait(false) is { } notTaken)
@@ -100,7 +100,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
             }
             // Counted before Go: once live, the new agent may report the request after it
             // (NextRequest), and the router must route that one with this one's decision used up.
-            n.Router.PassedTo(session.PassDecided ?? to);
+            n.Router.PassedTo(decided);
             await GoAsync(to.Link, onward).ConfigureAwait(false);
             BatonMetrics.HandoffDuration.Record(onward.Timings.Handoff.TotalMicroseconds);
             BatonMetrics.Passes.Add(1);
