@@ -104,6 +104,10 @@ public sealed class SplicePumpTests
         await AsyncMode(src.Server, client.Server);
         using var input = new HttpInput(src.Server);
         var sending = Blocking(() => { try { SendAll(src.Client, new byte[64_000_000]); } catch (SocketException) { } });
+        // The origin's bytes are there before the pump starts: its sending thread, started late on
+        // a loaded host, once let the pump wait 300 ms on an empty source and stop for that instead
+        // ("no data for 0.3 s", a clean-clone CI run, 2026-12-04).
+        LoopbackPair.WaitForQueued(src.Server, 64 * 1024);
         var r = await SplicePump.CopyAsync(input, src.Server, 64_000_000, client.Server, TimeSpan.FromMilliseconds(300), NullLogger.Instance, CancellationToken.None).WaitAsync(LoopbackPair.HangGuard);
         Assert.Equal(PumpEnd.Stopped, r.End);
         Assert.Contains("receiver took nothing", r.Error);
