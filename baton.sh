@@ -15,11 +15,13 @@ ensure_packages() {
   # one-owner test checks the wire with; nginx-light: the origin
   # the relay tests start themselves (its system service must never run). libbpf1: eBPF flow
   # steering; clang-14 and linux-libc-dev: the test that rebuilds the committed eBPF object
-  # (src/Baton.Core/Steering/Bpf/build.sh) and checks it matches.
+  # (src/Baton.Core/Steering/Bpf/build.sh) and checks it matches. ethtool: NAPI on a lab veth, which
+  # frames sent back out by XDP (Baton:Xdp) need.
   local missing=()
   [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] || missing+=(libnftables1)
   command -v nft >/dev/null || missing+=(nftables)
   command -v tcpdump >/dev/null || [ -x /usr/sbin/tcpdump ] || [ -x /usr/bin/tcpdump ] || missing+=(tcpdump)
+  command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || [ -x /sbin/ethtool ] || missing+=(ethtool)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)

@@ -26,6 +26,7 @@ if [ "$report_only" -eq 0 ]; then
     command -v wrk >/dev/null || missing+=(wrk)
     command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
     [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || missing+=(ethtool)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing ${missing[*]} ..."
         apt-get update -qq

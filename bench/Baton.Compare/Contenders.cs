@@ -41,6 +41,9 @@ internal sealed class Arena : IDisposable
     /// </summary>
     public static readonly string[] Origins = ["baton", "nginx", "sample"];
 
+    /// <summary>Contenders whose router forwards at XDP (Baton:Xdp): the run's wire is prepared for them (<see cref="PrepareWire"/>).</summary>
+    public static readonly string[] XdpContenders = ["handoff-xdp"];
+
     /// <summary>The ASP.NET Core sample as its own agent: only with the sample as the origin.</summary>
     public const string AspNetContender = "handoff-aspnet";
 
@@ -138,6 +141,9 @@ internal sealed class Arena : IDisposable
         "handoff-noshortcut" => StartHandoffAsync(shortcut: false),
         "handoff-same" => StartHandoffAsync(samePath: true),
         "handoff-same-noshortcut" => StartHandoffAsync(samePath: true, shortcut: false),
+        // Forwarded frames leave from the router interface's XDP hook (Baton:Xdp), ahead of tc, on a
+        // wire prepared for it (PrepareWire).
+        "handoff-xdp" => StartHandoffAsync(xdp: true),
         "local" => StartLocalAsync(),
         "relay" => StartRelayAsync(),
         "relay-copy" => StartRelayAsync(copy: true),
@@ -146,6 +152,18 @@ internal sealed class Arena : IDisposable
         "nginx" => StartNginxAsync(),
         _ => throw new ArgumentException($"unknown contender '{contender}'"),
     };
+
+    /// <summary>
+    /// One wire for every contender of a run that has an XDP variant, so that the variants differ only
+    /// in where the router steers (<see cref="NetnsCluster.PrepareForXdp"/>: the client's checksums in
+    /// software, an XDP program on the router's switch port). Returns what the wire is, for the report.
+    /// </summary>
+    public string PrepareWire(IEnumerable<string> contenders)
+    {
+        if (!contenders.Any(XdpContenders.Contains)) return "veth defaults";
+        Net.PrepareForXdp(on: true, "client");
+        return "prepared for XDP (client checksums in software, an XDP pass program on the router's switch port)";
+    }
 
     private string Folder(string name)
     {
@@ -199,9 +217,9 @@ internal sealed class Arena : IDisposable
     /// is adaptive, each destination both its agent and its host's origin (which runs anyway), and
     /// the router relays or hands off per request by the response size it has learned.
     /// </summary>
-    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false, bool forward = false, bool copy = false)
+    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false, bool forward = false, bool copy = false, bool xdp = false)
     {
-        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut") + (forward ? "-forward" : "") + (copy ? "-copy" : "");
+        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut") + (forward ? "-forward" : "") + (copy ? "-copy" : "") + (xdp ? "-xdp" : "");
         var dir = Folder(name);
         var key = Path.Combine(dir, "cluster.key");
         ClusterKey.CreateFile(key);
@@ -210,7 +228,7 @@ internal sealed class Arena : IDisposable
             be => adaptive
                 ? new JsonObject { ["Address"] = OriginUrl(be), ["Agent"] = Net.ControlEndpointOf(be).ToString() }
                 : new JsonObject { ["Address"] = Net.ControlEndpointOf(be).ToString() },
-            new JsonObject { ["Interface"] = "eth0", ["KeyFile"] = "cluster.key", ["SameTargetShortcut"] = shortcut },
+            new JsonObject { ["Interface"] = "eth0", ["KeyFile"] = "cluster.key", ["SameTargetShortcut"] = shortcut, ["Xdp"] = xdp },
             samePath ? "ConsistentHash" : "RoundRobin",
             samePath ? new JsonObject { ["HashKey"] = "Path", ["HashLoadFactor"] = "1000" } : null));
         var started = new List<BatonProcess>();
@@ -232,6 +250,8 @@ internal sealed class Arena : IDisposable
             foreach (var be in Net.Backends)
                 if (!await router.WaitForOutputAsync($"agent {be} connected", StartTimeout).ConfigureAwait(false))
                     throw new InvalidOperationException($"router did not connect to agent {be}:\n{router.Output}");
+            if (xdp && router.Output.Contains("XDP forwarding unavailable", StringComparison.Ordinal))
+                throw new InvalidOperationException($"the router runs without XDP:\n{router.Output}");
             // Adaptive responses come from the agents (hand-off) and the origins (relay).
             return new Running(name, VipUrl, router.Pid,
                 adaptive || forward ? () => agents.Select(a => a.a.Pid).Concat(OriginPids) : () => agents.Select(a => a.a.Pid), () => StopAll(started),

@@ -20,8 +20,11 @@ internal sealed record SweepOptions(
     /// <summary>Bodies copied instead of spliced (BATON_SPLICE=0): the zero-copy pump against a plain copy, run only when named.</summary>
     public static readonly string[] CopyVariants = ["relay-copy", "handoff-forward-copy"];
 
+    /// <summary>Steering variants (Baton:Xdp), run only when named.</summary>
+    public static readonly string[] SteeringVariants = Arena.XdpContenders;
+
     public const string Usage =
-        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; relay-copy,handoff-forward-copy; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
+        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; relay-copy,handoff-forward-copy; handoff-xdp; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
         "                     [--origin baton|nginx|sample] [--no-pin (no core of its own for the router: no router-core figure)]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 
@@ -44,7 +47,7 @@ internal sealed record SweepOptions(
                 case "--contenders":
                     contenders = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                     foreach (var c in contenders)
-                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c) && !CopyVariants.Contains(c) && c != AspNetContender) throw new ArgumentException($"unknown contender '{c}'");
+                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c) && !CopyVariants.Contains(c) && !SteeringVariants.Contains(c) && c != AspNetContender) throw new ArgumentException($"unknown contender '{c}'");
                     break;
                 case "--origin":
                     origin = Next();
@@ -73,9 +76,9 @@ internal sealed record SweepOptions(
 /// <summary>One wrk run of one contender, with the router's and back-ends' counters around it.</summary>
 internal sealed record RunRow(
     string Contender, long Size, int Connections, int Run, long Requests, double Seconds, double Rps,
-    double P50Us, double P99Us, long Errors, double RouterCpuUs, double BackendCpuUs, long TxBytes, long RssKiB, double RouterCoreUs = double.NaN)
+    double P50Us, double P99Us, long Errors, double RouterCpuUs, double BackendCpuUs, long TxBytes, long RssKiB, double RouterCoreUs = double.NaN, double HostBusyUs = double.NaN)
 {
-    public const string CsvHeader = "contender,size,connections,run,requests,seconds,rps,p50_us,p99_us,errors,router_cpu_us,backend_cpu_us,router_tx_bytes,router_rss_kib,router_core_us";
+    public const string CsvHeader = "contender,size,connections,run,requests,seconds,rps,p50_us,p99_us,errors,router_cpu_us,backend_cpu_us,router_tx_bytes,router_rss_kib,router_core_us,host_busy_us";
 
     public double RouterCpuPerReq => Requests > 0 ? RouterCpuUs / Requests : double.NaN;
 
@@ -84,10 +87,13 @@ internal sealed record RunRow(
     /// <summary>The router core's busy time per request (<see cref="RouterCore"/>); NaN when not pinned.</summary>
     public double RouterCorePerReq => Requests > 0 ? RouterCoreUs / Requests : double.NaN;
 
+    /// <summary>Every CPU's busy time per request (<see cref="RouterCore.HostBusyMicros"/>): the whole host, wrk included.</summary>
+    public double HostBusyPerReq => Requests > 0 ? HostBusyUs / Requests : double.NaN;
+
     public double TxPerReq => Requests > 0 ? (double)TxBytes / Requests : double.NaN;
 
     public string ToCsv() => string.Join(',', Contender, Size, Connections, Run, Requests, F(Seconds), F(Rps), F(P50Us), F(P99Us), Errors,
-        F(RouterCpuUs), F(BackendCpuUs), TxBytes, RssKiB, F(RouterCoreUs));
+        F(RouterCpuUs), F(BackendCpuUs), TxBytes, RssKiB, F(RouterCoreUs), F(HostBusyUs));
 
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
@@ -107,6 +113,6 @@ internal sealed record RunRow(
             .Select(f => new RunRow(f[0], long.Parse(f[1], CultureInfo.InvariantCulture), int.Parse(f[2], CultureInfo.InvariantCulture),
                 int.Parse(f[3], CultureInfo.InvariantCulture), long.Parse(f[4], CultureInfo.InvariantCulture), D(f[5]), D(f[6]), D(f[7]), D(f[8]),
                 long.Parse(f[9], CultureInfo.InvariantCulture), D(f[10]), D(f[11]), long.Parse(f[12], CultureInfo.InvariantCulture),
-                long.Parse(f[13], CultureInfo.InvariantCulture), f.Length > 14 ? D(f[14]) : double.NaN))
+                long.Parse(f[13], CultureInfo.InvariantCulture), f.Length > 14 ? D(f[14]) : double.NaN, f.Length > 15 ? D(f[15]) : double.NaN))
             .ToList();
 }

@@ -55,8 +55,9 @@ try
     // Before anything starts: every process started from here on inherits the other CPUs.
     var core = o.Pin ? RouterCore.Claim(net) : null;
     meta["router_core"] = core is null ? "not pinned" : $"CPU {core.Cpu}";
-    File.WriteAllText(csvPath, RunRow.MetaLines(meta) + RunRow.CsvHeader + "\n");
     using var arena = new Arena(net, dir, o.YarpDll, o.Origin);
+    meta["wire"] = arena.PrepareWire(o.Contenders);
+    File.WriteAllText(csvPath, RunRow.MetaLines(meta) + RunRow.CsvHeader + "\n");
     await arena.StartOriginsAsync(o.Sizes.Append(1024).Append(1 << 20));
     Console.WriteLine($"origins ({o.Origin}) on {string.Join(", ", net.Backends.Select(b => $"{net.AddressOf(b)}:{Arena.OriginPort}"))}");
     var started = DateTime.UtcNow;
@@ -112,16 +113,16 @@ static async Task<RunRow> MeasureAsync(Arena arena, Running c, RouterCore? core,
 {
     var routerTree = c.RouterPid is int pid ? ProcStats.Tree(pid) : [];
     var backends = c.BackendPids().ToList();
-    double r0 = ProcStats.CpuMicros(routerTree), b0 = ProcStats.CpuMicros(backends), k0 = core?.BusyMicros() ?? double.NaN;
+    double r0 = ProcStats.CpuMicros(routerTree), b0 = ProcStats.CpuMicros(backends), k0 = core?.BusyMicros() ?? double.NaN, h0 = RouterCore.HostBusyMicros();
     long tx0 = Netns.TxBytes(arena.RouterNs, "eth0");
     // Retransmissions (the client's and the back-end hosts'), shown next to the tail latency they explain.
     long Retrans() => Netns.SnmpCounter(arena.ClientNs, "Tcp", "RetransSegs") + arena.BackendNamespaces.Sum(ns => Netns.SnmpCounter(ns, "Tcp", "RetransSegs"));
     long retrans0 = Retrans();
     var w = await Wrk.RunAsync(arena.ClientNs, $"{c.Url}/bytes/{size}", conns, duration, ct);
     Console.WriteLine($"    (retransmitted segments, client and back-ends: {Retrans() - retrans0})");
-    double r1 = ProcStats.CpuMicros(routerTree), b1 = ProcStats.CpuMicros(backends), k1 = core?.BusyMicros() ?? double.NaN;
+    double r1 = ProcStats.CpuMicros(routerTree), b1 = ProcStats.CpuMicros(backends), k1 = core?.BusyMicros() ?? double.NaN, h1 = RouterCore.HostBusyMicros();
     long tx1 = Netns.TxBytes(arena.RouterNs, "eth0");
     long rss = ProcStats.RssKiB(routerTree);
     return new RunRow(c.Name, size, conns, run, w.Requests, w.Seconds, w.RequestsPerSecond, w.P50Us, w.P99Us, w.Errors,
-        c.RouterPid is null ? double.NaN : r1 - r0, b1 - b0, tx1 - tx0, c.RouterPid is null ? 0 : rss, c.RouterPid is null ? double.NaN : k1 - k0);
+        c.RouterPid is null ? double.NaN : r1 - r0, b1 - b0, tx1 - tx0, c.RouterPid is null ? 0 : rss, c.RouterPid is null ? double.NaN : k1 - k0, h1 - h0);
 }

@@ -17,6 +17,7 @@ internal static class Report
         ["handoff-aspnet"] = "Baton handoff to the ASP.NET Core sample in-process (UseBatonAgent)",
         ["handoff-forward-copy"] = "Baton handoff, agent --forward, bodies copied (no splice)",
         ["relay-copy"] = "Baton relay, bodies copied (no splice)",
+        ["handoff-xdp"] = "Baton handoff, forwarded frames at XDP",
         ["adaptive"] = "Baton adaptive",
         ["handoff-noshortcut"] = "Baton handoff, no shortcut",
         ["handoff-same"] = "Baton handoff, same back-end",

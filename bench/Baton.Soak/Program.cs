@@ -47,6 +47,7 @@ try
 {
     using var net = NetnsCluster.Create(Prefix, Subnet);
     using var arena = new Arena(net, dir, yarpDll: "");
+    Console.WriteLine($"wire: {arena.PrepareWire(o.Contenders)}");
     await arena.StartOriginsAsync();
     foreach (double loss in o.LossPercents)
     {
@@ -275,7 +276,7 @@ internal sealed record SoakOptions(string[] Args, string[] Contenders, int Conne
     double[] LossPercents, int KillAfter, string Out, string? Commit)
 {
     public const string Usage =
-        "usage: Baton.Soak [--contenders handoff,relay,haproxy] [--connections 64] [--requests 100000] [--warmup 2000]\n" +
+        "usage: Baton.Soak [--contenders handoff,relay,haproxy (also handoff-xdp, local, nginx, adaptive)] [--connections 64] [--requests 100000] [--warmup 2000]\n" +
         "                  [--max-response 4194304] [--max-upload 1000000] [--loss 0,2] [--kill-after 20 (s; 0: no failover run)]\n" +
         "                  [--out bench/results/soak.md] [--commit REV]";
 
@@ -312,7 +313,7 @@ internal sealed record SoakOptions(string[] Args, string[] Contenders, int Conne
             shown.Add(args[i]);
         }
         foreach (var c in contenders)
-            if (c is not ("handoff" or "relay" or "haproxy" or "local" or "nginx" or "adaptive")) throw new ArgumentException($"unknown contender '{c}'");
+            if (c is not ("handoff" or "handoff-xdp" or "relay" or "haproxy" or "local" or "nginx" or "adaptive")) throw new ArgumentException($"unknown contender '{c}'");
         if (connections < 1 || requests < 1 || warmup < 0 || maxResponse < 0 || maxUpload < 0 || loss.Any(l => l is < 0 or >= 100))
             throw new ArgumentException("connections and requests ≥ 1, sizes ≥ 0, loss in [0, 100)");
         return new SoakOptions([.. shown], contenders, connections, requests, warmup, maxResponse, maxUpload, loss, killAfter, output, commit);

@@ -96,12 +96,16 @@ public static class RouterConfig
         // On by default where eBPF steering runs; asking for it with nftables only steering is a contradiction.
         if (b["HoldQueue"] is not null && holdQueue && steering == SteeringKind.NfTables)
             r.Error($"{b.Path}:HoldQueue", "the hold queue needs eBPF steering (Baton:Steering is nftables); remove HoldQueue or set Steering to bpf or auto");
+        bool xdp = r.Flag(b, "Xdp", fallback: false);
+        if (xdp && steering == SteeringKind.NfTables)
+            r.Error($"{b.Path}:Xdp", "XDP forwarding is part of eBPF steering (Baton:Steering is nftables); remove Xdp or set Steering to bpf or auto");
         var options = new RouterOptions
         {
             Listen = listen!,
             Interface = iface,
             Steering = steering,
             HoldQueue = holdQueue,
+            Xdp = xdp,
             WorkerSocket = workerSocket is null ? null : Path.Combine(dir, workerSocket),
             Routes = routes!,
             IdleTimeout = r.Duration(b, "IdleTimeout", TimeSpan.FromSeconds(60)),

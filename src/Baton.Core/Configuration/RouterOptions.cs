@@ -24,6 +24,13 @@ public sealed record RouterOptions
     /// </summary>
     public bool HoldQueue { get; init; } = true;
 
+    /// <summary>
+    /// Whether eBPF steering forwards a connection's frames to its back-end from the interface
+    /// driver's XDP hook (<c>Baton:Xdp</c>), ahead of tc: no skb, no backlog queue. Off by default
+    /// until measured to pay; without a driver that takes it, tc steers every frame and the log says so.
+    /// </summary>
+    public bool Xdp { get; init; }
+
     /// <summary>The cluster key shared with the agents; needed by handoff clusters.</summary>
     public ClusterKey? Key { get; init; }
 

@@ -41,4 +41,7 @@ internal static partial class RouterLog
 
     [LoggerMessage(115, LogLevel.Warning, "hold queue unavailable: {Reason}; packets of connections frozen in transit are dropped (the client resends them after its RTO, >= 200 ms)")]
     public static partial void HoldQueueUnavailable(ILogger log, string reason);
+
+    [LoggerMessage(116, LogLevel.Warning, "XDP forwarding unavailable: {Reason}")]
+    public static partial void XdpUnavailable(ILogger log, string reason);
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.NetworkInformation;
 using Baton.Steering;
+using Baton.Lab;
 using Baton.Steering.Bpf;
 
 namespace Baton.Tests.Steering;
@@ -134,6 +135,77 @@ public sealed class BpfFlowSteeringTests : IDisposable
         wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
         Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), Quiet)); // still blocked by the new run
     }
+
+    [Fact]
+    public void With_xdp_forwarded_frames_leave_from_the_driver_and_misses_and_blocks_still_meet_tc()
+    {
+        // The wire end drains what XDP sends back out (a veth needs a program on the peer for that).
+        VethXdpPeer.AttachPassAll(_link.Name, SteeringLink.Wire);
+        var crashed = StartXdp(); // left attached, as after a crash: the next start replaces it
+        using var steering = StartXdp();
+        Assert.True(steering.Xdp, steering.XdpUnavailable);
+        using var wire = _link.OpenWire();
+        steering.AddBackend("be1", BackendMac);
+        var client = Client(40030);
+
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+        steering.Block(client);
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client) || WireSocket.IsTcp(f, client, SteeringLink.Service), Quiet));
+
+        steering.Forward(client, "be1");
+        long before = XdpTx();
+        for (int i = 0; i < 3; i++)
+        {
+            var sent = SteeringLink.Syn(client, SteeringLink.Service, sequence: (uint)(1000 + i));
+            wire.Send(sent);
+            var forwarded = wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service), TimeSpan.FromSeconds(2));
+            Assert.NotNull(forwarded);
+            Assert.Equal(BackendMac.GetAddressBytes(), forwarded[..6]);
+            Assert.Equal(SteeringLink.RouterMac.GetAddressBytes(), forwarded[6..12]);
+            Assert.Equal(sent[12..], forwarded[12..sent.Length]);
+        }
+        Assert.Equal(3, XdpTx() - before); // each one sent back out by the driver, none by tc
+
+        steering.Clear(client);
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+
+        crashed.Dispose(); // not its program any more: it stays
+        Assert.NotEqual(0u, XdpProgramOnDevice());
+        steering.Dispose();
+        Assert.Equal(0u, XdpProgramOnDevice());
+    }
+
+    [Fact]
+    public void Xdp_asked_for_where_another_program_holds_the_hook_leaves_it_there_and_tc_steers()
+    {
+        VethXdpPeer.AttachPassAll(_link.Name, SteeringLink.Device);
+        uint other = XdpProgramOnDevice();
+        using (var steering = StartXdp())
+        {
+            Assert.False(steering.Xdp);
+            Assert.Contains("another XDP program", steering.XdpUnavailable);
+            steering.AddBackend("be1", BackendMac);
+            var client = Client(40040);
+            steering.Forward(client, "be1");
+            using var wire = _link.OpenWire();
+            wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+            Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service) && f.AsSpan(0, 6).SequenceEqual(BackendMac.GetAddressBytes()), TimeSpan.FromSeconds(2)));
+        }
+        Assert.Equal(other, XdpProgramOnDevice());
+    }
+
+    private BpfFlowSteering StartXdp() => _link.Run(() => new BpfFlowSteering(SteeringLink.Device, SteeringLink.Service, SteeringLink.RouterMac, xdp: true));
+
+    private uint XdpProgramOnDevice() => _link.Run(() => XdpForward.Query((int)Baton.Interop.Libc.IfNameToIndex(SteeringLink.Device)));
+
+    // Frames the router's end sent back out from XDP (veth's per-queue counters, ethtool -S).
+    private long XdpTx() => Netns.ExecIn(_link.Name, "ethtool", "-S", SteeringLink.Device).Split('\n')
+        .Select(l => l.Trim().Split(':'))
+        .Where(p => p.Length == 2 && p[0].StartsWith("rx_queue_", StringComparison.Ordinal) && p[0].EndsWith("_xdp_tx", StringComparison.Ordinal))
+        .Sum(p => long.Parse(p[1].Trim(), System.Globalization.CultureInfo.InvariantCulture));
 
     [Fact]
     public void A_device_that_does_not_exist_is_a_steering_error()

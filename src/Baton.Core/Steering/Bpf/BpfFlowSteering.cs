@@ -21,6 +21,8 @@ public sealed class BpfFlowSteering : IFlowSteering
     private readonly object _gate = new();
     private readonly SteerProgram _program;
     private readonly TcIngressFilter _filter;
+    // steer_xdp at the driver's hook ahead of the filter, when asked for and the driver takes it.
+    private readonly XdpForward? _xdp;
     private readonly int _ifindex;
     private readonly byte[] _routerMac;
     private readonly Dictionary<string, byte[]> _backends = new(StringComparer.Ordinal);
@@ -53,9 +55,11 @@ public sealed class BpfFlowSteering : IFlowSteering
     /// at ingress of <paramref name="device"/> in the calling thread's network namespace. With
     /// <paramref name="holdQueue"/> it also makes the hold queue (its veth pair and packet sockets);
     /// when that fails steering still works, holds drop as blocks do, and <see cref="HoldUnavailable"/> says why.
+    /// With <paramref name="xdp"/> forwarded frames leave from the driver's XDP hook; when the driver
+    /// or another program there refuses it, tc does it all and <see cref="XdpUnavailable"/> says why.
     /// </summary>
     /// <exception cref="SteeringException">libbpf is missing, the kernel refused the program, or the device does not exist.</exception>
-    public BpfFlowSteering(string device, IPEndPoint service, PhysicalAddress routerMac, HoldLimits? holdQueue = null)
+    public BpfFlowSteering(string device, IPEndPoint service, PhysicalAddress routerMac, HoldLimits? holdQueue = null, bool xdp = false)
     {
         _routerMac = MacBytes(routerMac);
         _ifindex = IfIndex(device);
@@ -70,6 +74,12 @@ public sealed class BpfFlowSteering : IFlowSteering
         {
             _program.Dispose();
             throw;
+        }
+        if (!xdp) XdpForward.RemoveStale(_ifindex);
+        else
+        {
+            try { _xdp = XdpForward.Attach(_ifindex, _program.XdpProgramFd); }
+            catch (SteeringException e) { XdpUnavailable = e.Message; }
         }
         _releaseTimer = new Timer(_ => FinishReleases());
         if (holdQueue is null) HoldDevice.RemoveStale();
@@ -102,6 +112,12 @@ public sealed class BpfFlowSteering : IFlowSteering
 
     /// <summary>Why the hold queue asked for could not be set up (frozen packets are then dropped); null when it runs or was not asked for.</summary>
     public string? HoldUnavailable { get; }
+
+    /// <summary>Why the XDP hook asked for is not used (tc steers every frame); null when it runs or was not asked for.</summary>
+    public string? XdpUnavailable { get; }
+
+    /// <summary>Whether forwarded frames leave from the driver's XDP hook.</summary>
+    public bool Xdp => _xdp is not null;
 
     /// <summary>Whether <see cref="Hold"/> keeps packets (true) or drops them as <see cref="Block"/> does.</summary>
     public bool Holds => _hold is not null;
@@ -332,6 +348,8 @@ public sealed class BpfFlowSteering : IFlowSteering
             if (_disposed) return;
             _disposed = true;
             _releaseTimer.Dispose();
+            // The XDP program first: without it every frame meets the filter again.
+            _xdp?.Dispose();
             _filter.Dispose();
             _holdFilter?.Dispose();
             _releaseFilter?.Dispose();
@@ -350,7 +368,11 @@ public sealed class BpfFlowSteering : IFlowSteering
     {
         try
         {
-            if (Libc.IfNameToIndex(device) is var i and > 0) TcIngressFilter.Remove((int)i);
+            if (Libc.IfNameToIndex(device) is var i and > 0)
+            {
+                XdpForward.RemoveStale((int)i);
+                TcIngressFilter.Remove((int)i);
+            }
         }
         catch (DllNotFoundException) { } // without libbpf no run can have left one
         HoldDevice.RemoveStale();

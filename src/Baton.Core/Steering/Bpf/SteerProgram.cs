@@ -4,7 +4,7 @@ using Baton.Interop;
 namespace Baton.Steering.Bpf;
 
 /// <summary>
-/// The tc program of <c>steer.bpf.c</c>, loaded into the kernel from the object embedded in this
+/// The programs of <c>steer.bpf.c</c> (tc, and XDP ahead of it), loaded into the kernel from the object embedded in this
 /// assembly (bpf_object__open_mem: the installed router needs no file next to it). Owns the libbpf
 /// object, and with it the program's and maps' file descriptors.
 /// </summary>
@@ -15,12 +15,13 @@ internal sealed unsafe class SteerProgram : IDisposable
     private readonly nint _obj;
     private void* _elf;
 
-    private SteerProgram(nint obj, void* elf, int programFd, int releaseFd, int connsFd, int serviceFd, int slotsFd)
+    private SteerProgram(nint obj, void* elf, int programFd, int releaseFd, int xdpFd, int connsFd, int serviceFd, int slotsFd)
     {
         _obj = obj;
         _elf = elf;
         ProgramFd = programFd;
         ReleaseProgramFd = releaseFd;
+        XdpProgramFd = xdpFd;
         SlotsFd = slotsFd;
         ConnsFd = connsFd;
         ServiceFd = serviceFd;
@@ -31,6 +32,9 @@ internal sealed unsafe class SteerProgram : IDisposable
 
     /// <summary>The <c>release</c> program, for the hold queue's end of the hold device pair.</summary>
     public int ReleaseProgramFd { get; }
+
+    /// <summary>The <c>steer_xdp</c> program, for the driver's XDP hook of the client-facing interface (<see cref="XdpForward"/>).</summary>
+    public int XdpProgramFd { get; }
 
     /// <summary>The <c>slots</c> array (mmapable): a word per connection held or being released.</summary>
     public int SlotsFd { get; }
@@ -82,12 +86,13 @@ internal sealed unsafe class SteerProgram : IDisposable
             if (rc < 0) throw new SteeringException(LoadFailure(-rc));
             nint prog = LibBpf.FindProgramByName(obj, "steer");
             nint release = LibBpf.FindProgramByName(obj, "release");
+            nint xdp = LibBpf.FindProgramByName(obj, XdpForward.ProgramName);
             nint conns = LibBpf.FindMapByName(obj, "conns");
             nint service = LibBpf.FindMapByName(obj, "service");
             nint slots = LibBpf.FindMapByName(obj, "slots");
-            if (prog == 0 || release == 0 || conns == 0 || service == 0 || slots == 0)
-                throw new SteeringException("the eBPF object lacks its programs 'steer' and 'release' or maps 'conns', 'service' and 'slots'");
-            return new SteerProgram(obj, elf, LibBpf.ProgramFd(prog), LibBpf.ProgramFd(release), LibBpf.MapFd(conns), LibBpf.MapFd(service), LibBpf.MapFd(slots));
+            if (prog == 0 || release == 0 || xdp == 0 || conns == 0 || service == 0 || slots == 0)
+                throw new SteeringException("the eBPF object lacks its programs 'steer', 'release' and 'steer_xdp' or maps 'conns', 'service' and 'slots'");
+            return new SteerProgram(obj, elf, LibBpf.ProgramFd(prog), LibBpf.ProgramFd(release), LibBpf.ProgramFd(xdp), LibBpf.MapFd(conns), LibBpf.MapFd(service), LibBpf.MapFd(slots));
         }
         catch
         {

@@ -22,11 +22,10 @@ internal sealed unsafe class TcIngressFilter : IDisposable
 
     private readonly int _ifindex;
     private readonly uint _progId;
-    // The namespace the filter was attached in: the device's ifindex means another device elsewhere.
-    private readonly SafeFileHandle _netns;
+    private readonly AttachNamespace _netns;
     private bool _detached;
 
-    private TcIngressFilter(int ifindex, uint progId, SafeFileHandle netns)
+    private TcIngressFilter(int ifindex, uint progId, AttachNamespace netns)
     {
         _ifindex = ifindex;
         _progId = progId;
@@ -36,7 +35,7 @@ internal sealed unsafe class TcIngressFilter : IDisposable
     /// <summary>Attaches <paramref name="programFd"/> at ingress of <paramref name="ifindex"/> in the calling thread's namespace.</summary>
     public static TcIngressFilter Attach(int ifindex, int programFd)
     {
-        var netns = File.OpenHandle("/proc/thread-self/ns/net");
+        var netns = AttachNamespace.Current();
         try
         {
             var hook = BpfTcHook.Ingress(ifindex);
@@ -81,18 +80,7 @@ internal sealed unsafe class TcIngressFilter : IDisposable
     {
         if (_detached) return;
         _detached = true;
-        if (Libc.CurrentNetns() == Libc.NetnsOf(_netns)) Detach();
-        else
-        {
-            // On a thread of its own in the attach namespace: the caller's thread is elsewhere. (Only
-            // then: setns needs CAP_SYS_ADMIN, which a router given just CAP_NET_ADMIN lacks.)
-            var thread = new Thread(() =>
-            {
-                if (Libc.SetNs(_netns, Libc.CLONE_NEWNET) == 0) Detach();
-            });
-            thread.Start();
-            thread.Join();
-        }
+        _netns.Run(Detach);
         _netns.Dispose();
     }
 

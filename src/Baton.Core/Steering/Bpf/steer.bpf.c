@@ -46,6 +46,8 @@
 static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)BPF_FUNC_map_lookup_elem;
 static long (*bpf_redirect)(__u32 ifindex, __u64 flags) = (void *)BPF_FUNC_redirect;
 static long (*bpf_skb_pull_data)(struct __sk_buff *skb, __u32 len) = (void *)BPF_FUNC_skb_pull_data;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *)BPF_FUNC_map_update_elem;
+static long (*bpf_xdp_adjust_meta)(struct xdp_md *xdp, int delta) = (void *)BPF_FUNC_xdp_adjust_meta;
 
 #define BPF_F_INGRESS_REDIRECT 1 // BPF_F_INGRESS of bpf_redirect, an enum in linux/bpf.h
 
@@ -133,17 +135,34 @@ struct {
     __type(value, __u64);
 } slots SEC(".maps");
 
+// Frames of a steered connection that `steer_xdp` passed on to the stack and `steer` has not seen
+// yet (they wait in the backlog between the two, on another CPU with RPS). While a connection has
+// any, `steer_xdp` passes its newer frames too: sent out at once, they would overtake these older
+// ones, which `steer` forwards later to the same owner (reordering cost the soak hundreds of fast
+// retransmits before the release steps above). A count that never comes down (a frame dropped in
+// between) only keeps that connection on the tc path. LRU: the router never writes it.
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, struct flow_key);
+    __type(value, __u64);
+} passed SEC(".maps");
+
+// What `steer_xdp` writes in front of a frame it counted in `passed` (XDP metadata, which the skb
+// keeps as data_meta): `steer` then takes the frame off the count.
+#define PASSED_MAGIC 0xba70c0deu
+
 // 1: a packet of the service, key filled. 0: not ours. -1: the TCP ports are not in the linear
 // part of the packet; *need bytes must be pulled first.
-INLINE int flow_of(struct __sk_buff *skb, struct flow_key *key, __u32 *need, __u32 *hold_ifindex)
+// 1: a packet of the service between data and end, key filled. 0: not ours. -1: the headers go
+// past end; *need bytes must be there first.
+INLINE int flow_in(void *data, void *end, struct flow_key *key, __u32 *need, __u32 *hold_ifindex)
 {
-    void *data = (void *)(long)skb->data;
-    void *end = (void *)(long)skb->data_end;
     struct ethhdr *eth = data;
     struct iphdr *ip = data + sizeof(*eth);
     if ((void *)(ip + 1) > end) {
         *need = sizeof(*eth) + sizeof(*ip);
-        return skb->len >= *need ? -1 : 0;
+        return -1;
     }
     if (eth->h_proto != net16(ETH_P_IP) || ip->protocol != IPPROTO_TCP) return 0;
     // Later fragments carry no TCP header.
@@ -156,7 +175,7 @@ INLINE int flow_of(struct __sk_buff *skb, struct flow_key *key, __u32 *need, __u
     __u16 *ports = (void *)ip + ihl; // source port, destination port
     if ((void *)(ports + 2) > end) {
         *need = sizeof(*eth) + ihl + 4;
-        return skb->len >= *need ? -1 : 0;
+        return -1;
     }
     if (ports[1] != svc->port) return 0;
     key->client_addr = ip->saddr;
@@ -164,6 +183,12 @@ INLINE int flow_of(struct __sk_buff *skb, struct flow_key *key, __u32 *need, __u
     key->pad = 0;
     *hold_ifindex = svc->hold_ifindex;
     return 1;
+}
+
+INLINE int flow_of(struct __sk_buff *skb, struct flow_key *key, __u32 *need, __u32 *hold_ifindex)
+{
+    int found = flow_in((void *)(long)skb->data, (void *)(long)skb->data_end, key, need, hold_ifindex);
+    return found < 0 && skb->len < *need ? 0 : found;
 }
 
 // The flow's key and its entry; null for frames steering does not touch.
@@ -220,6 +245,12 @@ int steer(struct __sk_buff *skb)
     int shot;
     struct flow_action *a = entry_of(skb, &key, &hold_ifindex, &shot);
     if (shot) return TC_ACT_SHOT;
+    void *meta = (void *)(long)skb->data_meta;
+    if (meta + sizeof(__u32) <= (void *)(long)skb->data && *(__u32 *)meta == PASSED_MAGIC) {
+        __u64 *n = bpf_map_lookup_elem(&passed, &key);
+        // GRO may have merged several counted frames into this one.
+        if (n) __sync_fetch_and_add(n, -(__s64)(skb->gso_segs > 1 ? skb->gso_segs : 1));
+    }
     if (!a) return TC_ACT_OK;
     // A replay of this hold to the router's stack (skb->mark is 0 on frames from the wire).
     if ((a->action == STEER_HOLD || a->action == STEER_RELEASE) && skb->mark != 0 && skb->mark == a->generation)
@@ -275,6 +306,45 @@ int release(struct __sk_buff *skb)
     __u64 old = __sync_fetch_and_add(slot, SLOT_HELD_ONE - SLOT_INFLIGHT_ONE);
     if (old & SLOT_OPEN) return deliver(skb, a, a->ifindex, a->backend_mac, hold_ifindex, 0);
     return TC_ACT_SHOT;
+}
+
+// At the XDP hook of the client-facing interface, ahead of `steer`: a frame of a connection that is
+// forwarded to a back-end on this same interface is rewritten and sent back out here (XDP_TX)
+// without an skb, a backlog queue or tc. Everything else (holds, releases, other interfaces, the
+// router's own traffic) passes on to `steer` unchanged. The frags variant keeps the device's GRO
+// and GSO (a program without frags support turns off GSO on a veth's peer).
+SEC("xdp.frags")
+int steer_xdp(struct xdp_md *ctx)
+{
+    struct flow_key key;
+    __u32 need = 0, hold_ifindex = 0;
+    void *data = (void *)(long)ctx->data;
+    if (flow_in(data, (void *)(long)ctx->data_end, &key, &need, &hold_ifindex) <= 0) return XDP_PASS;
+    struct flow_action *a = bpf_map_lookup_elem(&conns, &key);
+    if (!a) return XDP_PASS;
+    __u64 *n = bpf_map_lookup_elem(&passed, &key);
+    if (a->action == STEER_FORWARD && a->ifindex == ctx->ingress_ifindex && (!n || *n == 0)) {
+        struct ethhdr *eth = data;
+        if ((void *)(eth + 1) > (void *)(long)ctx->data_end) return XDP_PASS;
+        __builtin_memcpy(eth->h_dest, a->backend_mac, ETH_ALEN);
+        __builtin_memcpy(eth->h_source, a->router_mac, ETH_ALEN);
+        return XDP_TX;
+    }
+    // Counted only when `steer` can tell it was: the metadata must fit.
+    if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32)) != 0) return XDP_PASS;
+    __u32 *meta = (void *)(long)ctx->data_meta;
+    if ((void *)(meta + 1) > (void *)(long)ctx->data) return XDP_PASS;
+    *meta = PASSED_MAGIC;
+    if (n) {
+        __sync_fetch_and_add(n, 1);
+    } else {
+        __u64 one = 1;
+        if (bpf_map_update_elem(&passed, &key, &one, BPF_NOEXIST) != 0) {
+            n = bpf_map_lookup_elem(&passed, &key);
+            if (n) __sync_fetch_and_add(n, 1);
+        }
+    }
+    return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -72,9 +72,10 @@ internal sealed class HandoffMode : ITransferMode
         {
             try
             {
-                var bpf = new BpfFlowSteering(iface, options.Listen, mac, options.HoldQueue ? Steering.Hold.HoldLimits.Default : null);
+                var bpf = new BpfFlowSteering(iface, options.Listen, mac, options.HoldQueue ? Steering.Hold.HoldLimits.Default : null, options.Xdp);
                 NftFlowSteering.RemoveStale();
                 if (bpf.HoldUnavailable is { } why) RouterLog.HoldQueueUnavailable(log, why);
+                if (bpf.XdpUnavailable is { } noXdp) RouterLog.XdpUnavailable(log, noXdp);
                 return bpf;
             }
             catch (SteeringException e) when (options.Steering == SteeringKind.Auto)

@@ -1,0 +1,92 @@
+using System.Text;
+using Baton.Interop;
+
+namespace Baton.Steering.Bpf;
+
+/// <summary>
+/// <c>steer_xdp</c> (steer.bpf.c) at the driver's XDP hook of the router's client-facing
+/// interface: frames of a connection forwarded to a back-end on that interface leave again from
+/// the driver (XDP_TX), before an skb exists; everything else goes on to the tc program. Native
+/// mode only: generic XDP builds the skb first and would cost more than tc alone. The hook has one
+/// program per device, so another program found there is left alone and tc does all the steering;
+/// one of Baton's own (a crashed run's, by its name) is replaced.
+/// </summary>
+internal sealed unsafe class XdpForward : IDisposable
+{
+    /// <summary>The program's name in the kernel (bpf_prog_info.name).</summary>
+    public const string ProgramName = "steer_xdp";
+
+    private readonly int _ifindex;
+    private readonly uint _progId;
+    private readonly AttachNamespace _netns;
+    private bool _detached;
+
+    private XdpForward(int ifindex, uint progId, AttachNamespace netns)
+    {
+        _ifindex = ifindex;
+        _progId = progId;
+        _netns = netns;
+    }
+
+    /// <summary>Attaches the program at <paramref name="ifindex"/> (calling thread's namespace).</summary>
+    /// <exception cref="SteeringException">Another program holds the hook, or the driver has no native XDP.</exception>
+    public static XdpForward Attach(int ifindex, int programFd)
+    {
+        uint existing = Query(ifindex);
+        if (existing != 0 && ProgramNameOf(existing) != ProgramName)
+            throw new SteeringException($"another XDP program (id {existing}) is attached to the interface; steering stays at tc");
+        int rc = LibBpf.XdpAttach(ifindex, programFd, LibBpf.XDP_FLAGS_DRV_MODE, null);
+        if (rc < 0)
+            throw new SteeringException(rc == -Libc.EPERM
+                ? "attaching XDP needs CAP_NET_ADMIN and CAP_BPF (run as root)"
+                : $"the interface's driver took no native XDP program ({LibBpf.Error("bpf_xdp_attach", rc).Message}); steering stays at tc");
+        return new XdpForward(ifindex, Query(ifindex), AttachNamespace.Current());
+    }
+
+    /// <summary>The id of the native XDP program on <paramref name="ifindex"/>, 0 for none.</summary>
+    public static uint Query(int ifindex)
+    {
+        uint id = 0;
+        int rc = LibBpf.XdpQueryId(ifindex, (int)LibBpf.XDP_FLAGS_DRV_MODE, &id);
+        return rc < 0 ? 0 : id;
+    }
+
+    /// <summary>Removes Baton's XDP program from <paramref name="ifindex"/> if one is there (a crashed run's); another program is left.</summary>
+    public static void RemoveStale(int ifindex)
+    {
+        uint id = Query(ifindex);
+        if (id != 0 && ProgramNameOf(id) == ProgramName) LibBpf.XdpDetach(ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
+    }
+
+    /// <summary>Detaches the program if it is still this instance's (a later start may have replaced it).</summary>
+    public void Dispose()
+    {
+        if (_detached) return;
+        _detached = true;
+        _netns.Run(() =>
+        {
+            if (Query(_ifindex) == _progId) LibBpf.XdpDetach(_ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
+        });
+        _netns.Dispose();
+    }
+
+    // struct bpf_prog_info: name[16] @64 (linux/bpf.h of this image).
+    private const int ProgInfoSize = 232, NameOffset = 64;
+
+    private static string? ProgramNameOf(uint id)
+    {
+        int fd = LibBpf.ProgGetFdById(id);
+        if (fd < 0) return null;
+        try
+        {
+            byte* info = stackalloc byte[ProgInfoSize];
+            new Span<byte>(info, ProgInfoSize).Clear();
+            uint len = ProgInfoSize;
+            if (LibBpf.ObjGetInfoByFd(fd, info, &len) < 0) return null;
+            var name = new ReadOnlySpan<byte>(info + NameOffset, 16);
+            int end = name.IndexOf((byte)0);
+            return Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
+        }
+        finally { Libc.Close(fd); }
+    }
+}
