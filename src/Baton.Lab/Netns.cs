@@ -100,6 +100,16 @@ public static class Netns
     public static long TxBytes(string name, string device) =>
         long.Parse(ExecIn(name, "cat", $"/sys/class/net/{device}/statistics/tx_bytes").Trim());
 
+    /// <summary>
+    /// Frames a veth sent back out from its XDP program (XDP_TX), read inside its namespace: the sum
+    /// of its per-queue <c>xdp_tx</c> counters (<c>ethtool -S</c>).
+    /// </summary>
+    public static long XdpTxFrames(string name, string device) =>
+        ExecIn(name, "ethtool", "-S", device).Split('\n')
+            .Select(l => l.Trim().Split(':'))
+            .Where(p => p.Length == 2 && p[0].StartsWith("rx_queue_", StringComparison.Ordinal) && p[0].EndsWith("_xdp_tx", StringComparison.Ordinal))
+            .Sum(p => long.Parse(p[1].Trim(), System.Globalization.CultureInfo.InvariantCulture));
+
     /// <summary>Whether this process runs as root (euid 0).</summary>
     public static bool IsRoot => Environment.UserName == "root" || GetEuid() == 0;
 

@@ -58,7 +58,10 @@ public sealed class WireWatch : IAsyncDisposable
         foreach (var host in sent.Keys)
             traces[host] = File.Exists(_lab.OwnershipTraceOf(host)) ? File.ReadAllLines(_lab.OwnershipTraceOf(host)) : [];
         if (Environment.GetEnvironmentVariable("BATON_KEEP_WIRE") is { Length: > 0 } keep)
+        {
+            System.IO.Directory.CreateDirectory(keep);
             foreach (var f in System.IO.Directory.GetFiles(_lab.Directory)) File.Copy(f, Path.Combine(keep, Path.GetFileName(f)), true);
+        }
         var macs = _lab.Net.Backends.Prepend("router").Append("client").ToDictionary(h => h, _lab.Net.MacOf);
         return WireOwnership.Check(macs, "router", sent, traces, received);
     }

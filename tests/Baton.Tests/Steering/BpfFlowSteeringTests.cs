@@ -201,11 +201,7 @@ public sealed class BpfFlowSteeringTests : IDisposable
 
     private uint XdpProgramOnDevice() => _link.Run(() => XdpForward.Query((int)Baton.Interop.Libc.IfNameToIndex(SteeringLink.Device)));
 
-    // Frames the router's end sent back out from XDP (veth's per-queue counters, ethtool -S).
-    private long XdpTx() => Netns.ExecIn(_link.Name, "ethtool", "-S", SteeringLink.Device).Split('\n')
-        .Select(l => l.Trim().Split(':'))
-        .Where(p => p.Length == 2 && p[0].StartsWith("rx_queue_", StringComparison.Ordinal) && p[0].EndsWith("_xdp_tx", StringComparison.Ordinal))
-        .Sum(p => long.Parse(p[1].Trim(), System.Globalization.CultureInfo.InvariantCulture));
+    private long XdpTx() => Netns.XdpTxFrames(_link.Name, SteeringLink.Device);
 
     [Fact]
     public void A_device_that_does_not_exist_is_a_steering_error()
