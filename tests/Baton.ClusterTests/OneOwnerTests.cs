@@ -204,46 +204,21 @@ public sealed class OneOwnerXdpTests(OwnerXdpClusterFixture fixture, ITestOutput
     protected override long? XdpForwarded() => Netns.XdpTxFrames(Lab.Net.Ns("router"), "eth0");
 }
 
-/// <summary>A cluster whose router and agents trace ownership, for <see cref="OneOwnerTests"/> alone.</summary>
-public sealed class OwnerClusterFixture : IAsyncLifetime
+/// <summary>
+/// A cluster whose router and agents trace ownership, for the one-owner tests alone; with
+/// <paramref name="xdp"/> the router forwards at XDP on a lab wire prepared for it.
+/// </summary>
+public abstract class OwnerLabFixture(string prefix, bool xdp) : IAsyncLifetime
 {
-    public static readonly string Prefix = ClusterFixture.Prefix + "o";
-
     public BatonLab Lab { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
         Assert.True(Netns.IsRoot, "cluster tests need root (network namespaces, TCP_REPAIR): run them as root, as CI does");
         Assert.True(WireCapture.Tool is not null, "tcpdump is missing (baton.sh test installs it)");
-        Lab = await BatonLab.StartAsync(Prefix, ClusterFixture.Subnet, ClusterFixture.IdleTimeout, steering: ClusterFixture.Steering, traceOwnership: true);
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (Lab is not null) await Lab.DisposeAsync();
-        Assert.DoesNotContain(Netns.List(), n => n.StartsWith(Prefix + "-", StringComparison.Ordinal));
-    }
-}
-
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class OwnerClusterCollection : ICollectionFixture<OwnerClusterFixture>
-{
-    public const string Name = "owner-cluster";
-}
-
-/// <summary>The same cluster with <c>Baton:Xdp</c> and the lab's wire prepared for it, for <see cref="OneOwnerXdpTests"/> alone.</summary>
-public sealed class OwnerXdpClusterFixture : IAsyncLifetime
-{
-    public static readonly string Prefix = ClusterFixture.Prefix + "x";
-
-    public BatonLab Lab { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        Assert.True(Netns.IsRoot, "cluster tests need root (network namespaces, TCP_REPAIR): run them as root, as CI does");
-        Assert.True(WireCapture.Tool is not null, "tcpdump is missing (baton.sh test installs it)");
-        Lab = await BatonLab.StartAsync(Prefix, ClusterFixture.Subnet, ClusterFixture.IdleTimeout, steering: "bpf", traceOwnership: true,
-            configure: c => c["Baton"]!["Xdp"] = true);
+        Lab = await BatonLab.StartAsync(prefix, ClusterFixture.Subnet, ClusterFixture.IdleTimeout, steering: xdp ? "bpf" : ClusterFixture.Steering,
+            traceOwnership: true, configure: xdp ? c => c["Baton"]!["Xdp"] = true : null);
+        if (!xdp) return;
         Lab.Net.PrepareForXdp(on: true, "client");
         Assert.DoesNotContain("XDP forwarding unavailable", Lab.Router.Output);
     }
@@ -251,9 +226,21 @@ public sealed class OwnerXdpClusterFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         if (Lab is not null) await Lab.DisposeAsync();
-        Assert.DoesNotContain(Netns.List(), n => n.StartsWith(Prefix + "-", StringComparison.Ordinal));
+        Assert.DoesNotContain(Netns.List(), n => n.StartsWith(prefix + "-", StringComparison.Ordinal));
     }
 }
+
+/// <summary>For <see cref="OneOwnerTests"/>: tc steering, veth defaults.</summary>
+public sealed class OwnerClusterFixture() : OwnerLabFixture(ClusterFixture.Prefix + "o", xdp: false);
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class OwnerClusterCollection : ICollectionFixture<OwnerClusterFixture>
+{
+    public const string Name = "owner-cluster";
+}
+
+/// <summary>For <see cref="OneOwnerXdpTests"/>: <c>Baton:Xdp</c>, the lab's wire prepared for it.</summary>
+public sealed class OwnerXdpClusterFixture() : OwnerLabFixture(ClusterFixture.Prefix + "x", xdp: true);
 
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class OwnerXdpClusterCollection : ICollectionFixture<OwnerXdpClusterFixture>

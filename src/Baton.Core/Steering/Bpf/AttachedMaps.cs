@@ -4,15 +4,15 @@ using Baton.Interop;
 namespace Baton.Steering.Bpf;
 
 /// <summary>
-/// Finds the <c>conns</c> map of a loaded steering program by the program's id (program info →
+/// Reads a loaded program's name, and finds the <c>conns</c> map of a loaded steering program by the program's id (program info →
 /// map ids → map info names), so a process other than the router can read it without pinning.
 /// </summary>
 internal static unsafe class AttachedMaps
 {
     // struct bpf_prog_info: nr_map_ids @52, map_ids @56 (linux/bpf.h of this image; 232 bytes).
     private const int ProgInfoSize = 232, NrMapIdsOffset = 52, MapIdsOffset = 56;
-    // struct bpf_map_info: name[16] @24 (88 bytes).
-    private const int MapInfoSize = 88, MapNameOffset = 24;
+    // struct bpf_map_info: name[16] @24 (88 bytes). struct bpf_prog_info: name[16] @64.
+    private const int MapInfoSize = 88, MapNameOffset = 24, ProgNameOffset = 64;
 
     public static List<FlowEntry> ReadConns(uint progId)
     {
@@ -50,14 +50,26 @@ internal static unsafe class AttachedMaps
         return new ReadOnlySpan<uint>(ids, n).ToArray();
     }
 
-    private static string MapName(int map)
+    /// <summary>The name of loaded program <paramref name="progId"/> (bpf_prog_info.name), or null when it is gone.</summary>
+    public static string? ProgramName(uint progId)
     {
-        byte* info = stackalloc byte[MapInfoSize];
-        new Span<byte>(info, MapInfoSize).Clear();
-        uint len = MapInfoSize;
-        int rc = LibBpf.ObjGetInfoByFd(map, info, &len);
-        if (rc < 0) throw LibBpf.Error("bpf_obj_get_info_by_fd(map)", rc);
-        var name = new ReadOnlySpan<byte>(info + MapNameOffset, 16);
+        int prog = LibBpf.ProgGetFdById(progId);
+        if (prog < 0) return null;
+        try { return NameOf(prog, ProgInfoSize, ProgNameOffset, "program"); }
+        finally { Libc.Close(prog); }
+    }
+
+    private static string MapName(int map) => NameOf(map, MapInfoSize, MapNameOffset, "map");
+
+    // The 16-byte name field of a program's or map's info struct, read by its descriptor.
+    private static string NameOf(int fd, int infoSize, int nameOffset, string what)
+    {
+        byte* info = stackalloc byte[infoSize];
+        new Span<byte>(info, infoSize).Clear();
+        uint len = (uint)infoSize;
+        int rc = LibBpf.ObjGetInfoByFd(fd, info, &len);
+        if (rc < 0) throw LibBpf.Error($"bpf_obj_get_info_by_fd({what})", rc);
+        var name = new ReadOnlySpan<byte>(info + nameOffset, 16);
         int end = name.IndexOf((byte)0);
         return Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
     }

@@ -1,4 +1,3 @@
-using System.Text;
 using Baton.Interop;
 
 namespace Baton.Steering.Bpf;
@@ -33,7 +32,7 @@ internal sealed unsafe class XdpForward : IDisposable
     public static XdpForward Attach(int ifindex, int programFd)
     {
         uint existing = Query(ifindex);
-        if (existing != 0 && ProgramNameOf(existing) != ProgramName)
+        if (existing != 0 && AttachedMaps.ProgramName(existing) != ProgramName)
             throw new SteeringException($"another XDP program (id {existing}) is attached to the interface; steering stays at tc");
         int rc = LibBpf.XdpAttach(ifindex, programFd, LibBpf.XDP_FLAGS_DRV_MODE, null);
         if (rc < 0)
@@ -55,7 +54,7 @@ internal sealed unsafe class XdpForward : IDisposable
     public static void RemoveStale(int ifindex)
     {
         uint id = Query(ifindex);
-        if (id != 0 && ProgramNameOf(id) == ProgramName) LibBpf.XdpDetach(ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
+        if (id != 0 && AttachedMaps.ProgramName(id) == ProgramName) LibBpf.XdpDetach(ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
     }
 
     /// <summary>Detaches the program if it is still this instance's (a later start may have replaced it).</summary>
@@ -68,25 +67,5 @@ internal sealed unsafe class XdpForward : IDisposable
             if (Query(_ifindex) == _progId) LibBpf.XdpDetach(_ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
         });
         _netns.Dispose();
-    }
-
-    // struct bpf_prog_info: name[16] @64 (linux/bpf.h of this image).
-    private const int ProgInfoSize = 232, NameOffset = 64;
-
-    private static string? ProgramNameOf(uint id)
-    {
-        int fd = LibBpf.ProgGetFdById(id);
-        if (fd < 0) return null;
-        try
-        {
-            byte* info = stackalloc byte[ProgInfoSize];
-            new Span<byte>(info, ProgInfoSize).Clear();
-            uint len = ProgInfoSize;
-            if (LibBpf.ObjGetInfoByFd(fd, info, &len) < 0) return null;
-            var name = new ReadOnlySpan<byte>(info + NameOffset, 16);
-            int end = name.IndexOf((byte)0);
-            return Encoding.ASCII.GetString(end < 0 ? name : name[..end]);
-        }
-        finally { Libc.Close(fd); }
     }
 }
