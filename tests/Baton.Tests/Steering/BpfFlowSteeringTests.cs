@@ -57,12 +57,10 @@ public sealed class BpfFlowSteeringTests : IDisposable
         var client = Client(40010);
 
         // No entry: the router's own stack answers the SYN (a reset: nothing listens on the VIP here).
-        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
-        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+        StackAnswers(wire, client);
 
         steering.Block(client);
-        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
-        Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client) || WireSocket.IsTcp(f, client, SteeringLink.Service), Quiet));
+        NothingComesBack(wire, client);
         // Only the service is steered: the same client's packets to another port or address pass.
         var otherPort = new IPEndPoint(SteeringLink.Service.Address, 81);
         wire.Send(SteeringLink.Syn(client, otherPort));
@@ -72,18 +70,11 @@ public sealed class BpfFlowSteeringTests : IDisposable
         Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, otherAddress, client), TimeSpan.FromSeconds(2)));
 
         steering.Forward(client, "be1");
-        var sent = SteeringLink.Syn(client, SteeringLink.Service);
-        wire.Send(sent);
-        var forwarded = wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service), TimeSpan.FromSeconds(2));
-        Assert.NotNull(forwarded);
-        Assert.Equal(BackendMac.GetAddressBytes(), forwarded[..6]);
-        Assert.Equal(SteeringLink.RouterMac.GetAddressBytes(), forwarded[6..12]);
-        Assert.Equal(sent[12..], forwarded[12..sent.Length]); // the IP packet untouched
+        ForwardedToBackend(wire, client);
         Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), Quiet)); // and the stack never saw it
 
         steering.Clear(client);
-        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
-        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+        StackAnswers(wire, client);
     }
 
     [Fact]
@@ -148,29 +139,20 @@ public sealed class BpfFlowSteeringTests : IDisposable
         steering.AddBackend("be1", BackendMac);
         var client = Client(40030);
 
-        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
-        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+        StackAnswers(wire, client);
         steering.Block(client);
-        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
-        Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client) || WireSocket.IsTcp(f, client, SteeringLink.Service), Quiet));
+        NothingComesBack(wire, client);
 
         steering.Forward(client, "be1");
         long before = XdpTx();
         for (int i = 0; i < 3; i++)
         {
-            var sent = SteeringLink.Syn(client, SteeringLink.Service, sequence: (uint)(1000 + i));
-            wire.Send(sent);
-            var forwarded = wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service), TimeSpan.FromSeconds(2));
-            Assert.NotNull(forwarded);
-            Assert.Equal(BackendMac.GetAddressBytes(), forwarded[..6]);
-            Assert.Equal(SteeringLink.RouterMac.GetAddressBytes(), forwarded[6..12]);
-            Assert.Equal(sent[12..], forwarded[12..sent.Length]);
+            ForwardedToBackend(wire, client, sequence: (uint)(1000 + i));
         }
         Assert.Equal(3, XdpTx() - before); // each one sent back out by the driver, none by tc
 
         steering.Clear(client);
-        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
-        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+        StackAnswers(wire, client);
 
         crashed.Dispose(); // not its program any more: it stays
         Assert.NotEqual(0u, XdpProgramOnDevice());
@@ -195,6 +177,32 @@ public sealed class BpfFlowSteeringTests : IDisposable
             Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service) && f.AsSpan(0, 6).SequenceEqual(BackendMac.GetAddressBytes()), TimeSpan.FromSeconds(2)));
         }
         Assert.Equal(other, XdpProgramOnDevice());
+    }
+
+    // No entry: the router's own stack answers the SYN (a reset: nothing listens on the VIP here).
+    private static void StackAnswers(WireSocket wire, IPEndPoint client)
+    {
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client), TimeSpan.FromSeconds(2)));
+    }
+
+    // Blocked: neither the stack's answer nor the frame itself comes back.
+    private static void NothingComesBack(WireSocket wire, IPEndPoint client)
+    {
+        wire.Send(SteeringLink.Syn(client, SteeringLink.Service));
+        Assert.Null(wire.Receive(f => WireSocket.IsTcp(f, SteeringLink.Service, client) || WireSocket.IsTcp(f, client, SteeringLink.Service), Quiet));
+    }
+
+    // Forwarded: the frame comes back out addressed to the back-end, from the router, the IP packet untouched.
+    private static void ForwardedToBackend(WireSocket wire, IPEndPoint client, uint? sequence = null)
+    {
+        var sent = SteeringLink.Syn(client, SteeringLink.Service, sequence);
+        wire.Send(sent);
+        var forwarded = wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service), TimeSpan.FromSeconds(2));
+        Assert.NotNull(forwarded);
+        Assert.Equal(BackendMac.GetAddressBytes(), forwarded[..6]);
+        Assert.Equal(SteeringLink.RouterMac.GetAddressBytes(), forwarded[6..12]);
+        Assert.Equal(sent[12..], forwarded[12..sent.Length]);
     }
 
     private BpfFlowSteering StartXdp() => _link.Run(() => new BpfFlowSteering(SteeringLink.Device, SteeringLink.Service, SteeringLink.RouterMac, xdp: true));
