@@ -7,7 +7,7 @@ namespace Baton.Compare;
 /// <summary>Medians per cell, the markdown report (compare.md) and the plot (cpu-per-request.png).</summary>
 internal static class Report
 {
-    private sealed record Cell(double Rps, double P50Us, double P99Us, double RouterCpu, double BackendCpu, double Tx, double RssMiB, long Errors, int Runs, double RouterCore);
+    private sealed record Cell(double Rps, double P50Us, double P99Us, double RouterCpu, double BackendCpu, double Tx, double RssMiB, long Errors, int Runs, double RouterCore, double HostBusy);
 
     private static readonly Dictionary<string, string> Labels = new()
     {
@@ -86,7 +86,8 @@ internal static class Report
         rows.GroupBy(r => (r.Contender, r.Size, r.Connections)).ToDictionary(g => g.Key, g => new Cell(
             Median(g.Select(r => r.Rps)), Median(g.Select(r => r.P50Us)), Median(g.Select(r => r.P99Us)),
             Median(g.Select(r => r.RouterCpuPerReq)), Median(g.Select(r => r.BackendCpuPerReq)), Median(g.Select(r => r.TxPerReq)),
-            Median(g.Select(r => r.RssKiB / 1024.0)), g.Sum(r => r.Errors), g.Count(), Median(g.Select(r => r.RouterCorePerReq))));
+            Median(g.Select(r => r.RssKiB / 1024.0)), g.Sum(r => r.Errors), g.Count(), Median(g.Select(r => r.RouterCorePerReq)),
+            Median(g.Select(r => r.HostBusyPerReq))));
 
     private static string N(double v, int digits = 1) =>
         double.IsNaN(v) ? "—" : Math.Abs(v) >= 100 ? v.ToString("F0", CultureInfo.InvariantCulture) : v.ToString("F" + digits, CultureInfo.InvariantCulture);
@@ -234,16 +235,18 @@ internal static class Report
             md.AppendLine();
             md.AppendLine($"### {n} connections");
             md.AppendLine();
-            md.AppendLine("| size | contender | req/s | p50 ms | p99 ms | router core µs/req | router CPU µs/req | back-end CPU µs/req | router tx B/req | tx ÷ size | router RSS MiB | errors | runs |");
-            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+            md.AppendLine("| size | contender | req/s | p50 ms | p99 ms | router core µs/req | host busy µs/req | router CPU µs/req | back-end CPU µs/req | router tx B/req | tx ÷ size | router RSS MiB | errors | runs |");
+            md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             foreach (long s in sizes)
                 foreach (var c in contenders)
                 {
                     if (Get(c, s, n) is not { } cell) continue;
-                    md.AppendLine($"| {SizeLabel(s)} | {Labels[c]} | {N(cell.Rps)} | {N(cell.P50Us / 1000, 2)} | {N(cell.P99Us / 1000, 2)} | {N(cell.RouterCore)} | {N(cell.RouterCpu)} | {N(cell.BackendCpu)} | {N(cell.Tx)} | " +
+                    md.AppendLine($"| {SizeLabel(s)} | {Labels[c]} | {N(cell.Rps)} | {N(cell.P50Us / 1000, 2)} | {N(cell.P99Us / 1000, 2)} | {N(cell.RouterCore)} | {N(cell.HostBusy)} | {N(cell.RouterCpu)} | {N(cell.BackendCpu)} | {N(cell.Tx)} | " +
                         $"{(c == "direct" ? "—" : (100 * cell.Tx / s).ToString("F1", CultureInfo.InvariantCulture) + "%")} | {(c == "direct" ? "—" : N(cell.RssMiB))} | {cell.Errors} | {cell.Runs} |");
                 }
         }
+        md.AppendLine();
+        md.AppendLine("Host busy is every CPU's busy time per request (`/proc/stat`: wrk, the back-ends and the switch included), the figure that shows whether work was saved or only moved to another CPU (on veth an XDP program runs on the sending CPU); — in reports made before it was recorded.");
         md.AppendLine();
         md.AppendLine("Errors are wrk's socket errors (connect, read, write, timeout) plus non-2xx responses, summed over the runs. Raw runs: `compare-runs.csv` (rewrite this report and the plot from it: `bench/compare.sh --from-csv docs/benchmarks/compare-runs.csv`).");
         md.AppendLine();
