@@ -161,7 +161,7 @@ internal sealed class Arena : IDisposable
     public string PrepareWire(IEnumerable<string> contenders)
     {
         if (!contenders.Any(XdpContenders.Contains)) return "veth defaults";
-        Net.PrepareForXdp(on: true, "client");
+        Net.PrepareForXdp("client");
         return "prepared for XDP (client checksums in software, an XDP pass program on the router's switch port)";
     }
 

@@ -20,9 +20,6 @@ internal sealed record SweepOptions(
     /// <summary>Bodies copied instead of spliced (BATON_SPLICE=0): the zero-copy pump against a plain copy, run only when named.</summary>
     public static readonly string[] CopyVariants = ["relay-copy", "handoff-forward-copy"];
 
-    /// <summary>Steering variants (Baton:Xdp), run only when named.</summary>
-    public static readonly string[] SteeringVariants = Arena.XdpContenders;
-
     public const string Usage =
         "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; relay-copy,handoff-forward-copy; handoff-xdp; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
         "                     [--origin baton|nginx|sample] [--no-pin (no core of its own for the router: no router-core figure)]\n" +
@@ -47,7 +44,7 @@ internal sealed record SweepOptions(
                 case "--contenders":
                     contenders = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                     foreach (var c in contenders)
-                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c) && !CopyVariants.Contains(c) && !SteeringVariants.Contains(c) && c != AspNetContender) throw new ArgumentException($"unknown contender '{c}'");
+                        if (!AllContenders.Contains(c) && !ShortcutVariants.Contains(c) && !CopyVariants.Contains(c) && !Arena.XdpContenders.Contains(c) && c != AspNetContender) throw new ArgumentException($"unknown contender '{c}'");
                     break;
                 case "--origin":
                     origin = Next();

@@ -135,18 +135,17 @@ public sealed class NetnsCluster : IDisposable
     }
 
     /// <summary>
-    /// Makes the lab's wire fit for the router's XDP forwarding (<c>Baton:Xdp</c>), or puts it back
-    /// as it was. The switch's port for the router gets an XDP program of its own
+    /// Makes the lab's wire fit for the router's XDP forwarding (<c>Baton:Xdp</c>), for as long as
+    /// the cluster lasts. The switch's port for the router gets an XDP program of its own
     /// (<see cref="VethXdpPeer"/>), and <paramref name="clients"/> compute their TCP checksums
     /// themselves: a veth passes a locally sent frame with its checksum left to "offload"
     /// (CHECKSUM_PARTIAL), a frame sent back out by XDP loses that mark, and the back-end then
     /// drops it as corrupt. Frames from a real NIC carry their checksum.
     /// </summary>
-    public void PrepareForXdp(bool on, params string[] clients)
+    public void PrepareForXdp(params string[] clients)
     {
-        if (on) VethXdpPeer.AttachPassAll(Ns("switch"), "router");
-        else VethXdpPeer.Detach(Ns("switch"), "router");
-        foreach (var c in clients) Netns.ExecIn(Ns(c), "ethtool", "-K", "eth0", "tx", on ? "off" : "on");
+        VethXdpPeer.AttachPassAll(Ns("switch"), "router");
+        foreach (var c in clients) Netns.ExecIn(Ns(c), "ethtool", "-K", "eth0", "tx", "off");
     }
 
     private static void SetRps(string ns, string device, string mask) =>

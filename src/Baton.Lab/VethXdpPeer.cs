@@ -32,12 +32,4 @@ public static unsafe class VethXdpPeer
         finally { Libc.Close(fd); } // the device holds the program now
         return 0;
     });
-
-    /// <summary>Removes whatever XDP program <paramref name="device"/> in <paramref name="ns"/> has.</summary>
-    public static void Detach(string ns, string device) => Netns.Run(ns, () =>
-    {
-        uint ifindex = Libc.IfNameToIndex(device);
-        if (ifindex != 0) LibBpf.XdpDetach((int)ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
-        return 0;
-    });
 }

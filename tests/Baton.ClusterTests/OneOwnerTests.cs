@@ -228,7 +228,7 @@ public abstract class OwnerLabFixture(string prefix, bool xdp) : IAsyncLifetime
         Lab = await BatonLab.StartAsync(prefix, ClusterFixture.Subnet, ClusterFixture.IdleTimeout, steering: xdp ? "bpf" : ClusterFixture.Steering,
             traceOwnership: true, configure: xdp ? c => c["Baton"]!["Xdp"] = true : null);
         if (!xdp) return;
-        Lab.Net.PrepareForXdp(on: true, "client");
+        Lab.Net.PrepareForXdp("client");
         Assert.DoesNotContain("XDP forwarding unavailable", Lab.Router.Output);
     }
 

@@ -9,7 +9,7 @@ namespace Baton.Steering.Bpf;
 /// next start replaces a crashed run's filter in one step (BPF_TC_F_REPLACE), and stop removes only
 /// this filter, never the clsact qdisc (bpf_tc_hook_destroy would take everyone's filters with it).
 /// </summary>
-internal sealed unsafe class TcIngressFilter : IDisposable
+internal sealed unsafe class TcIngressFilter : AttachedProgram
 {
     /// <summary>Baton's filter handle on every device ("ba70").</summary>
     public const uint Handle = 0xba70;
@@ -20,22 +20,14 @@ internal sealed unsafe class TcIngressFilter : IDisposable
     /// </summary>
     public const uint Priority = 0xba;
 
-    private readonly int _ifindex;
-    private readonly uint _progId;
-    private readonly AttachNamespace _netns;
-    private bool _detached;
-
-    private TcIngressFilter(int ifindex, uint progId, AttachNamespace netns)
+    private TcIngressFilter(int ifindex, uint progId, SafeFileHandle netns) : base(ifindex, progId, netns)
     {
-        _ifindex = ifindex;
-        _progId = progId;
-        _netns = netns;
     }
 
     /// <summary>Attaches <paramref name="programFd"/> at ingress of <paramref name="ifindex"/> in the calling thread's namespace.</summary>
     public static TcIngressFilter Attach(int ifindex, int programFd)
     {
-        var netns = AttachNamespace.Current();
+        var netns = CurrentNamespace();
         try
         {
             var hook = BpfTcHook.Ingress(ifindex);
@@ -75,24 +67,18 @@ internal sealed unsafe class TcIngressFilter : IDisposable
         if (rc < 0 && rc != -ENOENT && rc != -EINVAL) throw Failure("bpf_tc_detach", rc);
     }
 
-    /// <summary>Detaches the filter, if it is still this instance's program (a later start may have replaced it).</summary>
-    public void Dispose()
+    // The device may have gone away, and the filter with it: nothing held, nothing to remove.
+    protected override uint? HeldProgram()
     {
-        if (_detached) return;
-        _detached = true;
-        _netns.Run(Detach);
-        _netns.Dispose();
+        try { return Query(IfIndex); }
+        catch (SteeringException) { return null; }
     }
 
-    private void Detach()
+    protected override void Detach()
     {
-        try
-        {
-            if (Query(_ifindex) == _progId) Remove(_ifindex);
-        }
-        catch (SteeringException) { } // the device went away, and the filter with it
+        try { Remove(IfIndex); }
+        catch (SteeringException) { }
     }
-
 
     private const int ENOENT = 2, EINVAL = 22, EEXIST = 17;
 

@@ -1,4 +1,5 @@
 using Baton.Interop;
+using Microsoft.Win32.SafeHandles;
 
 namespace Baton.Steering.Bpf;
 
@@ -10,21 +11,13 @@ namespace Baton.Steering.Bpf;
 /// program per device, so another program found there is left alone and tc does all the steering;
 /// one of Baton's own (a crashed run's, by its name) is replaced.
 /// </summary>
-internal sealed unsafe class XdpForward : IDisposable
+internal sealed unsafe class XdpForward : AttachedProgram
 {
     /// <summary>The program's name in the kernel (bpf_prog_info.name).</summary>
     public const string ProgramName = "steer_xdp";
 
-    private readonly int _ifindex;
-    private readonly uint _progId;
-    private readonly AttachNamespace _netns;
-    private bool _detached;
-
-    private XdpForward(int ifindex, uint progId, AttachNamespace netns)
+    private XdpForward(int ifindex, uint progId, SafeFileHandle netns) : base(ifindex, progId, netns)
     {
-        _ifindex = ifindex;
-        _progId = progId;
-        _netns = netns;
     }
 
     /// <summary>Attaches the program at <paramref name="ifindex"/> (calling thread's namespace).</summary>
@@ -39,7 +32,7 @@ internal sealed unsafe class XdpForward : IDisposable
             throw new SteeringException(rc == -Libc.EPERM
                 ? "attaching XDP needs CAP_NET_ADMIN and CAP_BPF (run as root)"
                 : $"the interface's driver took no native XDP program ({LibBpf.Error("bpf_xdp_attach", rc).Message}); steering stays at tc");
-        return new XdpForward(ifindex, Query(ifindex), AttachNamespace.Current());
+        return new XdpForward(ifindex, Query(ifindex), CurrentNamespace());
     }
 
     /// <summary>The id of the native XDP program on <paramref name="ifindex"/>, 0 for none.</summary>
@@ -57,15 +50,7 @@ internal sealed unsafe class XdpForward : IDisposable
         if (id != 0 && AttachedMaps.ProgramName(id) == ProgramName) LibBpf.XdpDetach(ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
     }
 
-    /// <summary>Detaches the program if it is still this instance's (a later start may have replaced it).</summary>
-    public void Dispose()
-    {
-        if (_detached) return;
-        _detached = true;
-        _netns.Run(() =>
-        {
-            if (Query(_ifindex) == _progId) LibBpf.XdpDetach(_ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
-        });
-        _netns.Dispose();
-    }
+    protected override uint? HeldProgram() => Query(IfIndex);
+
+    protected override void Detach() => LibBpf.XdpDetach(IfIndex, LibBpf.XDP_FLAGS_DRV_MODE, null);
 }
