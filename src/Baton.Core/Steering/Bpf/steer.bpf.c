@@ -245,8 +245,11 @@ int steer(struct __sk_buff *skb)
     int shot;
     struct flow_action *a = entry_of(skb, &key, &hold_ifindex, &shot);
     if (shot) return TC_ACT_SHOT;
+    // Only where steer_xdp ran: a frame released to the router's stack comes to the hold device's
+    // ingress too, and may still carry the bytes in front of its data; counted off twice, the count
+    // would wrap and keep that connection off XDP for good.
     void *meta = (void *)(long)skb->data_meta;
-    if (meta + sizeof(__u32) <= (void *)(long)skb->data && *(__u32 *)meta == PASSED_MAGIC) {
+    if (skb->ifindex != hold_ifindex && meta + sizeof(__u32) <= (void *)(long)skb->data && *(__u32 *)meta == PASSED_MAGIC) {
         __u64 *n = bpf_map_lookup_elem(&passed, &key);
         // GRO may have merged several counted frames into this one.
         if (n) __sync_fetch_and_add(n, -(__s64)(skb->gso_segs > 1 ? skb->gso_segs : 1));
