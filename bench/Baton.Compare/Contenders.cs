@@ -147,6 +147,8 @@ internal sealed class Arena : IDisposable
         "local" => StartLocalAsync(),
         "relay" => StartRelayAsync(),
         "relay-copy" => StartRelayAsync(copy: true),
+        "relay-pool" => StartRelayAsync(pool: true),
+        "handoff-pool" => StartHandoffAsync(pool: true),
         "yarp" => StartYarpAsync(),
         "haproxy" => StartHaproxyAsync(),
         "nginx" => StartNginxAsync(),
@@ -217,9 +219,9 @@ internal sealed class Arena : IDisposable
     /// is adaptive, each destination both its agent and its host's origin (which runs anyway), and
     /// the router relays or hands off per request by the response size it has learned.
     /// </summary>
-    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false, bool forward = false, bool copy = false, bool xdp = false)
+    private async Task<Running> StartHandoffAsync(bool adaptive = false, bool shortcut = true, bool samePath = false, bool forward = false, bool copy = false, bool xdp = false, bool pool = false)
     {
-        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut") + (forward ? "-forward" : "") + (copy ? "-copy" : "") + (xdp ? "-xdp" : "");
+        string name = (adaptive ? "adaptive" : "handoff") + (samePath ? "-same" : "") + (shortcut ? "" : "-noshortcut") + (forward ? "-forward" : "") + (copy ? "-copy" : "") + (xdp ? "-xdp" : "") + (pool ? "-pool" : "");
         var dir = Folder(name);
         var key = Path.Combine(dir, "cluster.key");
         ClusterKey.CreateFile(key);
@@ -245,7 +247,7 @@ internal sealed class Arena : IDisposable
             foreach (var (be, a) in agents)
                 if (!await a.WaitForOutputAsync("listening for the router", StartTimeout).ConfigureAwait(false))
                     throw new InvalidOperationException($"agent {be} did not start:\n{a.Output}");
-            var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config]);
+            var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config], environment: pool ? PoolCompletions : null);
             started.Add(router);
             foreach (var be in Net.Backends)
                 if (!await router.WaitForOutputAsync($"agent {be} connected", StartTimeout).ConfigureAwait(false))
@@ -316,15 +318,16 @@ internal sealed class Arena : IDisposable
         }
     }
 
+    private static readonly Dictionary<string, string> PoolCompletions = new() { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "0" };
     private static readonly Dictionary<string, string> NoSplice = new() { ["BATON_SPLICE"] = "0" };
 
-    private async Task<Running> StartRelayAsync(bool copy = false)
+    private async Task<Running> StartRelayAsync(bool copy = false, bool pool = false)
     {
-        string name = copy ? "relay-copy" : "relay";
+        string name = copy ? "relay-copy" : pool ? "relay-pool" : "relay";
         var dir = Folder(name);
         var config = Path.Combine(dir, "router.json");
         WriteJson(config, BatonConfig("relay", be => new JsonObject { ["Address"] = OriginUrl(be) }));
-        var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config], environment: copy ? NoSplice : null);
+        var router = BatonProcess.Start(RouterNs, "router", ["router", "--config", config], environment: copy ? NoSplice : pool ? PoolCompletions : null);
         if (!await router.WaitForOutputAsync("router listening on", StartTimeout).ConfigureAwait(false))
         {
             router.Dispose();

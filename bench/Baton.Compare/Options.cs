@@ -17,11 +17,15 @@ internal sealed record SweepOptions(
     /// <summary>Hand-off variants for the same-target shortcut, run only when named in --contenders.</summary>
     public static readonly string[] ShortcutVariants = ["handoff-noshortcut", "handoff-same", "handoff-same-noshortcut"];
 
-    /// <summary>Bodies copied instead of spliced (BATON_SPLICE=0): the zero-copy pump against a plain copy, run only when named.</summary>
-    public static readonly string[] CopyVariants = ["relay-copy", "handoff-forward-copy"];
+    /// <summary>
+    /// Run only when named: bodies copied instead of spliced (BATON_SPLICE=0), the zero-copy pump
+    /// against a plain copy; the router's socket continuations on the thread pool (the .NET default,
+    /// DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=0) against its own inline mode.
+    /// </summary>
+    public static readonly string[] CopyVariants = ["relay-copy", "handoff-forward-copy", "relay-pool", "handoff-pool"];
 
     public const string Usage =
-        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; relay-copy,handoff-forward-copy; handoff-xdp; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
+        "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; relay-copy,handoff-forward-copy; relay-pool,handoff-pool; handoff-xdp; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
         "                     [--origin baton|nginx|sample] [--no-pin (no core of its own for the router: no router-core figure)]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 

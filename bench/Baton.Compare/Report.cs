@@ -17,6 +17,8 @@ internal static class Report
         ["handoff-aspnet"] = "Baton handoff to the ASP.NET Core sample in-process (UseBatonAgent)",
         ["handoff-forward-copy"] = "Baton handoff, agent --forward, bodies copied (no splice)",
         ["relay-copy"] = "Baton relay, bodies copied (no splice)",
+        ["relay-pool"] = "Baton relay, socket continuations on the thread pool",
+        ["handoff-pool"] = "Baton handoff, socket continuations on the thread pool",
         ["handoff-xdp"] = "Baton handoff, forwarded frames at XDP",
         ["adaptive"] = "Baton adaptive",
         ["handoff-noshortcut"] = "Baton handoff, no shortcut",

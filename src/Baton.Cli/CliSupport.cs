@@ -120,6 +120,24 @@ internal static class CliSupport
             AppContext.SetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit", 0);
     }
 
+    /// <summary>
+    /// The router runs its sockets' continuations on .NET's socket event threads (one per CPU in this
+    /// mode) instead of handing each one to the thread pool: a relayed 1 KiB request crossed from the
+    /// event thread to a pool thread at every receive, a wake-up and a context switch each. The router
+    /// runs no application code, and nothing on its socket paths blocks (repair calls and map updates
+    /// take microseconds; the hold queue and link waits have threads of their own), which is what
+    /// this mode needs. Agents and workers run applications, so they keep the default. The runtime
+    /// reads the variable when the first socket operation starts its event loop, so this runs before
+    /// anything opens a socket; a value the operator set (0 turns it off) is left as it is.
+    /// </summary>
+    public static void InlineSocketCompletions()
+    {
+        if (Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+    }
+
+    internal const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
     /// <summary>The diagnostics option that writes when this process's connection copies went live and were dumped.</summary>
     public static Option<string?> OwnershipTraceOption() => new("--ownership-trace")
     {

@@ -16,6 +16,7 @@ internal static class RouterCommand
         var cmd = new Command("router", "Run the routing node: accept on the VIP, route each request, hand connections off.") { config, timings, verbose, trace };
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
+            CliSupport.InlineSocketCompletions(); // first: before any socket starts the runtime's event loop
             var options = RouterConfig.Load(parse.GetValue(config)!);
             if (parse.GetValue(timings) is { } t) options = options with { TimingsFile = t };
             using var loggers = CliSupport.Loggers(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
