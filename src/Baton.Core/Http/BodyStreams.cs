@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace Baton.Http;
 
 /// <summary>Read-only stream base for request bodies taken from an <see cref="HttpInput"/>.</summary>
@@ -49,54 +47,28 @@ internal sealed class ContentLengthBodyStream(HttpInput input, long length) : Bo
     }
 }
 
-/// <summary>A chunked body (RFC 9112 §7.1), checked by the rules of <see cref="ChunkedFraming"/>: extensions are validated and skipped, trailers are validated and dropped.</summary>
+/// <summary>A chunked body (RFC 9112 §7.1), decoded and checked by the rules of <see cref="ChunkedFraming"/> (<see cref="ChunkedCursor"/>): extensions are validated and skipped, trailers are validated and dropped.</summary>
 internal sealed class ChunkedBodyStream(HttpInput input) : BodyStream
 {
-    private const int LineLimit = ChunkedFraming.LineLimit;
-    private long _chunkLeft;
-    private bool _done;
+    private ChunkedCursor _cursor;
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
     {
-        if (_done || buffer.IsEmpty) return 0;
-        if (_chunkLeft == 0)
+        if (buffer.IsEmpty) return 0;
+        while (!_cursor.Done)
         {
-            string sizeLine = await ReadLineAsync(ct).ConfigureAwait(false);
-            _chunkLeft = ChunkedFraming.ParseSizeLine(Encoding.Latin1.GetBytes(sizeLine), out string? error);
-            if (_chunkLeft < 0) throw new BadRequestBodyException($"{error}: '{sizeLine}'");
-            if (_chunkLeft == 0)
+            if (_cursor.DataLeft > 0)
             {
-                string trailer;
-                while ((trailer = await ReadLineAsync(ct).ConfigureAwait(false)).Length > 0) // trailers are checked and dropped
-                {
-                    string? bad = ChunkedFraming.CheckTrailerLine(Encoding.Latin1.GetBytes(trailer));
-                    if (bad != null) throw new BadRequestBodyException(bad);
-                }
-                _done = true;
-                return 0;
+                int n = await input.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _cursor.DataLeft)], ct).ConfigureAwait(false);
+                if (n == 0) throw new IOException("connection closed inside a chunk");
+                _cursor.SkipData(n);
+                return n;
             }
+            int framing = _cursor.AdvanceFraming(input.Unread, out string? error);
+            if (error is not null) throw new BadRequestBodyException(error);
+            input.Consume(framing);
+            if (framing == 0 && await input.FillAsync(ct).ConfigureAwait(false) == 0) throw new IOException("connection closed inside a chunked body");
         }
-        int n = await input.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _chunkLeft)], ct).ConfigureAwait(false);
-        if (n == 0) throw new IOException("connection closed inside a chunk");
-        _chunkLeft -= n;
-        if (_chunkLeft == 0 && (await ReadLineAsync(ct).ConfigureAwait(false)).Length != 0)
-            throw new BadRequestBodyException("chunk data not followed by CRLF");
-        return n;
-    }
-
-    private async ValueTask<string> ReadLineAsync(CancellationToken ct)
-    {
-        while (true)
-        {
-            int i = input.Unread.IndexOf("\r\n"u8);
-            if (i >= 0)
-            {
-                string line = Encoding.Latin1.GetString(input.Unread[..i]);
-                input.Consume(i + 2);
-                return line;
-            }
-            if (input.Unread.Length > LineLimit) throw new BadRequestBodyException("chunk line too long");
-            if (await input.FillAsync(ct).ConfigureAwait(false) == 0) throw new IOException("connection closed inside a chunked body");
-        }
+        return 0;
     }
 }

@@ -29,62 +29,10 @@ public static class ChunkedFraming
     /// </summary>
     public static FrameStatus Scan(ReadOnlySpan<byte> buffer, out int length, out string? error, IBufferWriter<byte>? data = null)
     {
-        length = 0;
-        error = null;
-        int pos = 0;
-        while (true)
-        {
-            int eol = buffer[pos..].IndexOf("\r\n"u8);
-            if (eol < 0)
-            {
-                var partial = buffer[pos..];
-                if (partial.Length > LineLimit) { error = "chunk size line too long"; return FrameStatus.Error; }
-                // Refuse what can never become valid as early as possible.
-                int cr = partial.IndexOf((byte)'\r');
-                if (partial.IndexOf((byte)'\n') >= 0 || (cr >= 0 && cr != partial.Length - 1)) { error = "bare CR or LF in chunk size line"; return FrameStatus.Error; }
-                if (!IsSizeLinePrefix(cr < 0 ? partial : partial[..cr])) { error = "invalid chunk size line"; return FrameStatus.Error; }
-                return FrameStatus.Incomplete;
-            }
-            if (eol > LineLimit) { error = "chunk size line too long"; return FrameStatus.Error; }
-            long size = ParseSizeLine(buffer.Slice(pos, eol), out error);
-            if (size < 0) return FrameStatus.Error;
-            pos += eol + 2;
-            if (size == 0)
-            {
-                // trailer-section CRLF
-                while (true)
-                {
-                    int e = buffer[pos..].IndexOf("\r\n"u8);
-                    if (e < 0)
-                    {
-                        var partial = buffer[pos..];
-                        if (partial.Length > LineLimit) { error = "trailer line too long"; return FrameStatus.Error; }
-                        int cr = partial.IndexOf((byte)'\r');
-                        if (partial.IndexOf((byte)'\n') >= 0 || (cr >= 0 && cr != partial.Length - 1)) { error = "bare CR or LF in trailer"; return FrameStatus.Error; }
-                        return FrameStatus.Incomplete;
-                    }
-                    var line = buffer.Slice(pos, e);
-                    pos += e + 2;
-                    if (line.IsEmpty) { length = pos; return FrameStatus.Complete; }
-                    error = CheckTrailerLine(line);
-                    if (error != null) return FrameStatus.Error;
-                }
-            }
-            if (buffer.Length - pos < size)
-            {
-                data?.Write(buffer[pos..]);
-                return FrameStatus.Incomplete;
-            }
-            data?.Write(buffer.Slice(pos, (int)size));
-            pos += (int)size;
-            if (buffer.Length - pos < 2)
-            {
-                if (buffer.Length - pos == 1 && buffer[pos] != '\r') { error = "chunk data not followed by CRLF"; return FrameStatus.Error; }
-                return FrameStatus.Incomplete;
-            }
-            if (buffer[pos] != '\r' || buffer[pos + 1] != '\n') { error = "chunk data not followed by CRLF"; return FrameStatus.Error; }
-            pos += 2;
-        }
+        var cursor = new ChunkedCursor();
+        int n = cursor.Advance(buffer, out error, data);
+        length = cursor.Done ? n : 0;
+        return error is not null ? FrameStatus.Error : cursor.Done ? FrameStatus.Complete : FrameStatus.Incomplete;
     }
 
     /// <summary>Parses a chunk-size line without its CRLF: <c>1*HEXDIG *( ";" token [ "=" ( token / quoted-string ) ] )</c>. Returns -1 with a reason when invalid.</summary>
@@ -170,7 +118,7 @@ public static class ChunkedFraming
     }
 
     // A prefix of a size line that could still become valid (used while waiting for its CRLF).
-    private static bool IsSizeLinePrefix(ReadOnlySpan<byte> s)
+    internal static bool IsSizeLinePrefix(ReadOnlySpan<byte> s)
     {
         if (s.IsEmpty) return true;
         if (!IsHex(s[0])) return false;
@@ -182,4 +130,110 @@ public static class ChunkedFraming
     private static bool IsHex(byte b) => b is >= (byte)'0' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';
 
     private static int HexValue(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
+}
+
+/// <summary>
+/// Where a chunked body stands as its bytes go by: <see cref="ChunkedFraming"/>'s rules applied to
+/// each piece as it arrives, so a body can be checked and passed on as it came without being held
+/// whole (relay's <c>ChunkedPump</c>), or scanned in one buffer (<see cref="ChunkedFraming.Scan"/>).
+/// </summary>
+public struct ChunkedCursor
+{
+    private enum Part { SizeLine, Data, DataEnd, Trailer, Done }
+
+    private Part _part;
+    private long _dataLeft;
+
+    /// <summary>The last chunk and the trailer section's CRLF have gone by: the body is complete.</summary>
+    public readonly bool Done => _part == Part.Done;
+
+    /// <summary>Bytes of the current chunk's data still to come (0 outside a chunk's data).</summary>
+    public readonly long DataLeft => _part == Part.Data ? _dataLeft : 0;
+
+    /// <summary>
+    /// Goes over <paramref name="bytes"/>, the body's next bytes, as far as they are whole lines or
+    /// chunk data, and returns how many it took: a line without its CRLF yet is left for the next
+    /// call, with more bytes behind it. Stops at the body's end. <paramref name="error"/> is set when
+    /// the bytes can never become a valid body (the count is then meaningless). Chunk data goes to
+    /// <paramref name="data"/> when given.
+    /// </summary>
+    public int Advance(ReadOnlySpan<byte> bytes, out string? error, IBufferWriter<byte>? data = null) =>
+        Advance(bytes, out error, data, stopAtData: false);
+
+    /// <summary>
+    /// As <see cref="Advance(ReadOnlySpan{byte}, out string?, IBufferWriter{byte}?)"/>, but stops
+    /// where a chunk's data starts (<see cref="DataLeft"/> is then above 0), for a reader that takes
+    /// the data into a buffer of its own and counts it off with <see cref="SkipData"/>.
+    /// </summary>
+    public int AdvanceFraming(ReadOnlySpan<byte> bytes, out string? error) =>
+        Advance(bytes, out error, data: null, stopAtData: true);
+
+    private int Advance(ReadOnlySpan<byte> bytes, out string? error, IBufferWriter<byte>? data, bool stopAtData)
+    {
+        error = null;
+        int pos = 0;
+        while (pos < bytes.Length && _part != Part.Done)
+        {
+            var rest = bytes[pos..];
+            switch (_part)
+            {
+                case Part.Data:
+                    if (stopAtData) return pos;
+                    int take = (int)Math.Min(_dataLeft, rest.Length);
+                    data?.Write(rest[..take]);
+                    pos += take;
+                    _dataLeft -= take;
+                    if (_dataLeft == 0) _part = Part.DataEnd;
+                    break;
+                case Part.DataEnd:
+                    if (rest[0] != '\r' || (rest.Length > 1 && rest[1] != '\n')) { error = "chunk data not followed by CRLF"; return pos; }
+                    if (rest.Length < 2) return pos;
+                    pos += 2;
+                    _part = Part.SizeLine;
+                    break;
+                default: // a size line or a trailer line
+                    bool sizeLine = _part == Part.SizeLine;
+                    int eol = rest.IndexOf("\r\n"u8);
+                    if (eol < 0)
+                    {
+                        error = PartialLineError(rest, sizeLine);
+                        return pos;
+                    }
+                    var line = rest[..eol];
+                    if (sizeLine)
+                    {
+                        if (eol > ChunkedFraming.LineLimit) { error = "chunk size line too long"; return pos; }
+                        long size = ChunkedFraming.ParseSizeLine(line, out error);
+                        if (size < 0) return pos;
+                        (_part, _dataLeft) = size == 0 ? (Part.Trailer, 0L) : (Part.Data, size);
+                    }
+                    else if (line.IsEmpty) _part = Part.Done;
+                    else if ((error = ChunkedFraming.CheckTrailerLine(line)) is not null) return pos;
+                    pos += eol + 2;
+                    break;
+            }
+        }
+        return pos;
+    }
+
+    /// <summary>
+    /// Counts <paramref name="count"/> bytes of the current chunk's data as gone by without being
+    /// looked at (sent on socket to socket, or from a buffer of the caller's own).
+    /// </summary>
+    public void SkipData(long count)
+    {
+        if (count <= 0 || count > DataLeft) throw new ArgumentOutOfRangeException(nameof(count), $"{count} bytes of chunk data skipped where {DataLeft} remain");
+        _dataLeft -= count;
+        if (_dataLeft == 0) _part = Part.DataEnd;
+    }
+
+    // A line still waiting for its CRLF: refuse what can never become valid as early as possible.
+    private static string? PartialLineError(ReadOnlySpan<byte> partial, bool sizeLine)
+    {
+        if (partial.Length > ChunkedFraming.LineLimit) return sizeLine ? "chunk size line too long" : "trailer line too long";
+        int cr = partial.IndexOf((byte)'\r');
+        if (partial.IndexOf((byte)'\n') >= 0 || (cr >= 0 && cr != partial.Length - 1)) return sizeLine ? "bare CR or LF in chunk size line" : "bare CR or LF in trailer";
+        if (sizeLine && !ChunkedFraming.IsSizeLinePrefix(cr < 0 ? partial : partial[..cr])) return "invalid chunk size line";
+        return null;
+    }
 }

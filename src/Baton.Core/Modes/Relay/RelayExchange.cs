@@ -103,8 +103,11 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
             {
                 long length = response.Body == ResponseBody.ContentLength ? response.ContentLength : -1;
                 // A length or the close: the bytes pass as they are, so they can go socket to socket
-                // (splice); chunks are read and checked here, and re-chunked for the client.
-                var copied = response.Body != ResponseBody.Chunked && SplicePump.Suits(length)
+                // (splice). Chunks pass as they came to an HTTP/1.1 client, checked on the way, large
+                // ones spliced; an HTTP/1.0 client gets them decoded.
+                var copied = clientChunked
+                    ? await ChunkedPump.CopyAsync(up.Input, up.Socket, connection.Socket, _o.ActivityTimeout, target.Log, abort.Token).ConfigureAwait(false)
+                    : response.Body != ResponseBody.Chunked && SplicePump.Suits(length)
                     ? await SplicePump.CopyAsync(up.Input, up.Socket, length, connection.Socket, _o.ActivityTimeout, target.Log, abort.Token).ConfigureAwait(false)
                     : await BodyPump.CopyAsync(response.Body switch
                     {
@@ -184,9 +187,12 @@ internal sealed class RelayExchange(RelayTarget target, ClientConnection connect
         await Task.Yield(); // the response head is awaited while the body streams
         var body = requestBody ?? connection.Input.OpenBody(head);
         // An upload with a length goes socket to socket as a response body does (its stream counts
-        // it read, so the next request is found where it starts); chunks are checked and re-chunked.
+        // it read, so the next request is found where it starts). Chunks read from the connection
+        // pass as they came (ChunkedPump); a body its holder opened is read, checked and re-chunked.
         var r = body is ContentLengthBodyStream sized && SplicePump.Suits(sized.Remaining)
             ? await SplicePump.CopyAsync(connection.Input, connection.Socket, sized.TakeRemaining(), up.Socket, _o.ActivityTimeout, target.Log, _abort.Token).ConfigureAwait(false)
+            : requestBody is null && head.Chunked
+            ? await ChunkedPump.CopyAsync(connection.Input, connection.Socket, up.Socket, _o.ActivityTimeout, target.Log, _abort.Token).ConfigureAwait(false)
             : await BodyPump.CopyAsync(body, up.Socket, head.Chunked, _o.ActivityTimeout, _abort.Token).ConfigureAwait(false);
         // A client that breaks off or stalls its body fails the exchange. An origin that stops
         // reading may still be answering (an early 413), so that case waits for its response.

@@ -326,6 +326,45 @@ public sealed class RelayTargetTests
     }
 
     [Fact]
+    public async Task Chunk_framing_reaches_an_HTTP_11_client_as_the_origin_sent_it()
+    {
+        // Extensions, a chunk large enough to go socket to socket (spliced), small ones around it,
+        // and trailers: the client gets the body byte for byte, and the connections stay usable.
+        var big = Pattern(0x30000, 3);
+        var body = Concat("3;a=b\r\nabc\r\n30000\r\n"u8.ToArray(), big, "\r\n5;q=\"x y\"\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n"u8.ToArray());
+        await using var origin = new ScriptedOrigin(_ => new(Concat("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"u8.ToArray(), body)));
+        await using var relay = new RelayHarness(origin.Url);
+        using var client = await relay.ConnectAsync();
+
+        for (int i = 0; i < 2; i++)
+        {
+            await client.SendAsync("GET /framed HTTP/1.1\r\nHost: h\r\n\r\n");
+            var head = await client.ReadAsync("HEAD"); // the head only: the body is read raw below
+            Assert.Equal("chunked", head["Transfer-Encoding"]);
+            Assert.Equal(body, await client.ReadExactlyAsync(body.Length));
+        }
+        Assert.Equal(1, origin.Connections);
+        Assert.All(await relay.OutcomesAsync(2), o => Assert.IsType<TransactionOutcome.Back>(o));
+    }
+
+    [Fact]
+    public async Task Chunks_the_origin_breaks_after_the_head_end_the_client_connection()
+    {
+        // The break comes after a chunk large enough that the head went out first (a break in
+        // the bytes that came with the head is answered 502 instead).
+        var big = Pattern(0x30000, 4);
+        await using var origin = new ScriptedOrigin(_ => new(Concat("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n30000\r\n"u8.ToArray(), big, "XX0\r\n\r\n"u8.ToArray())));
+        await using var relay = new RelayHarness(origin.Url);
+        using var client = await relay.ConnectAsync();
+
+        await client.SendAsync("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        // Never a complete body: the relay resets the connection (part of a response is out).
+        var e = await Record.ExceptionAsync(() => client.ReadAsync());
+        Assert.True(e is IOException or SocketException, $"the client read a whole response, or failed otherwise: {e}");
+        Assert.IsType<TransactionOutcome.Ended>(Assert.Single(await relay.OutcomesAsync(1)));
+    }
+
+    [Fact]
     public async Task An_HTTP_10_client_gets_a_chunked_response_de_chunked_and_closed()
     {
         await using var origin = new ScriptedOrigin(_ => new("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nold \r\n6\r\nclient\r\n0\r\n\r\n"u8.ToArray()));
