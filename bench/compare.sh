@@ -8,6 +8,7 @@
 # Options (defaults): --contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx
 #   --sizes 1024,16384,262144,1048576,10485760 --connections 4,32 --runs 3 --duration 5 --out docs/benchmarks
 #   --from-csv FILE: only rewrite the report and the plot from a previous run's CSV.
+#   --origin baton|nginx|sample (the server every contender fronts); --chunked: /stream/N, sent chunked (sample only).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

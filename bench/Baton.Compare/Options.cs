@@ -4,8 +4,11 @@ namespace Baton.Compare;
 
 internal sealed record SweepOptions(
     string[] Contenders, long[] Sizes, int[] Connections, int Runs, TimeSpan Duration,
-    string OutDir, string YarpDll, string? Commit, string? FromCsv, string Origin = "baton", bool Pin = true)
+    string OutDir, string YarpDll, string? Commit, string? FromCsv, string Origin = "baton", bool Pin = true, bool Chunked = false)
 {
+    /// <summary>The path wrk asks for, N bytes each: <c>/stream/N</c> (the sample sends it chunked) with --chunked, else <c>/bytes/N</c> (with a length).</summary>
+    public string PathOf(long size) => $"/{(Chunked ? "stream" : "bytes")}/{size}";
+
     /// <summary>The ASP.NET Core sample as its own agent: only with --origin sample.</summary>
     public const string AspNetContender = Arena.AspNetContender;
 
@@ -26,7 +29,7 @@ internal sealed record SweepOptions(
 
     public const string Usage =
         "usage: Baton.Compare --yarp YarpHost.dll [--contenders direct,handoff,handoff-forward,adaptive,local,relay,yarp,haproxy,nginx (also: handoff-noshortcut,handoff-same,handoff-same-noshortcut; relay-copy,handoff-forward-copy; relay-pool,handoff-pool; handoff-xdp; handoff-aspnet with --origin sample)] [--sizes 1024,16384,262144,1048576,10485760]\n" +
-        "                     [--origin baton|nginx|sample] [--no-pin (no core of its own for the router: no router-core figure)]\n" +
+        "                     [--origin baton|nginx|sample] [--chunked (responses chunked: --origin sample's /stream/N)] [--no-pin (no core of its own for the router: no router-core figure)]\n" +
         "                     [--connections 4,32] [--runs 3] [--duration 5] [--out docs/benchmarks] [--commit REV] | --from-csv FILE [--out DIR]";
 
     public static SweepOptions Parse(string[] args)
@@ -39,7 +42,7 @@ internal sealed record SweepOptions(
         string outDir = "docs/benchmarks";
         string? yarp = null, commit = null, fromCsv = null;
         string origin = "baton";
-        bool pin = true;
+        bool pin = true, chunked = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -55,6 +58,7 @@ internal sealed record SweepOptions(
                     if (!Arena.Origins.Contains(origin)) throw new ArgumentException($"--origin: '{origin}' is not one of {string.Join(", ", Arena.Origins)}");
                     break;
                 case "--no-pin": pin = false; break;
+                case "--chunked": chunked = true; break;
                 case "--sizes": sizes = Next().Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--connections": connections = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--runs": runs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -70,7 +74,8 @@ internal sealed record SweepOptions(
         if (fromCsv is null && (yarp is null || !File.Exists(yarp))) throw new ArgumentException("--yarp must name the built YarpHost.dll");
         if (runs < 1 || duration < 1 || sizes.Length == 0 || connections.Length == 0) throw new ArgumentException("runs ≥ 1, duration ≥ 1 s, and some sizes and connections");
         if (contenders.Contains(AspNetContender) && origin != "sample") throw new ArgumentException($"{AspNetContender} needs --origin sample (the sample application is its own agent)");
-        return new SweepOptions(contenders, sizes, connections, runs, TimeSpan.FromSeconds(duration), outDir, yarp ?? "", commit, fromCsv, origin, pin);
+        if (chunked && origin != "sample") throw new ArgumentException("--chunked needs --origin sample (its /stream/N is sent chunked)");
+        return new SweepOptions(contenders, sizes, connections, runs, TimeSpan.FromSeconds(duration), outDir, yarp ?? "", commit, fromCsv, origin, pin, chunked);
     }
 }
 

@@ -71,12 +71,12 @@ try
             c = core is null ? await arena.StartAsync(name) : await core.StartAsync(() => arena.StartAsync(name), backendsOnRouterHost: name == "local");
             // Warm-up: JIT, pools, connection caches.
             foreach (long size in new long[] { 1024, 1 << 20 })
-                await Wrk.RunAsync(arena.ClientNs, $"{c.Url}/bytes/{size}", o.Connections.Max(), TimeSpan.FromSeconds(2), stop.Token);
+                await Wrk.RunAsync(arena.ClientNs, c.Url + o.PathOf(size), o.Connections.Max(), TimeSpan.FromSeconds(2), stop.Token);
             foreach (long size in o.Sizes)
                 foreach (int conns in o.Connections)
                     for (int run = 1; run <= o.Runs; run++)
                     {
-                        var row = await MeasureAsync(arena, c, core, size, conns, run, o.Duration, stop.Token);
+                        var row = await MeasureAsync(arena, c, core, o.PathOf(size), size, conns, run, o.Duration, stop.Token);
                         all.Add(row);
                         File.AppendAllText(csvPath, row.ToCsv() + "\n");
                         Console.WriteLine($"  {Report.SizeLabel(size),7} c={conns,-3} run {run}: {row.Rps,9:F0} req/s  p50 {row.P50Us / 1000,8:F2} ms  p99 {row.P99Us / 1000,8:F2} ms  router {row.RouterCpuPerReq,8:F1} µs/req  router core {row.RouterCorePerReq,8:F1} µs/req  tx {row.TxPerReq,10:F0} B/req  errors {row.Errors}  [{(DateTime.UtcNow - started).TotalMinutes:F1} min]");
@@ -109,7 +109,7 @@ finally
 if (all.Count > 0) Report.Write(o, all, failures, meta);
 return rc;
 
-static async Task<RunRow> MeasureAsync(Arena arena, Running c, RouterCore? core, long size, int conns, int run, TimeSpan duration, CancellationToken ct)
+static async Task<RunRow> MeasureAsync(Arena arena, Running c, RouterCore? core, string path, long size, int conns, int run, TimeSpan duration, CancellationToken ct)
 {
     var routerTree = c.RouterPid is int pid ? ProcStats.Tree(pid) : [];
     var backends = c.BackendPids().ToList();
@@ -118,7 +118,7 @@ static async Task<RunRow> MeasureAsync(Arena arena, Running c, RouterCore? core,
     // Retransmissions (the client's and the back-end hosts'), shown next to the tail latency they explain.
     long Retrans() => Netns.SnmpCounter(arena.ClientNs, "Tcp", "RetransSegs") + arena.BackendNamespaces.Sum(ns => Netns.SnmpCounter(ns, "Tcp", "RetransSegs"));
     long retrans0 = Retrans();
-    var w = await Wrk.RunAsync(arena.ClientNs, $"{c.Url}/bytes/{size}", conns, duration, ct);
+    var w = await Wrk.RunAsync(arena.ClientNs, c.Url + path, conns, duration, ct);
     Console.WriteLine($"    (retransmitted segments, client and back-ends: {Retrans() - retrans0})");
     double r1 = ProcStats.CpuMicros(routerTree), b1 = ProcStats.CpuMicros(backends), k1 = core?.BusyMicros() ?? double.NaN, h1 = RouterCore.HostBusyMicros();
     long tx1 = Netns.TxBytes(arena.RouterNs, "eth0");

@@ -62,6 +62,7 @@ internal static class Report
             ["duration_s"] = o.Duration.TotalSeconds.ToString(CultureInfo.InvariantCulture),
             ["runs"] = o.Runs.ToString(CultureInfo.InvariantCulture),
             ["origin"] = o.Origin,
+            ["path"] = o.PathOf(0)[..^1] + "N",
         };
     }
 
@@ -111,7 +112,7 @@ internal static class Report
         md.AppendLine($"{M("date")} · commit {M("commit")} · kernel {M("kernel")} · {M("cores")} cores · {M("dotnet")} · {M("haproxy")} · {M("nginx")} · {M("wrk")} · Yarp.ReverseProxy 2.3.0");
         md.AppendLine();
         md.AppendLine($"Made by `bench/compare.sh` (`./baton.sh bench compare`). Namespace cluster `{SweepOptions.Prefix}-*` on 10.77.{SweepOptions.Subnet}.0/24: client, router and three back-end hosts on one bridge. " +
-            $"Every back-end runs {OriginText(M("origin"))} on its own address, port {Arena.OriginPort}: the origin for every proxy (HTTP/1.1 keep-alive, `/bytes/N`; `handoff-forward`'s agents forward to it). " +
+            $"Every back-end runs {OriginText(M("origin"))} on its own address, port {Arena.OriginPort}: the origin for every proxy (HTTP/1.1 keep-alive, `{(M("path") is "?" ? "/bytes/N" : M("path"))}`{(M("path") == "/stream/N" ? ", sent chunked" : "")}; `handoff-forward`'s agents forward to it). " +
             "Baton `handoff` runs `baton agent` on the back-ends instead, serving the same application on the handed-off connection; Baton `adaptive` runs both (agent and origin on each back-end) and per request relays or hands off by the response size it learned (`HandoffAbove` 128 KiB); Baton `local` runs three `baton worker` processes in the router namespace. " +
             "Every router listens on the VIP, port 80, in the router namespace, and balances round robin over the three back-ends; `direct` is wrk straight at be1's origin (no router). " +
             $"Load: `wrk --latency` in the client namespace, 2 threads, keep-alive connections, {M("duration_s")} s per run, median of {M("runs")} runs per cell; every request is a routing decision.");

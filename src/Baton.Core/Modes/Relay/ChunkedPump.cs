@@ -10,8 +10,9 @@ namespace Baton.Modes.Relay;
 /// with their extensions, data and trailers go on byte for byte, checked on the way by
 /// <see cref="ChunkedCursor"/>, instead of being decoded and chunked again (<see cref="BodyPump"/>,
 /// which still serves an HTTP/1.0 receiver and a body its holder has opened). A chunk's data of
-/// <see cref="SplicePump.Threshold"/> or more goes socket to socket through <see cref="SplicePump"/>;
-/// smaller data is read straight into one pooled buffer, bounded by the chunk, and sent from there.
+/// <see cref="SplicePump.ChunkThreshold"/> or more goes socket to socket through <see cref="SplicePump"/>,
+/// every such chunk of the body through one pipe; smaller data is read straight into one pooled
+/// buffer, bounded by the chunk, and sent from there.
 /// Framing is never held back waiting for more: what the input holds is sent before the next read.
 /// </summary>
 internal static class ChunkedPump
@@ -26,6 +27,7 @@ internal static class ChunkedPump
     {
         var cursor = new ChunkedCursor();
         byte[]? buffer = null;
+        SplicePipe? pipe = null;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(abort);
         long total = 0;
         try
@@ -45,9 +47,10 @@ internal static class ChunkedPump
                 if (cursor.Done) return new(PumpEnd.Completed, total, null);
 
                 long dataLeft = cursor.DataLeft; // the input is empty when a chunk's data is still to come
-                if (SplicePump.Suits(dataLeft))
+                if (SplicePump.Suits(dataLeft, SplicePump.ChunkThreshold))
                 {
-                    var r = await SplicePump.CopyAsync(sourceInput, source, dataLeft, destination, idleTimeout, log, abort).ConfigureAwait(false);
+                    pipe ??= new SplicePipe();
+                    var r = await SplicePump.CopyAsync(sourceInput, source, dataLeft, destination, idleTimeout, log, abort, pipe).ConfigureAwait(false);
                     total += r.Bytes;
                     if (r.End != PumpEnd.Completed) return r with { Bytes = total };
                     cursor.SkipData(dataLeft);
@@ -86,6 +89,7 @@ internal static class ChunkedPump
         finally
         {
             if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+            pipe?.Dispose();
         }
     }
 

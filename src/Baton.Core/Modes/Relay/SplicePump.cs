@@ -19,22 +19,31 @@ internal static class SplicePump
     /// <summary>Bodies below this are copied: one read and one send cost less than a pipe's set-up.</summary>
     public const long Threshold = 64 * 1024;
 
-    // What the pipe holds between the two splices; the kernel's default is 64 KiB.
-    private const int PipeSize = 256 * 1024;
-
     // BATON_SPLICE=0 turns it off, for bench/compare.sh's copy contenders (the same run, side by side).
     private static readonly bool Enabled = Environment.GetEnvironmentVariable("BATON_SPLICE") != "0";
     private static int _unavailable;
 
+    /// <summary>
+    /// A chunk's data this long or longer goes through the pipe of its body (<see cref="SplicePipe"/>),
+    /// set up once for all its chunks. Servers write chunks of up to 64 KiB (Kestrel: one chunk per
+    /// write, 65,520 bytes in the sample's stream), which the body threshold would all copy.
+    /// </summary>
+    public const long ChunkThreshold = 16 * 1024;
+
     /// <summary>Whether a body of <paramref name="length"/> bytes (-1: until the close) goes through the pipe.</summary>
-    public static bool Suits(long length) => Enabled && Volatile.Read(ref _unavailable) == 0 && (length < 0 || length >= Threshold);
+    public static bool Suits(long length) => Suits(length, Threshold);
+
+    /// <summary>Whether <paramref name="length"/> bytes (-1: until the close) go through a pipe when <paramref name="threshold"/> or more do.</summary>
+    public static bool Suits(long length, long threshold) => Enabled && Volatile.Read(ref _unavailable) == 0 && (length < 0 || length >= threshold);
 
     /// <summary>
     /// Sends <paramref name="length"/> body bytes (-1: until <paramref name="source"/> ends) to
     /// <paramref name="destination"/>: first those <paramref name="sourceInput"/> already holds,
     /// then the rest straight from the socket.
     /// </summary>
-    public static async Task<PumpResult> CopyAsync(HttpInput sourceInput, Socket source, long length, Socket destination, TimeSpan idleTimeout, ILogger log, CancellationToken abort)
+    /// <param name="through">A pipe that serves several copies of one body (a chunked body's data), empty between them; null: one of the copy's own.</param>
+    public static async Task<PumpResult> CopyAsync(HttpInput sourceInput, Socket source, long length, Socket destination, TimeSpan idleTimeout, ILogger log, CancellationToken abort,
+        SplicePipe? through = null)
     {
         long total = 0;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(abort);
@@ -65,24 +74,19 @@ internal static class SplicePump
         // the sockets here non-blocking; one that is not is copied.
         if (!IsNonBlocking(source) || !IsNonBlocking(destination))
             return await CopyInsteadAsync(sourceInput, length, total, destination, idleTimeout, log, "a socket in blocking mode", abort, onlyThis: true).ConfigureAwait(false);
-        int pipeRead, pipeWrite;
-        unsafe
-        {
-            int* fds = stackalloc int[2];
-            Libc.Check(Libc.Pipe2(fds, Libc.O_NONBLOCK | Libc.O_CLOEXEC), "pipe2");
-            (pipeRead, pipeWrite) = (fds[0], fds[1]);
-        }
+        var own = through is null ? new SplicePipe() : null;
+        var pipe = through ?? own!;
+        int pipeRead = pipe.Read, pipeWrite = pipe.Write;
         try
         {
-            _ = Libc.Fcntl(pipeWrite, Libc.F_SETPIPE_SZ, PipeSize); // a smaller pipe still works
             long inPipe = 0;
             bool ended = false, spliced = false;
             while (length >= 0 ? total < length : !(ended && inPipe == 0))
             {
                 bool filled = false;
-                if (!ended && inPipe < PipeSize && (length < 0 || total + inPipe < length))
+                if (!ended && inPipe < SplicePipe.Size && (length < 0 || total + inPipe < length))
                 {
-                    long want = PipeSize - inPipe;
+                    long want = SplicePipe.Size - inPipe;
                     if (length >= 0) want = Math.Min(want, length - total - inPipe);
                     var (n, errno) = Splice(source, pipeWrite, toPipe: true, want, more: false);
                     if (n > 0) { inPipe += n; filled = true; idle.CancelAfter(idleTimeout); }
@@ -110,7 +114,7 @@ internal static class SplicePump
                     if (errno is Libc.EINVAL or Libc.ENOSYS && !spliced)
                         return new(PumpEnd.DestinationFailed, total, $"splice(2) to a {destination.AddressFamily} socket refused: errno {errno}");
                     if (errno != Libc.EAGAIN) return new(PumpEnd.DestinationFailed, total, ErrorText("sending", errno));
-                    if (filled && inPipe < PipeSize) continue; // the source may fill the pipe further meanwhile
+                    if (filled && inPipe < SplicePipe.Size) continue; // the source may fill the pipe further meanwhile
                     if (!await WaitAsync(ReadinessWatch.Shared.WritableAsync(destination, idle.Token)).ConfigureAwait(false))
                         return PumpResult.Stopped(total, abort, idleTimeout, receiverStalled: true);
                 }
@@ -128,8 +132,7 @@ internal static class SplicePump
         }
         finally
         {
-            Libc.Close(pipeRead);
-            Libc.Close(pipeWrite);
+            own?.Dispose();
         }
     }
 
@@ -174,5 +177,38 @@ internal static class SplicePump
         Stream body = length >= 0 ? new ContentLengthBodyStream(sourceInput, length - sent) : new UntilCloseBodyStream(sourceInput);
         var r = await BodyPump.CopyAsync(body, destination, chunk: false, idleTimeout, abort).ConfigureAwait(false);
         return r with { Bytes = r.Bytes + sent };
+    }
+}
+
+/// <summary>
+/// The pipe a splice goes through: socket to pipe, pipe to socket (256 KiB; the kernel's default is
+/// 64 KiB). A copy that ends completed leaves it empty, so one body's chunks share it.
+/// </summary>
+internal sealed class SplicePipe : IDisposable
+{
+    /// <summary>What the pipe holds between the two splices.</summary>
+    public const int Size = 256 * 1024;
+    private int _closed;
+
+    public SplicePipe()
+    {
+        unsafe
+        {
+            int* fds = stackalloc int[2];
+            Libc.Check(Libc.Pipe2(fds, Libc.O_NONBLOCK | Libc.O_CLOEXEC), "pipe2");
+            (Read, Write) = (fds[0], fds[1]);
+        }
+        _ = Libc.Fcntl(Write, Libc.F_SETPIPE_SZ, Size); // a smaller pipe still works
+    }
+
+    public int Read { get; }
+
+    public int Write { get; }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        Libc.Close(Read);
+        Libc.Close(Write);
     }
 }
