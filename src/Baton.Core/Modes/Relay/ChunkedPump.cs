@@ -10,7 +10,7 @@ namespace Baton.Modes.Relay;
 /// with their extensions, data and trailers go on byte for byte, checked on the way by
 /// <see cref="ChunkedCursor"/>, instead of being decoded and chunked again (<see cref="BodyPump"/>,
 /// which still serves an HTTP/1.0 receiver and a body its holder has opened). A chunk's data of
-/// <see cref="SplicePump.ChunkThreshold"/> or more goes socket to socket through <see cref="SplicePump"/>,
+/// <see cref="SplicePump.Threshold"/> or more goes socket to socket through <see cref="SplicePump"/>,
 /// every such chunk of the body through one pipe; smaller data is read straight into one pooled
 /// buffer, bounded by the chunk, and sent from there.
 /// Framing is never held back waiting for more: what the input holds is sent before the next read.
@@ -47,7 +47,7 @@ internal static class ChunkedPump
                 if (cursor.Done) return new(PumpEnd.Completed, total, null);
 
                 long dataLeft = cursor.DataLeft; // the input is empty when a chunk's data is still to come
-                if (SplicePump.Suits(dataLeft, SplicePump.ChunkThreshold))
+                if (SplicePump.Suits(dataLeft))
                 {
                     pipe ??= new SplicePipe();
                     var r = await SplicePump.CopyAsync(sourceInput, source, dataLeft, destination, idleTimeout, log, abort, pipe).ConfigureAwait(false);

@@ -16,25 +16,21 @@ namespace Baton.Modes.Relay;
 /// </summary>
 internal static class SplicePump
 {
-    /// <summary>Bodies below this are copied: one read and one send cost less than a pipe's set-up.</summary>
+    /// <summary>
+    /// Bodies below this are copied: one read and one send cost less than a pipe's set-up. Also a
+    /// chunk's data: Kestrel's 65,520-byte chunks spliced through one pipe for the whole body cost the
+    /// router more than copied (bench/compare.sh --origin sample --chunked, relay, 1 MiB, 2 rounds:
+    /// router core 1,743–2,225 µs per request against 1,428–1,872 copied), as each splice waited for
+    /// readiness on the poll thread where a copy's receive completes inline.
+    /// </summary>
     public const long Threshold = 64 * 1024;
 
     // BATON_SPLICE=0 turns it off, for bench/compare.sh's copy contenders (the same run, side by side).
     private static readonly bool Enabled = Environment.GetEnvironmentVariable("BATON_SPLICE") != "0";
     private static int _unavailable;
 
-    /// <summary>
-    /// A chunk's data this long or longer goes through the pipe of its body (<see cref="SplicePipe"/>),
-    /// set up once for all its chunks. Servers write chunks of up to 64 KiB (Kestrel: one chunk per
-    /// write, 65,520 bytes in the sample's stream), which the body threshold would all copy.
-    /// </summary>
-    public const long ChunkThreshold = 16 * 1024;
-
     /// <summary>Whether a body of <paramref name="length"/> bytes (-1: until the close) goes through the pipe.</summary>
-    public static bool Suits(long length) => Suits(length, Threshold);
-
-    /// <summary>Whether <paramref name="length"/> bytes (-1: until the close) go through a pipe when <paramref name="threshold"/> or more do.</summary>
-    public static bool Suits(long length, long threshold) => Enabled && Volatile.Read(ref _unavailable) == 0 && (length < 0 || length >= threshold);
+    public static bool Suits(long length) => Enabled && Volatile.Read(ref _unavailable) == 0 && (length < 0 || length >= Threshold);
 
     /// <summary>
     /// Sends <paramref name="length"/> body bytes (-1: until <paramref name="source"/> ends) to
