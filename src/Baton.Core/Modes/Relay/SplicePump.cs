@@ -21,7 +21,7 @@ internal static class SplicePump
     /// chunk's data: Kestrel's 65,520-byte chunks spliced through one pipe for the whole body cost the
     /// router more than copied (bench/compare.sh --origin sample --chunked, relay, 1 MiB, 2 rounds:
     /// router core 1,743–2,225 µs per request against 1,428–1,872 copied), as each splice waited for
-    /// readiness on the poll thread where a copy's receive completes inline.
+    /// readiness on the poll thread where a copy's receive completes inline (a likely cause, not profiled).
     /// </summary>
     public const long Threshold = 64 * 1024;
 
