@@ -1,5 +1,6 @@
 using Baton.Health;
 using Baton.Modes;
+using Baton.Modes.Relay;
 using Baton.Routing;
 using Baton.Routing.LoadBalancing;
 using Microsoft.Extensions.Configuration;
@@ -28,8 +29,23 @@ public static class ReverseProxyConfig
     /// <summary>The mode each cluster names, as far as it names one (for what the Baton section must then have).</summary>
     internal static IEnumerable<TransferMode> ModesNamed(IConfigurationSection proxy) =>
         proxy.GetSection("Clusters").GetChildren()
-            .Select(cs => cs["Transfer"] is { } name ? ModeCatalog.Named(name) : ModeCatalog.Default)
+            .Select(cs => ModeCatalog.Named(TransferOf(cs).Name))
             .OfType<TransferMode>();
+
+    /// <summary>
+    /// The transfer mode a cluster names, or the one it implies when it names none, as a YARP
+    /// configuration does not: relay when every destination's Address is an http(s):// URL (in YARP
+    /// that is an HTTP origin), else handoff, the default (an agent's host:port; a URL among them is
+    /// read as the agent's endpoint, as it always was).
+    /// </summary>
+    internal static (string Name, bool Implied) TransferOf(IConfigurationSection cluster)
+    {
+        if (cluster["Transfer"] is { } named) return (named, false);
+        var addresses = cluster.GetSection("Destinations").GetChildren().Select(d => d["Address"]).ToList();
+        bool urls = addresses.Count > 0 && addresses.All(a => a is not null
+            && (a.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || a.StartsWith("https://", StringComparison.OrdinalIgnoreCase)));
+        return urls ? (RelayKind.Instance.Name, true) : (ModeCatalog.Default.Name, false);
+    }
 
     /// <summary>The route table, or null when an error was recorded in <paramref name="r"/>.</summary>
     internal static RouteTable? Read(IConfigurationSection proxy, ConfigReader r, ICollection<string> warnings)
@@ -59,12 +75,15 @@ public static class ReverseProxyConfig
     private static Cluster? ReadCluster(IConfigurationSection cs, ConfigReader r, ICollection<string> warnings)
     {
         int errorsBefore = r.ErrorCount;
-        var modeText = cs["Transfer"] ?? ModeCatalog.Default.Name;
+        var (modeText, implied) = TransferOf(cs);
         if (ModeCatalog.Named(modeText) is not { } mode)
         {
             r.Error($"{cs.Path}:Transfer", $"'{modeText}' is not a transfer mode ({string.Join(", ", ModeCatalog.All.Select(m => m.Name))})");
             return null; // what a destination needs depends on the mode
         }
+        if (implied)
+            warnings.Add($"{cs.Path}: no Transfer, and every destination's Address is an HTTP URL, so the cluster is relayed to them as origins; " +
+                $"to hand its connections off instead, set Transfer to handoff and each Address to that host's agent (host:port)");
         var dests = new List<Destination>();
         foreach (var ds in cs.GetSection("Destinations").GetChildren())
         {
@@ -104,8 +123,10 @@ public static class ReverseProxyConfig
             r.Error($"{rs.Path}:Order", $"'{o}' is not an integer");
         var match = rs.GetSection("Match");
         var hosts = match.GetSection("Hosts").GetChildren().Select(h => h.Value ?? "").Where(h => h.Length > 0).ToList();
-        var pathTemplate = match["Path"];
-        if (pathTemplate is not null && !pathTemplate.StartsWith('/'))
+        var pathTemplate = RootedTemplate(match["Path"]);
+        if (pathTemplate == "")
+            r.Error($"{match.Path}:Path", "is empty (use '/{**catch-all}' to match every path)");
+        else if (pathTemplate is not null && !pathTemplate.StartsWith('/'))
             r.Error($"{match.Path}:Path", $"'{pathTemplate}' must start with '/'");
         var methods = match.GetSection("Methods").GetChildren().Select(m => m.Value ?? "").Where(m => m.Length > 0).ToList();
         var headers = new List<HeaderCondition>();
@@ -131,6 +152,16 @@ public static class ReverseProxyConfig
             r.Error(match.Path, "a route needs a Path or Hosts (use Path '/{**catch-all}' to match every path)");
         return r.ErrorCount == errorsBefore ? new Route(rs.Key, clusterId!, order, hosts, pathTemplate, methods, headers, query, ConfigReader.Metadata(rs)) : null;
     }
+
+    // As ASP.NET Core's route templates (and so YARP's): a template is rooted whether it starts with
+    // '/', '~/' or neither ("{**catch-all}", as YARP's own samples write it).
+    private static string? RootedTemplate(string? template) => template switch
+    {
+        null or "" => template,
+        _ when template.StartsWith("~/", StringComparison.Ordinal) => template[1..],
+        _ when template[0] is '/' or '~' => template,
+        _ => "/" + template,
+    };
 
     // YARP's HealthCheck section, with Baton's Rise/Fall; YARP's threshold metadata key is read as Fall.
     private static HealthCheckOptions HealthCheckFrom(IConfigurationSection cluster, TransferMode mode, IReadOnlyList<Destination> destinations,

@@ -63,7 +63,7 @@ public sealed class ConfigWatcherTests : IDisposable
         Assert.Contains("is not valid JSON", await NextRejection(0));
 
         // JSON, but not a valid configuration: refused with the key that is wrong.
-        File.WriteAllText(file, Config("no-slash"));
+        File.WriteAllText(file, Config(""));
         Assert.Contains("ReverseProxy:Routes:r:Match:Path", await NextRejection(1));
         Assert.Empty(_applied);
 

@@ -121,7 +121,7 @@ public sealed class RouterConfigTests : IDisposable
             c["Baton"]!["Listen"] = "nowhere";
             c["Baton"]!["IdleTimeout"] = "soon";
             Route(c, "r1")["ClusterId"] = "missing";
-            Route(c, "r2")["Match"]!["Path"] = "status";
+            Route(c, "r2")["Match"]!["Path"] = "";
             ClusterNode(c, "c1")["Destinations"]!["be1"]!["Address"] = "10.0.0.11";
             ClusterNode(c, "c1")["LoadBalancingPolicy"] = "Fastest";
         }))));
@@ -130,7 +130,7 @@ public sealed class RouterConfigTests : IDisposable
             "ReverseProxy:Clusters:c1:Destinations:be1:Address: '10.0.0.11' is not an IPv4 address:port",
             "ReverseProxy:Clusters:c1:LoadBalancingPolicy: ",
             "ReverseProxy:Routes:r1:ClusterId: cluster 'missing' is not defined",
-            "ReverseProxy:Routes:r2:Match:Path: 'status' must start with '/'",
+            "ReverseProxy:Routes:r2:Match:Path: is empty (use '/{**catch-all}' to match every path)",
             "Baton:Listen: 'nowhere' is not an IPv4 address:port",
             "Baton:IdleTimeout: 'soon' is not a positive duration (hh:mm:ss)",
         ], e.Errors.Select(x => x.StartsWith("ReverseProxy:Clusters:c1:LoadBalancingPolicy: ") ? "ReverseProxy:Clusters:c1:LoadBalancingPolicy: " : x));
@@ -321,9 +321,47 @@ public sealed class RouterConfigTests : IDisposable
     public void Non_integer_order_names_its_key_path() =>
         Assert.Contains("ReverseProxy:Routes:r1:Order", LoadError(c => Route(c, "r1")["Order"] = "first"));
 
+    [Theory]
+    [InlineData("{**catch-all}", "/{**catch-all}")]
+    [InlineData("api/{**x}", "/api/{**x}")]
+    [InlineData("~/api/{**x}", "/api/{**x}")]
+    [InlineData("/api/{**x}", "/api/{**x}")]
+    public void A_path_is_rooted_as_ASP_NET_Core_roots_route_templates(string template, string rooted)
+    {
+        var c = ValidConfig();
+        Route(c, "r1")["Match"]!["Path"] = template;
+        Assert.Equal(rooted, RouterConfig.Load(Write(c)).Routes.Routes.Single(r => r.RouteId == "r1").Path);
+    }
+
     [Fact]
-    public void Path_not_starting_with_slash_names_its_key_path() =>
-        Assert.Contains("ReverseProxy:Routes:r1:Match:Path", LoadError(c => Route(c, "r1")["Match"]!["Path"] = "api/{**x}"));
+    public void An_empty_path_names_its_key_path() =>
+        Assert.Contains("ReverseProxy:Routes:r1:Match:Path", LoadError(c => Route(c, "r1")["Match"]!["Path"] = ""));
+
+    [Fact]
+    public void A_cluster_without_Transfer_whose_destinations_are_all_URLs_is_relayed_and_says_how_to_hand_off()
+    {
+        var c = ValidConfig();
+        ClusterNode(c, "c1")["Destinations"] = new JsonObject
+        {
+            ["o1"] = new JsonObject { ["Address"] = "http://10.0.0.21:8080/" },
+            ["o2"] = new JsonObject { ["Address"] = "HTTP://10.0.0.22:8080/" },
+        };
+        var o = RouterConfig.Load(Write(c));
+
+        Assert.Equal(RelayKind.Instance, o.Routes.Clusters["c1"].Transfer);
+        Assert.Equal(["http://10.0.0.21:8080/", "http://10.0.0.22:8080/"], o.Routes.Clusters["c1"].Destinations.Select(d => d.Url!.ToString()).Order());
+        var w = Assert.Single(o.Warnings);
+        Assert.StartsWith("ReverseProxy:Clusters:c1: no Transfer", w);
+        Assert.Contains("set Transfer to handoff", w);
+    }
+
+    [Fact]
+    public void An_https_origin_in_a_cluster_without_Transfer_is_refused_as_https()
+    {
+        var m = LoadError(c => ClusterNode(c, "c1")["Destinations"] = new JsonObject { ["o1"] = new JsonObject { ["Address"] = "https://10.0.0.21/" } });
+        Assert.Contains("ReverseProxy:Clusters:c1:Destinations:o1:Address", m);
+        Assert.Contains("https is not supported", m);
+    }
 
     [Fact]
     public void Route_without_path_or_hosts_names_its_match_section() =>
