@@ -3,31 +3,43 @@
 #   ./baton.sh demo [--hold]        the cluster demo (as root: namespace hosts, real hand-offs;
 #                                   otherwise local mode; --mode handoff|local|relay)
 #   ./baton.sh test                 every test: unit and cluster (cluster tests need root)
-#   ./baton.sh bench [compare]      the hand-off benchmark (bench/run.sh); with compare: against
-#                                   YARP, HAProxy and nginx (bench/compare.sh)
-#   ./baton.sh <baton command...>   any other baton command (router, agent, --help)
+#   ./baton.sh bench [compare|soak] the hand-off benchmark (bench/run.sh); compare: against YARP,
+#                                   HAProxy and nginx (bench/compare.sh); soak: under load and loss
+#   ./baton.sh install [--prefix P] puts a self-contained `baton` in P/bin (default /usr/local)
+#   ./baton.sh <baton command...>   any baton command: router, agent, worker, origin, demo
+# Packages: demo, install and baton's own commands need only what baton loads (libbpf1,
+# libnftables1, iproute2); test and bench need the tools the tests and benchmarks run too.
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# What baton itself loads and runs: libbpf1 (eBPF flow steering), libnftables1 (the nftables
+# fallback), iproute2 (the demo's namespaces and veth).
+runtime_packages() {
+  [ -e /usr/lib/x86_64-linux-gnu/libbpf.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libbpf.so.1 ] || echo libbpf1
+  [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] || echo libnftables1
+  command -v ip >/dev/null || echo iproute2
+}
+
+# What the tests and benchmarks run besides: nftables (the nft CLI the tests inspect state with),
+# util-linux (setpriv, the privilege tests), tcpdump (the captures the one-owner tests check the
+# wire with), nginx-light (the origin the relay and forwarder tests start themselves; its system
+# service must never run), clang-14 and linux-libc-dev (the test that rebuilds the committed eBPF
+# object, src/Baton.Core/Steering/Bpf/build.sh, and checks it matches), ethtool (a lab veth's
+# offloads, which frames sent back out by XDP, Baton:Xdp, need).
+test_packages() {
+  runtime_packages
+  command -v nft >/dev/null || echo nftables
+  command -v setpriv >/dev/null || echo util-linux
+  command -v tcpdump >/dev/null || [ -x /usr/sbin/tcpdump ] || [ -x /usr/bin/tcpdump ] || echo tcpdump
+  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || echo nginx-light
+  command -v clang-14 >/dev/null || echo clang-14
+  [ -e /usr/include/linux/bpf.h ] || echo linux-libc-dev
+  command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || [ -x /sbin/ethtool ] || echo ethtool
+}
+
+# Installs the Debian packages named (those missing), as root; without root it names them and stops.
 ensure_packages() {
-  # libnftables1: in-process flow steering; nftables: the nft CLI the tests inspect state with;
-  # iproute2: namespaces and veth; util-linux: setpriv (privilege tests); tcpdump: the captures the
-  # one-owner test checks the wire with; nginx-light: the origin
-  # the relay tests start themselves (its system service must never run). libbpf1: eBPF flow
-  # steering; clang-14 and linux-libc-dev: the test that rebuilds the committed eBPF object
-  # (src/Baton.Core/Steering/Bpf/build.sh) and checks it matches. ethtool: NAPI on a lab veth, which
-  # frames sent back out by XDP (Baton:Xdp) need.
-  local missing=()
-  [ -e /usr/lib/x86_64-linux-gnu/libnftables.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libnftables.so.1 ] || missing+=(libnftables1)
-  command -v nft >/dev/null || missing+=(nftables)
-  command -v tcpdump >/dev/null || [ -x /usr/sbin/tcpdump ] || [ -x /usr/bin/tcpdump ] || missing+=(tcpdump)
-  command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || [ -x /sbin/ethtool ] || missing+=(ethtool)
-  command -v ip >/dev/null || missing+=(iproute2)
-  command -v setpriv >/dev/null || missing+=(util-linux)
-  command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
-  [ -e /usr/lib/x86_64-linux-gnu/libbpf.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libbpf.so.1 ] || missing+=(libbpf1)
-  command -v clang-14 >/dev/null || missing+=(clang-14)
-  [ -e /usr/include/linux/bpf.h ] || missing+=(linux-libc-dev)
+  local missing=("$@")
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
       echo "baton.sh: missing Debian packages: ${missing[*]} (run as root to install them)" >&2
@@ -52,8 +64,45 @@ ensure_packages() {
   fi
 }
 
+# Quiet unless it fails: `./baton.sh router --help` prints baton's help, not a build summary.
 build() {
-  dotnet build -c Release Baton.slnx -nologo -v quiet -clp:ErrorsOnly
+  local log rc=0
+  log=$(mktemp)
+  dotnet build -c Release Baton.slnx -nologo -v quiet -clp:ErrorsOnly >"$log" 2>&1 || rc=$?
+  [ "$rc" -eq 0 ] || cat "$log" >&2
+  rm -f "$log"
+  [ "$rc" -eq 0 ] || exit "$rc"
+}
+
+# A self-contained single-file `baton` (the .NET runtime inside: the host needs no SDK), for the
+# machines that run a router or an agent.
+install_baton() {
+  local prefix=/usr/local
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+      *) echo "baton.sh install: unknown option '$1' (--prefix DIR)" >&2; exit 2 ;;
+    esac
+  done
+  local rid
+  case "$(uname -m)" in
+    x86_64) rid=linux-x64 ;;
+    aarch64) rid=linux-arm64 ;;
+    *) echo "baton.sh install: no .NET runtime for $(uname -m)" >&2; exit 2 ;;
+  esac
+  local out log rc=0
+  out=$(mktemp -d); log=$(mktemp)
+  dotnet publish src/Baton.Cli -c Release -r "$rid" --self-contained -p:PublishSingleFile=true \
+    -p:DebugType=none -o "$out" -nologo -v quiet >"$log" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    install -d "$prefix/bin" && install -m 755 "$out/baton" "$prefix/bin/baton" || rc=$?
+  else
+    cat "$log" >&2
+  fi
+  rm -rf "$out" "$log"
+  [ "$rc" -eq 0 ] || exit "$rc"
+  echo "installed $prefix/bin/baton ($("$prefix/bin/baton" --version))"
+  case ":$PATH:" in *":$prefix/bin:"*) ;; *) echo "note: $prefix/bin is not on PATH" >&2 ;; esac
 }
 
 # exec: the signals sent to this script (kill, Ctrl-C) reach baton itself, which tears down what it made.
@@ -65,10 +114,11 @@ cmd="${1:-help}"
 case "$cmd" in
   demo)
     # Without root the demo runs in local mode, which needs none of the packages.
-    [ "$(id -u)" -ne 0 ] || ensure_packages
+    [ "$(id -u)" -ne 0 ] || ensure_packages $(runtime_packages)
     build; shift; baton demo "$@" ;;
   test)
-    ensure_packages; build
+    ensure_packages $(test_packages)
+    build
     log=$(mktemp)
     set +e
     dotnet test Baton.slnx -c Release --no-build -nologo 2>&1 | tee "$log"
@@ -80,9 +130,16 @@ case "$cmd" in
     rm -f "$log"
     exit "$rc" ;;
   bench)
-    ensure_packages; shift; exec bench/run.sh "$@" ;;
+    ensure_packages $(test_packages); shift; exec bench/run.sh "$@" ;;
+  install)
+    [ "$(id -u)" -ne 0 ] || ensure_packages $(runtime_packages)
+    shift; install_baton "$@" ;;
   help|-h|--help)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    echo
+    build; dotnet src/Baton.Cli/bin/Release/net10.0/baton.dll --help ;;
   *)
-    ensure_packages; build; baton "$@" ;;
+    # baton's own commands need what baton loads, and root only for what they do (it says so).
+    [ "$(id -u)" -ne 0 ] || ensure_packages $(runtime_packages)
+    build; baton "$@" ;;
 esac

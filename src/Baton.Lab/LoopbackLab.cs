@@ -204,7 +204,7 @@ public sealed class LoopbackLab : IBatonLab
     {
         for (int attempt = 1; ; attempt++)
         {
-            int port = FreePort();
+            int port = Loopback.FreePort();
             var p = BatonProcess.Start(null, name, args(port), Prefixed(name, _echo));
             if (await p.WaitForOutputAsync(ready, StartTimeout).ConfigureAwait(false)) return (p, port);
             bool taken = p.HasExited && p.Output.Contains("in use", StringComparison.OrdinalIgnoreCase);
@@ -212,13 +212,6 @@ public sealed class LoopbackLab : IBatonLab
             if (!taken || attempt == PortAttempts)
                 throw new InvalidOperationException($"{name} did not start:\n{p.Output}");
         }
-    }
-
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
     private static Action<string>? Prefixed(string name, Action<string>? echo) =>

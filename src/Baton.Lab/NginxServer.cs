@@ -41,7 +41,7 @@ public sealed class NginxServer : IDisposable
             Writable(System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!).FullName); // nginx may write as another user
             File.WriteAllBytes(path, content);
         }
-        Port = port != 0 ? port : ns is null ? FreePort() : throw new ArgumentException("a port must be given for another namespace", nameof(port));
+        Port = port != 0 ? port : ns is null ? Loopback.FreePort() : throw new ArgumentException("a port must be given for another namespace", nameof(port));
         string d = Directory;
         File.WriteAllText(Path.Combine(d, "nginx.conf"), $$"""
             master_process off;
@@ -114,13 +114,6 @@ public sealed class NginxServer : IDisposable
     {
         string path = Path.Combine(Directory, "error.log");
         return File.Exists(path) ? File.ReadAllText(path) : "";
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
     /// <summary>Ends the process it started (only that pid: there are no workers) and deletes its directory. Safe to call twice.</summary>

@@ -31,7 +31,7 @@ public sealed class RouterSocketThreadsTests
     // socket operation), then its threads' names.
     private static async Task<int> SocketEventThreadsAsync(IReadOnlyDictionary<string, string>? environment)
     {
-        int originPort = FreePort(), routerPort = FreePort();
+        int originPort = Loopback.FreePort(), routerPort = Loopback.FreePort();
         var dir = Directory.CreateTempSubdirectory("baton-threads-");
         try
         {
@@ -54,12 +54,5 @@ public sealed class RouterSocketThreadsTests
         {
             dir.Delete(recursive: true);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 }

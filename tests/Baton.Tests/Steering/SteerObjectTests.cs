@@ -9,7 +9,7 @@ public sealed class SteerObjectTests
     [Fact]
     public void Embedded_object_is_the_build_of_steer_bpf_c()
     {
-        string dir = Path.Combine(RepositoryRoot(), "src", "Baton.Core", "Steering", "Bpf");
+        string dir = Path.Combine(Loopback.RepositoryRoot(), "src", "Baton.Core", "Steering", "Bpf");
         string built = Path.Combine(Path.GetTempPath(), $"btbpf-steer-{Guid.NewGuid():N}.o");
         try
         {
@@ -20,12 +20,5 @@ public sealed class SteerObjectTests
             Assert.True(fresh.AsSpan().SequenceEqual(SteerProgram.EmbeddedObject()), "the embedded object differs from steer.bpf.o: rebuild Baton.Core");
         }
         finally { File.Delete(built); }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Baton.slnx"))) return d.FullName;
-        throw new InvalidOperationException("no Baton.slnx above " + AppContext.BaseDirectory);
     }
 }
