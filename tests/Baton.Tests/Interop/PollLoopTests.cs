@@ -79,12 +79,21 @@ public sealed class PollLoopTests
     [Fact]
     public async Task A_descriptor_closed_while_watched_is_reported_ready_not_polled_in_a_spin()
     {
-        var pair = LoopbackPair.Create();
-        int fd = Fd(pair.Server);
+        // The loop watches a copy of the server socket's descriptor at a number far above what
+        // the other tests' sockets get (the kernel hands out the lowest free one). Watching the
+        // socket's own number, a test opening a socket meanwhile could be given that number once
+        // it was closed, and the loop then waited on an idle socket: 30 s, once in a CI run that
+        // ran a 20 s publish alongside.
+        using var pair = LoopbackPair.Create();
+        int fd = Libc.Fcntl(Fd(pair.Server), Libc.F_DUPFD_CLOEXEC, 900);
+        Assert.True(fd >= 900, $"fcntl(F_DUPFD_CLOEXEC) gave {fd}");
         var ready = new TaskCompletionSource<bool>();
         using var loop = new PollLoop("test poll", set => { set.Add(fd); return -1; }, set => ready.TrySetResult(set.Ready(0)), _ => { });
         Thread.Sleep(50);
-        pair.Dispose(); // the server socket's descriptor closes under the loop
+        // The descriptor closes under the loop (POLLNVAL when the loop polls after this), and the
+        // client's close reaches its socket (readable, when the loop was already polling).
+        Libc.Close(fd);
+        pair.Dispose();
         Assert.True(await ready.Task.WaitAsync(LoopbackPair.HangGuard));
     }
 }
