@@ -54,13 +54,7 @@ public sealed class BpfFlowSteeringTests : IDisposable
         using var steering = Start();
         using var wire = _link.OpenWire();
         steering.AddBackend("be1", BackendMac);
-        var client = Client(40010);
-
-        // No entry: the router's own stack answers the SYN (a reset: nothing listens on the VIP here).
-        StackAnswers(wire, client);
-
-        steering.Block(client);
-        NothingComesBack(wire, client);
+        var client = AnsweredThenBlocked(steering, wire, 40010);
         // Only the service is steered: the same client's packets to another port or address pass.
         var otherPort = new IPEndPoint(SteeringLink.Service.Address, 81);
         wire.Send(SteeringLink.Syn(client, otherPort));
@@ -137,18 +131,12 @@ public sealed class BpfFlowSteeringTests : IDisposable
         Assert.True(steering.Xdp, steering.XdpUnavailable);
         using var wire = _link.OpenWire();
         steering.AddBackend("be1", BackendMac);
-        var client = Client(40030);
-
-        StackAnswers(wire, client);
-        steering.Block(client);
-        NothingComesBack(wire, client);
+        var client = AnsweredThenBlocked(steering, wire, 40030);
 
         steering.Forward(client, "be1");
         long before = XdpTx();
         for (int i = 0; i < 3; i++)
-        {
             ForwardedToBackend(wire, client, sequence: (uint)(1000 + i));
-        }
         Assert.Equal(3, XdpTx() - before); // each one sent back out by the driver, none by tc
 
         steering.Clear(client);
@@ -177,6 +165,16 @@ public sealed class BpfFlowSteeringTests : IDisposable
             Assert.NotNull(wire.Receive(f => WireSocket.IsTcp(f, client, SteeringLink.Service) && f.AsSpan(0, 6).SequenceEqual(BackendMac.GetAddressBytes()), TimeSpan.FromSeconds(2)));
         }
         Assert.Equal(other, XdpProgramOnDevice());
+    }
+
+    // A client on this port: with no entry the router's stack answers it, and a block then silences it.
+    private static IPEndPoint AnsweredThenBlocked(BpfFlowSteering steering, WireSocket wire, int port)
+    {
+        var client = Client(port);
+        StackAnswers(wire, client);
+        steering.Block(client);
+        NothingComesBack(wire, client);
+        return client;
     }
 
     // No entry: the router's own stack answers the SYN (a reset: nothing listens on the VIP here).

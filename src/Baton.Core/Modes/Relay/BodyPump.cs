@@ -65,19 +65,7 @@ internal static class BodyPump
                 var data = n == 0 ? LastChunk
                     : chunk ? Frame(buffer, n)
                     : buffer.AsMemory(SizeLineRoom, n);
-                idle.CancelAfter(idleTimeout);
-                try
-                {
-                    await destination.SendAsync(data, SocketFlags.None, idle.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return PumpResult.Stopped(total, abort, idleTimeout, receiverStalled: true);
-                }
-                catch (Exception e) when (Faults.IsConnectionLost(e))
-                {
-                    return new(PumpEnd.DestinationFailed, total, e.Message);
-                }
+                if (await SendAsync(destination, data, total, idle, idleTimeout, abort).ConfigureAwait(false) is { } failed) return failed;
                 total += n;
                 if (n == 0) return new(PumpEnd.Completed, total, null);
             }
@@ -85,6 +73,29 @@ internal static class BodyPump
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Sends a body's next bytes under the pump's activity timeout, which starts again here: null
+    /// once they are sent, else how the pump ends after <paramref name="total"/> bytes (the receiver
+    /// stalled or went away). Every pump sends through this.
+    /// </summary>
+    internal static async ValueTask<PumpResult?> SendAsync(Socket destination, ReadOnlyMemory<byte> bytes, long total, CancellationTokenSource idle, TimeSpan idleTimeout, CancellationToken abort)
+    {
+        idle.CancelAfter(idleTimeout);
+        try
+        {
+            await destination.SendAsync(bytes, SocketFlags.None, idle.Token).ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException)
+        {
+            return PumpResult.Stopped(total, abort, idleTimeout, receiverStalled: true);
+        }
+        catch (Exception e) when (Faults.IsConnectionLost(e))
+        {
+            return new(PumpEnd.DestinationFailed, total, e.Message);
         }
     }
 

@@ -39,8 +39,7 @@ internal static class ChunkedPump
                 if (error is not null) return new(PumpEnd.SourceFailed, total, error);
                 if (pass > 0)
                 {
-                    var sent = await SendAsync(destination, sourceInput.UnreadMemory[..pass], total, idle, idleTimeout, abort).ConfigureAwait(false);
-                    if (sent is { } failed) return failed;
+                    if (await BodyPump.SendAsync(destination, sourceInput.UnreadMemory[..pass], total, idle, idleTimeout, abort).ConfigureAwait(false) is { } failed) return failed;
                     sourceInput.Consume(pass);
                     total += pass;
                 }
@@ -79,8 +78,7 @@ internal static class ChunkedPump
                 if (n == 0) return new(PumpEnd.SourceFailed, total, dataLeft > 0 ? "connection closed inside a chunk" : "connection closed inside a chunked body");
                 if (dataLeft > 0)
                 {
-                    var sent = await SendAsync(destination, buffer.AsMemory(0, n), total, idle, idleTimeout, abort).ConfigureAwait(false);
-                    if (sent is { } failed) return failed;
+                    if (await BodyPump.SendAsync(destination, buffer.AsMemory(0, n), total, idle, idleTimeout, abort).ConfigureAwait(false) is { } failed) return failed;
                     cursor.SkipData(n);
                     total += n;
                 }
@@ -90,24 +88,6 @@ internal static class ChunkedPump
         {
             if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
             pipe?.Dispose();
-        }
-    }
-
-    private static async Task<PumpResult?> SendAsync(Socket destination, ReadOnlyMemory<byte> bytes, long total, CancellationTokenSource idle, TimeSpan idleTimeout, CancellationToken abort)
-    {
-        idle.CancelAfter(idleTimeout);
-        try
-        {
-            await destination.SendAsync(bytes, SocketFlags.None, idle.Token).ConfigureAwait(false);
-            return null;
-        }
-        catch (OperationCanceledException)
-        {
-            return PumpResult.Stopped(total, abort, idleTimeout, receiverStalled: true);
-        }
-        catch (Exception e) when (Faults.IsConnectionLost(e))
-        {
-            return new(PumpEnd.DestinationFailed, total, e.Message);
         }
     }
 }

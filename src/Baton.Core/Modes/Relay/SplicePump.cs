@@ -46,19 +46,7 @@ internal static class SplicePump
         if (!sourceInput.Unread.IsEmpty)
         {
             int prefix = (int)Math.Min(sourceInput.Unread.Length, length < 0 ? int.MaxValue : length);
-            try
-            {
-                idle.CancelAfter(idleTimeout);
-                await destination.SendAsync(sourceInput.UnreadMemory[..prefix], SocketFlags.None, idle.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return PumpResult.Stopped(0, abort, idleTimeout, receiverStalled: true);
-            }
-            catch (Exception e) when (Faults.IsConnectionLost(e))
-            {
-                return new(PumpEnd.DestinationFailed, 0, e.Message);
-            }
+            if (await BodyPump.SendAsync(destination, sourceInput.UnreadMemory[..prefix], 0, idle, idleTimeout, abort).ConfigureAwait(false) is { } failed) return failed;
             sourceInput.Consume(prefix);
             total = prefix;
         }

@@ -25,7 +25,7 @@ internal sealed unsafe class XdpForward : AttachedProgram
     public static XdpForward Attach(int ifindex, int programFd)
     {
         uint existing = Query(ifindex);
-        if (existing != 0 && AttachedMaps.ProgramName(existing) != ProgramName)
+        if (existing != 0 && !IsBatons(existing))
             throw new SteeringException($"another XDP program (id {existing}) is attached to the interface; steering stays at tc");
         int rc = LibBpf.XdpAttach(ifindex, programFd, LibBpf.XDP_FLAGS_DRV_MODE, null);
         if (rc < 0)
@@ -46,9 +46,11 @@ internal sealed unsafe class XdpForward : AttachedProgram
     /// <summary>Removes Baton's XDP program from <paramref name="ifindex"/> if one is there (a crashed run's); another program is left.</summary>
     public static void RemoveStale(int ifindex)
     {
-        uint id = Query(ifindex);
-        if (id != 0 && AttachedMaps.ProgramName(id) == ProgramName) LibBpf.XdpDetach(ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
+        if (IsBatons(Query(ifindex))) LibBpf.XdpDetach(ifindex, LibBpf.XDP_FLAGS_DRV_MODE, null);
     }
+
+    // Baton's program, by its name in the kernel (any run's, a crashed one's too); 0 is none.
+    private static bool IsBatons(uint progId) => progId != 0 && AttachedMaps.ProgramName(progId) == ProgramName;
 
     protected override uint? HeldProgram() => Query(IfIndex);
 
