@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Baton.Operations;
 using System.Net;
 using Baton.Modes.Handoff.Protocol;
 using Microsoft.Extensions.Logging;
@@ -22,13 +23,16 @@ internal static class AgentCommand
         var forward = CliSupport.ForwardOption();
         var forwardProxyProtocol = CliSupport.ForwardProxyProtocolOption();
         var forwardTimeout = CliSupport.ForwardTimeoutOption();
+        var metrics = new CliSupport.MetricsOptionGroup();
         var cmd = new Command("agent", "Run a back-end agent: take connections handed over by the router, serve them, give them back.") { name, listen, keyFile, iface, forward, forwardProxyProtocol, forwardTimeout, freezeDelay, trace };
+        foreach (var o in metrics.All) cmd.Add(o);
         cmd.SetAction(parse => CliSupport.RunAsync(async () =>
         {
             if (!IPEndPoint.TryParse(parse.GetValue(listen)!, out var ep) || ep.Port == 0)
                 throw new ArgumentException($"--listen: '{parse.GetValue(listen)}' is not address:port");
             if (parse.GetValue(freezeDelay) is var delay and (< 0 or > 60_000))
                 throw new ArgumentException($"--freeze-delay-ms: {delay} is not between 0 and 60000");
+            var published = metrics.Read(parse);
             using var loggers = CliSupport.Loggers(LogLevel.Information);
             var application = CliSupport.Application(parse.GetValue(forward), parse.GetValue(name)!, loggers,
                 parse.GetValue(forwardProxyProtocol), parse.GetValue(forwardTimeout));
@@ -43,6 +47,7 @@ internal static class AgentCommand
                 Mac = CliSupport.MacFor(ep.Address, parse.GetValue(iface)),
             };
             using var stop = CliSupport.StopSignal(out var signals);
+            await using var publisher = await MetricsPublisher.StartAsync(published, "baton-agent", options.Name, loggers, stop.Token);
             using (signals)
             using (CliSupport.StartOwnershipTrace(parse.GetValue(trace)))
                 await new AgentHost(options, loggers).RunAsync(stop.Token);

@@ -55,6 +55,33 @@ internal static class CliSupport
         return new Baton.Application.OriginForwarder(connector, options, hostName, loggers.CreateLogger("Baton.Forward"));
     }
 
+    /// <summary>An agent's metrics: the same two ways a router's <c>Baton:Metrics</c> offers, as options.</summary>
+    public sealed class MetricsOptionGroup
+    {
+        public Option<string?> Listen { get; } = new("--metrics-listen") { Description = "Serve Prometheus metrics on GET /metrics at this address:port (its own listener; off by default)" };
+        public Option<string?> OtlpEndpoint { get; } = new("--otlp-endpoint") { Description = "Push metrics by OTLP to this collector URL, e.g. http://collector:4317 (off by default)" };
+        public Option<string> OtlpProtocol { get; } = new("--otlp-protocol") { Description = "OTLP transport: grpc (default) or http/protobuf", DefaultValueFactory = _ => "grpc" };
+
+        public IEnumerable<Option> All => [Listen, OtlpEndpoint, OtlpProtocol];
+
+        public MetricsOptions Read(ParseResult parse)
+        {
+            System.Net.IPEndPoint? listen = null;
+            if (parse.GetValue(Listen) is { } l && (!System.Net.IPEndPoint.TryParse(l, out listen) || listen.Port == 0))
+                throw new ArgumentException($"--metrics-listen: '{l}' is not address:port");
+            Uri? otlp = null;
+            if (parse.GetValue(OtlpEndpoint) is { } o && (!Uri.TryCreate(o, UriKind.Absolute, out otlp) || otlp.Scheme is not ("http" or "https")))
+                throw new ArgumentException($"--otlp-endpoint: '{o}' is not an http:// or https:// URL");
+            var protocol = parse.GetValue(OtlpProtocol) switch
+            {
+                "grpc" => OtlpTransport.Grpc,
+                "http/protobuf" => OtlpTransport.HttpProtobuf,
+                var p => throw new ArgumentException($"--otlp-protocol: '{p}' is not grpc or http/protobuf"),
+            };
+            return new MetricsOptions { Listen = listen, OtlpEndpoint = otlp, OtlpProtocol = protocol };
+        }
+    }
+
     public static ILoggerFactory Loggers(LogLevel level) => LoggerFactory.Create(b => b
         .SetMinimumLevel(level)
         .AddSimpleConsole(o =>

@@ -1,5 +1,6 @@
 using Baton.Configuration;
 using System.CommandLine;
+using Baton.Operations;
 using Baton.Router;
 using Microsoft.Extensions.Logging;
 
@@ -21,6 +22,7 @@ internal static class RouterCommand
             if (parse.GetValue(timings) is { } t) options = options with { TimingsFile = t };
             using var loggers = CliSupport.Loggers(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             using var stop = CliSupport.StopSignal(out var signals);
+            await using var publisher = await MetricsPublisher.StartAsync(options.Metrics, "baton-router", options.Name, loggers, stop.Token);
             using (signals)
             using (CliSupport.StartOwnershipTrace(parse.GetValue(trace)))
                 await new RouterHost(options, loggers).RunAsync(stop.Token);

@@ -17,13 +17,41 @@ public sealed class BatonLab : IBatonLab
     private readonly Dictionary<string, BatonProcess> _agents = new();
     private readonly Action<string>? _echo;
 
-    private BatonLab(NetnsCluster net, string dir, Action<string>? echo, bool traceOwnership)
+    private BatonLab(NetnsCluster net, string dir, Action<string>? echo, bool traceOwnership, bool metrics)
     {
         Net = net;
         Directory = dir;
         _echo = echo;
         TracesOwnership = traceOwnership;
+        PublishesMetrics = metrics;
     }
+
+    /// <summary>The port each host's metrics listener has on its own loopback, when <see cref="PublishesMetrics"/>.</summary>
+    public const int MetricsPort = 9464;
+
+    /// <summary>Whether the router and the agents serve Prometheus metrics on 127.0.0.1:<see cref="MetricsPort"/> in their namespaces.</summary>
+    public bool PublishesMetrics { get; }
+
+    /// <summary>
+    /// What host <paramref name="host"/> (router, be1, ...) serves on <c>GET /metrics</c> now, read
+    /// from inside its namespace, as a Prometheus server beside it would.
+    /// </summary>
+    public async Task<PrometheusText> ScrapeAsync(string host)
+    {
+        if (!PublishesMetrics) throw new InvalidOperationException("the lab does not publish metrics (BatonLab.StartAsync metrics)");
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = async (ctx, ct) =>
+            {
+                var s = Netns.CreateTcpSocket(Net.Ns(host));
+                await s.ConnectAsync(IPAddress.Loopback, MetricsPort, ct).ConfigureAwait(false);
+                return new NetworkStream(s, ownsSocket: true);
+            },
+        });
+        return new PrometheusText(await http.GetStringAsync($"http://127.0.0.1:{MetricsPort}/metrics").ConfigureAwait(false));
+    }
+
+    private string[] MetricsArgs => PublishesMetrics ? ["--metrics-listen", $"127.0.0.1:{MetricsPort}"] : [];
 
     /// <summary>Whether the router and agents write <c>--ownership-trace</c> files (<see cref="OwnershipTraceOf"/>).</summary>
     public bool TracesOwnership { get; }
@@ -76,20 +104,22 @@ public sealed class BatonLab : IBatonLab
     /// Builds the namespaces, writes key and configuration, starts agents and router, and waits until
     /// all agents are connected. <paramref name="steering"/> is the router's <c>Baton:Steering</c>
     /// (bpf, nftables, auto); null leaves it to the router's default. <paramref name="configure"/>
-    /// changes the router's configuration further before it starts.
+    /// changes the router's configuration further before it starts. With <paramref name="metrics"/>
+    /// every host serves Prometheus metrics on its own loopback (<see cref="ScrapeAsync"/>).
     /// </summary>
     public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null,
-        string? steering = null, Action<JsonNode>? configure = null, bool traceOwnership = false)
+        string? steering = null, Action<JsonNode>? configure = null, bool traceOwnership = false, bool metrics = false)
     {
         StaleProcesses.Claim(prefix);
         var net = NetnsCluster.Create(prefix, subnet);
         var dir = System.IO.Directory.CreateTempSubdirectory("baton-lab-").FullName;
-        var lab = new BatonLab(net, dir, echo, traceOwnership);
+        var lab = new BatonLab(net, dir, echo, traceOwnership, metrics);
         try
         {
             ClusterKey.CreateFile(lab.KeyFile);
             var config = DefaultConfig(net, idleTimeout);
             if (steering is not null) config["Baton"]!["Steering"] = steering;
+            if (metrics) config["Baton"]!["Metrics"] = new JsonObject { ["Listen"] = $"127.0.0.1:{MetricsPort}" };
             configure?.Invoke(config);
             File.WriteAllText(lab.ConfigFile, config.ToJsonString(new() { WriteIndented = true }));
             foreach (var be in net.Backends) lab._agents[be] = lab.StartAgent(be);
@@ -120,7 +150,7 @@ public sealed class BatonLab : IBatonLab
     /// <summary>Starts (or restarts) the agent of back-end <paramref name="backend"/>, with <paramref name="agentArgs"/> added to its command line.</summary>
     public BatonProcess StartAgent(string backend, params string[] agentArgs) =>
         ReplaceAgent(backend, () => BatonProcess.Start(Net.Ns(backend), backend,
-            ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile, .. TraceArgs(backend), .. agentArgs],
+            ["agent", "--name", backend, "--listen", Net.ControlEndpointOf(backend).ToString(), "--key-file", KeyFile, .. TraceArgs(backend), .. MetricsArgs, .. agentArgs],
             Prefixed(backend, _echo)));
 
     /// <summary>

@@ -1,3 +1,4 @@
+using Baton.Metrics;
 using System.Net.Sockets;
 using Baton.Http;
 using Microsoft.Extensions.Logging;
@@ -75,6 +76,7 @@ internal abstract class HeldConnection(ulong id, Socket socket, HttpInput input)
             await CloseAsync().ConfigureAwait(false);
             return;
         }
+        BatonMetrics.TransactionsServed.Add(1);
         await tx.CompleteAsync().ConfigureAwait(false);
     }
 

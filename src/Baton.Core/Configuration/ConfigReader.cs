@@ -83,6 +83,15 @@ internal sealed class ConfigReader
         return null;
     }
 
+    /// <summary>An http:// or https:// URL (a collector, not an origin the relay reaches).</summary>
+    public Uri? AbsoluteHttpUrl(IConfigurationSection s, string key, string what)
+    {
+        if (Required(s, key) is not { } v) return null;
+        if (Uri.TryCreate(v, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps)) return u;
+        Error($"{s.Path}:{key}", $"'{v}' is not an http:// or https:// URL ({what})");
+        return null;
+    }
+
     public IPEndPoint? Endpoint(IConfigurationSection s, string key, string? why = null)
     {
         if (Required(s, key, why) is not { } v) return null;

@@ -113,6 +113,7 @@ public static class RouterConfig
             CloseGrace = r.Duration(b, "CloseGrace", TimeSpan.FromSeconds(3)),
             SameTargetShortcut = r.Flag(b, "SameTargetShortcut", fallback: true),
             Relay = RelayFrom(b.GetSection("Relay"), r),
+            Metrics = MetricsFrom(b.GetSection("Metrics"), r),
             Name = b["Name"] ?? "router",
             ConfigFile = Path.GetFullPath(path),
             Warnings = warnings,
@@ -165,6 +166,29 @@ public static class RouterConfig
             UnhealthyCooldown = r.Duration(s, "UnhealthyCooldown", d.UnhealthyCooldown),
             MaxIdlePerTarget = (int?)r.Number(s, "MaxIdlePerTarget") ?? d.MaxIdlePerTarget,
             FailuresBeforeUnhealthy = (int?)r.Number(s, "FailuresBeforeUnhealthy") ?? d.FailuresBeforeUnhealthy,
+        };
+    }
+
+    /// <summary>Baton:Metrics: the scrape listener and OTLP export, each off unless named.</summary>
+    internal static MetricsOptions MetricsFrom(IConfigurationSection s, ConfigReader r)
+    {
+        var otlp = s.GetSection("Otlp");
+        var endpoint = otlp["Endpoint"] is null ? null : r.AbsoluteHttpUrl(otlp, "Endpoint", "the OTLP collector");
+        var protocol = OtlpTransport.Grpc;
+        switch (otlp["Protocol"])
+        {
+            case null or "grpc": break;
+            case "http/protobuf": protocol = OtlpTransport.HttpProtobuf; break;
+            default: r.Error($"{otlp.Path}:Protocol", $"'{otlp["Protocol"]}' is not an OTLP protocol (grpc, http/protobuf)"); break;
+        }
+        var interval = r.Duration(otlp, "Interval", MetricsOptions.None.OtlpInterval);
+        if (interval < TimeSpan.FromSeconds(1)) r.Error($"{otlp.Path}:Interval", $"{interval} is shorter than 1 s");
+        return new MetricsOptions
+        {
+            Listen = s["Listen"] is null ? null : r.Endpoint(s, "Listen"),
+            OtlpEndpoint = endpoint,
+            OtlpProtocol = protocol,
+            OtlpInterval = interval,
         };
     }
 

@@ -68,6 +68,9 @@ public sealed record RouterOptions
     /// <summary>Timeouts, pooling and passive health of relay destinations.</summary>
     public Baton.Modes.Relay.RelayOptions Relay { get; init; } = new();
 
+    /// <summary>Where the router publishes its metrics (<c>Baton:Metrics</c>); nothing by default.</summary>
+    public MetricsOptions Metrics { get; init; } = MetricsOptions.None;
+
     /// <summary>Limit on a request head (431 above).</summary>
     public int HeadLimit { get; init; } = RequestHeadParser.DefaultHeadLimit;
 

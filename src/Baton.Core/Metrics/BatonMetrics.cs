@@ -13,14 +13,46 @@ public static class BatonMetrics
 
     private static readonly Meter Meter = new(MeterName);
 
-    /// <summary>Requests the router routed, tagged with cluster and outcome (handoff, router, 404, 503, 502, 4xx).</summary>
+    /// <summary>
+    /// Requests the router routed, tagged with cluster, destination (none for what the router
+    /// answered itself) and outcome: the transfer that served it (handoff, relay, local), router,
+    /// or the status the router answered (404, 503, 502, 4xx).
+    /// </summary>
     public static readonly Counter<long> Requests = Meter.CreateCounter<long>("baton.router.requests", description: "Requests routed");
 
+    // Hand-offs and returns take 100-500 µs on the namespace cluster (bench/results/handoff.md) and
+    // ms under load; OpenTelemetry's default buckets (0-10,000) would put most in two buckets.
+    private static readonly InstrumentAdvice<double> MicrosecondBuckets = new() { HistogramBucketBoundaries = [25, 50, 100, 200, 400, 800, 1_600, 3_200, 10_000, 50_000, 200_000, 1_000_000] };
+
     /// <summary>Router time from block to Go, per hand-off.</summary>
-    public static readonly Histogram<double> HandoffDuration = Meter.CreateHistogram<double>("baton.handoff.duration", "us", "Router time of one hand-off");
+    public static readonly Histogram<double> HandoffDuration = Meter.CreateHistogram("baton.handoff.duration", "us", "Router time of one hand-off", advice: MicrosecondBuckets);
 
     /// <summary>Router time from ReturnRequest to the socket live again, per return.</summary>
-    public static readonly Histogram<double> ReturnDuration = Meter.CreateHistogram<double>("baton.return.duration", "us", "Router time of one return");
+    public static readonly Histogram<double> ReturnDuration = Meter.CreateHistogram("baton.return.duration", "us", "Router time of one return", advice: MicrosecondBuckets);
+
+    /// <summary>
+    /// Time from the router's decision to the connection back at the router (or closed), per
+    /// transaction a destination served, tagged with cluster, destination and transfer. For a
+    /// hand-off this includes every request that stayed at the destination meanwhile
+    /// (<see cref="Stays"/>), as the router does not see where one ends and the next begins.
+    /// </summary>
+    public static readonly Histogram<double> TransactionDuration = Meter.CreateHistogram("baton.router.transaction.duration", "s",
+        "Time from routing to the connection back at the router", advice: new InstrumentAdvice<double>
+        {
+            HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        });
+
+    /// <summary>Configuration versions the router read after it started, tagged with result (applied, rejected).</summary>
+    public static readonly Counter<long> Reloads = Meter.CreateCounter<long>("baton.config.reloads", description: "Configuration reloads");
+
+    /// <summary>Transactions an application completed on a connection handed to its agent or worker.</summary>
+    public static readonly Counter<long> TransactionsServed = Meter.CreateCounter<long>("baton.application.transactions", description: "Transactions served by the application");
+
+    /// <summary>Hand-offs an agent was asked for, tagged with result (taken, refused).</summary>
+    public static readonly Counter<long> AgentHandoffs = Meter.CreateCounter<long>("baton.agent.handoffs", description: "Connections handed to this agent");
+
+    /// <summary>Connections an agent owns right now.</summary>
+    public static readonly UpDownCounter<long> AgentConnectionsHeld = Meter.CreateUpDownCounter<long>("baton.agent.connections.held", description: "Connections owned by this agent right now");
 
     /// <summary>Hand-offs that did not happen (agent refused, timed out or vanished); the router kept the connection.</summary>
     public static readonly Counter<long> HandoffFailures = Meter.CreateCounter<long>("baton.handoff.failures", description: "Hand-offs not completed");

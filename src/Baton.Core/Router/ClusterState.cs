@@ -56,6 +56,13 @@ internal sealed class ClusterState
         return now;
     }
 
+    /// <summary>Each destination in configuration order, with its state as the balancer sees it now.</summary>
+    public IEnumerable<(DestinationRuntime Destination, HealthState State)> States()
+    {
+        for (int i = 0; i < _destinations.Length; i++)
+            yield return (_destinations[i], Health.Destinations[i].Effective(_destinations[i].Target.IsHealthy));
+    }
+
     private bool IsAvailable(int i) =>
         Health.Destinations[i].Effective(_destinations[i].Target.IsHealthy) != HealthState.Unhealthy;
 

@@ -1,4 +1,5 @@
 using Baton.Configuration;
+using Baton.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
@@ -41,11 +42,13 @@ internal sealed class ConfigWatcher : IDisposable
                 throw RouterConfig.NotJson(_file, failure);
             var loaded = RouterConfig.From(_configuration, _file);
             _apply(loaded);
+            BatonMetrics.Reloads.Add(1, new KeyValuePair<string, object?>("result", "applied"));
             RouterLog.Reloaded(_log, _file, loaded.Routes.Routes.Count);
             foreach (var w in loaded.Warnings) RouterLog.ConfigWarning(_log, w);
         }
         catch (Exception e) when (e is ConfigException or IOException or ArgumentException)
         {
+            BatonMetrics.Reloads.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
             RouterLog.ReloadRejected(_log, _file, e.Message);
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using Baton.Http;
 using Baton.Metrics;
@@ -66,21 +67,21 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                     var match = host.Routes.Match(head);
                     if (match is null)
                     {
-                        Count(null, "404");
+                        Count(null, null, "404");
                         if (!await AnswerAsync(conn, head, 404, $"no route for {head.Host}{head.Path}").ConfigureAwait(false)) return;
                         continue;
                     }
                     cluster = match.Value.Cluster;
                     if (cluster.Transfer.ServedByTheRouter)
                     {
-                        Count(cluster.Id, "router");
+                        Count(cluster.Id, null, "router");
                         if (!await ServeHereAsync(conn, head, ct).ConfigureAwait(false)) return;
                         continue;
                     }
                     var pick = host.PickDestination(cluster, head, conn.Client);
                     if (pick is null)
                     {
-                        Count(cluster.Id, "503");
+                        Count(cluster.Id, null, "503");
                         if (!await AnswerAsync(conn, head, 503, $"no healthy destination in cluster '{cluster.Id}'").ConfigureAwait(false)) return;
                         continue;
                     }
@@ -89,6 +90,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
 
                 TransactionOutcome outcome;
                 List<string>? tried = null;
+                long started = Stopwatch.GetTimestamp();
                 while (true)
                 {
                     // The destination's load counts this transaction (and any that stay there) while it runs.
@@ -116,13 +118,13 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                 switch (outcome)
                 {
                     case TransactionOutcome.Back:
-                        Count(cluster.Id, cluster.Transfer.Name);
+                        Served(cluster, target.Name, started);
                         break;
                     case TransactionOutcome.Ended:
-                        Count(cluster.Id, cluster.Transfer.Name);
+                        Served(cluster, target.Name, started);
                         return;
                     case TransactionOutcome.NotServed notServed:
-                        Count(cluster.Id, notServed.Status.ToString());
+                        Count(cluster.Id, target.Name, notServed.Status.ToString());
                         RouterLog.DestinationFailed(host.Log, conn.Client, target.Name, notServed.Reason);
                         // The reason is in the log; the client gets no internal detail.
                         if (!await AnswerAsync(conn, head, notServed.Status, notServed.ClientText(target.Name)).ConfigureAwait(false)) return;
@@ -159,7 +161,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         if (ReferenceEquals(via, current))
         {
             Volatile.Write(ref _held, pick.Lease); // the stayed transaction's load, released when the connection is back
-            Count(cluster.Id, cluster.Transfer.Name);
+            Count(cluster.Id, current.Name, cluster.Transfer.Name);
             host.Report(cluster, current.Name, served: true);
             return NextHop.Stay;
         }
@@ -175,12 +177,21 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
             throw new InvalidOperationException($"passed to {target.Name}, but the decision was {d?.Target.Name ?? "none"}");
         // Its load is now the destination's, released when the connection is back (as after a stay).
         Interlocked.Exchange(ref _held, d.Lease)?.Dispose();
-        Count(d.Cluster.Id, d.Cluster.Transfer.Name);
+        Count(d.Cluster.Id, target.Name, d.Cluster.Transfer.Name);
         host.Report(d.Cluster, target.Name, served: true);
     }
 
-    private static void Count(string? cluster, string outcome) =>
-        BatonMetrics.Requests.Add(1, new("cluster", cluster), new KeyValuePair<string, object?>("outcome", outcome));
+    private static void Count(string? cluster, string? destination, string outcome) =>
+        BatonMetrics.Requests.Add(1, new("cluster", cluster), new("destination", destination), new KeyValuePair<string, object?>("outcome", outcome));
+
+    // A transaction a destination served: counted, and timed from the decision to the connection back.
+    private static void Served(Cluster cluster, string destination, long started)
+    {
+        Count(cluster.Id, destination, cluster.Transfer.Name);
+        if (BatonMetrics.TransactionDuration.Enabled)
+            BatonMetrics.TransactionDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                new("cluster", cluster.Id), new("destination", destination), new KeyValuePair<string, object?>("transfer", cluster.Transfer.Name));
+    }
 
     /// <summary>Serves a request with the router's built-in application; false when the connection ended.</summary>
     private async Task<bool> ServeHereAsync(ClientConnection conn, RequestHead head, CancellationToken ct)

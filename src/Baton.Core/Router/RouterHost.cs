@@ -40,6 +40,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         await using var modes = _modes = new ModeRegistry(options, loggers, _log);
         modes.StartFor(options.Routes);
         await using var prober = _prober = new ActiveHealthProber(TimeProvider.System, loggers.CreateLogger("Baton.Health"));
+        using var gauges = new RouterGauges(() => _routing);
         try
         {
             foreach (var w in options.Warnings) RouterLog.ConfigWarning(_log, w);
@@ -106,8 +107,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
     private void Reload(RouterOptions loaded)
     {
         if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface || loaded.WorkerSocket != options.WorkerSocket
-            || loaded.Steering != options.Steering || loaded.HoldQueue != options.HoldQueue)
-            RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface, Baton:Steering, Baton:HoldQueue and Baton:WorkerSocket changes need a restart");
+            || loaded.Steering != options.Steering || loaded.HoldQueue != options.HoldQueue || loaded.Metrics != options.Metrics)
+            RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface, Baton:Steering, Baton:HoldQueue, Baton:WorkerSocket and Baton:Metrics changes need a restart");
         Apply(loaded.Routes);
     }
 }

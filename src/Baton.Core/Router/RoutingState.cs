@@ -22,6 +22,9 @@ internal sealed class RoutingState
 
     public IEnumerable<ClusterHealth> Health => _clusters.Values.Select(c => c.Health);
 
+    /// <summary>The clusters of this configuration that destinations serve (not the router's own).</summary>
+    public IEnumerable<ClusterState> Clusters => _clusters.Values;
+
     /// <summary>
     /// The state of <paramref name="table"/>, whose destinations <paramref name="destinations"/>
     /// already holds: a policy per cluster, and each destination's health, kept from

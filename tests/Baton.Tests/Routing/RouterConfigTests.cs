@@ -193,6 +193,30 @@ public sealed class RouterConfigTests : IDisposable
     }
 
     [Fact]
+    public void Metrics_are_off_unless_asked_for_and_read_when_they_are()
+    {
+        Assert.False(RouterConfig.Load(Write(ValidConfig())).Metrics.Enabled);
+        var o = RouterConfig.Load(Write(Mutated(c => c["Baton"]!["Metrics"] = JsonNode.Parse("""
+            { "Listen": "127.0.0.1:9464", "Otlp": { "Endpoint": "http://collector:4318", "Protocol": "http/protobuf", "Interval": "00:00:10" } }
+            """))));
+        Assert.Equal(IPEndPoint.Parse("127.0.0.1:9464"), o.Metrics.Listen);
+        Assert.Equal(new Uri("http://collector:4318"), o.Metrics.OtlpEndpoint);
+        Assert.Equal(OtlpTransport.HttpProtobuf, o.Metrics.OtlpProtocol);
+        Assert.Equal(TimeSpan.FromSeconds(10), o.Metrics.OtlpInterval);
+        var grpc = RouterConfig.Load(Write(Mutated(c => c["Baton"]!["Metrics"] = JsonNode.Parse("""{ "Otlp": { "Endpoint": "http://collector:4317" } }"""))));
+        Assert.Null(grpc.Metrics.Listen);
+        Assert.Equal(OtlpTransport.Grpc, grpc.Metrics.OtlpProtocol);
+    }
+
+    [Theory]
+    [InlineData("""{ "Listen": "9464" }""", "Baton:Metrics:Listen: '9464' is not an IPv4 address:port")]
+    [InlineData("""{ "Otlp": { "Endpoint": "collector:4317" } }""", "Baton:Metrics:Otlp:Endpoint: 'collector:4317' is not an http:// or https:// URL (the OTLP collector)")]
+    [InlineData("""{ "Otlp": { "Endpoint": "http://c:4317", "Protocol": "udp" } }""", "Baton:Metrics:Otlp:Protocol: 'udp' is not an OTLP protocol (grpc, http/protobuf)")]
+    [InlineData("""{ "Otlp": { "Endpoint": "http://c:4317", "Interval": "00:00:00.100" } }""", "Baton:Metrics:Otlp:Interval: 00:00:00.1000000 is shorter than 1 s")]
+    public void Bad_metrics_settings_name_their_key(string metrics, string error) =>
+        Assert.Equal(error, LoadError(c => c["Baton"]!["Metrics"] = JsonNode.Parse(metrics)));
+
+    [Fact]
     public void Key_file_path_is_relative_to_the_configuration_file()
     {
         var sub = Directory.CreateDirectory(Path.Combine(_dir, "etc")).FullName;

@@ -1,3 +1,4 @@
+using Baton.Metrics;
 using Baton.Interop;
 using System.Collections.Concurrent;
 using System.Diagnostics;
@@ -118,6 +119,7 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         catch (Exception e) when (Faults.IsNotMovable(e) || e is FormatException or ArgumentException)
         {
             AgentLog.HandoffRefused(log, m.ConnectionId, e.Message);
+            BatonMetrics.AgentHandoffs.Add(1, new KeyValuePair<string, object?>("result", "refused"));
             link.Send(new Refused(e.Message), m.ConnectionId);
             return;
         }
@@ -145,6 +147,8 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         }
         var conn = new AgentConnection(m.ConnectionId, socket, handoff, this);
         _live[m.ConnectionId] = conn;
+        BatonMetrics.AgentHandoffs.Add(1, new KeyValuePair<string, object?>("result", "taken"));
+        BatonMetrics.AgentConnectionsHeld.Add(1);
         _ = Task.Run(async () =>
         {
             try { await conn.RunAsync().ConfigureAwait(false); }
@@ -245,7 +249,10 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
     internal ValueTask SendAsync<T>(T message, ulong id) where T : IControlMessage<T> =>
         link.SendAsync(message, id);
 
-    internal void Forget(ulong id) => _live.TryRemove(id, out _);
+    internal void Forget(ulong id)
+    {
+        if (_live.TryRemove(id, out _)) BatonMetrics.AgentConnectionsHeld.Add(-1);
+    }
 
     /// <summary>The link is gone: drop restored-but-not-live sockets silently and parked snapshots; live ones finish and close.</summary>
     internal void Abandon()

@@ -1,0 +1,37 @@
+using System.Diagnostics.Metrics;
+using Baton.Health;
+using Baton.Metrics;
+
+namespace Baton.Router;
+
+/// <summary>
+/// What the router's destinations look like right now, as observable gauges on the <c>Baton</c>
+/// meter, read from the routing state in force at each collection (a reload's destinations show at
+/// the next scrape). One meter per router, disposed with it: its instruments then go, rather than
+/// report a stopped router's last state.
+/// </summary>
+internal sealed class RouterGauges : IDisposable
+{
+    private readonly Meter _meter = new(BatonMetrics.MeterName);
+
+    /// <param name="routing">The state in force; null before the first configuration is applied.</param>
+    public RouterGauges(Func<RoutingState?> routing)
+    {
+        _meter.CreateObservableGauge("baton.destination.available", () => Each(routing(), (_, state) => state == HealthState.Unhealthy ? 0 : 1),
+            description: "1 when the balancer may choose the destination in the cluster (healthy, or not probed), else 0");
+        _meter.CreateObservableGauge("baton.destination.health", () => Each(routing(), (_, state) => (int)state),
+            description: "The destination's health in the cluster: 0 unknown, 1 healthy, 2 unhealthy");
+        _meter.CreateObservableGauge("baton.destination.active", () => Each(routing(), (d, _) => d.Load.ActiveRequests),
+            description: "Transactions at the destination now, from any cluster (for a hand-off: connections away there)");
+    }
+
+    private static IEnumerable<Measurement<int>> Each(RoutingState? routing, Func<DestinationRuntime, HealthState, int> value)
+    {
+        if (routing is null) yield break;
+        foreach (var c in routing.Clusters)
+            foreach (var (d, state) in c.States())
+                yield return new Measurement<int>(value(d, state), new("cluster", c.Cluster.Id), new KeyValuePair<string, object?>("destination", d.Name));
+    }
+
+    public void Dispose() => _meter.Dispose();
+}
