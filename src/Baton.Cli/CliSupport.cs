@@ -110,7 +110,8 @@ internal static class CliSupport
             return 0;
         }
         catch (Exception e) when (e is MissingPrivilegeException or ConfigException or SteeringException or ArgumentException
-                                      or System.Net.Sockets.SocketException or ControlProtocolException or Baton.Lab.LabInUseException)
+                                      or System.Net.Sockets.SocketException or ControlProtocolException or Baton.Lab.LabInUseException
+                                      or Baton.Operations.AdminCallException)
         {
             Console.Error.WriteLine($"baton: {e.Message}");
             return 2;

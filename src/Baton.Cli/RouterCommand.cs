@@ -23,9 +23,11 @@ internal static class RouterCommand
             using var loggers = CliSupport.Loggers(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             using var stop = CliSupport.StopSignal(out var signals);
             await using var publisher = await MetricsPublisher.StartAsync(options.Metrics, "baton-router", options.Name, loggers, stop.Token);
+            var host = new RouterHost(options, loggers);
+            await using var admin = await AdminServer.StartAsync(options.Admin, host, loggers, stop.Token);
             using (signals)
             using (CliSupport.StartOwnershipTrace(parse.GetValue(trace)))
-                await new RouterHost(options, loggers).RunAsync(stop.Token);
+                await host.RunAsync(stop.Token);
         }));
         return cmd;
     }

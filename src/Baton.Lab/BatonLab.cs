@@ -17,8 +17,9 @@ public sealed class BatonLab : IBatonLab
     private readonly Dictionary<string, BatonProcess> _agents = new();
     private readonly Action<string>? _echo;
 
-    private BatonLab(NetnsCluster net, string dir, Action<string>? echo, bool traceOwnership, bool metrics)
+    private BatonLab(NetnsCluster net, string dir, Action<string>? echo, bool traceOwnership, bool metrics, bool admin)
     {
+        HasAdmin = admin;
         Net = net;
         Directory = dir;
         _echo = echo;
@@ -49,6 +50,28 @@ public sealed class BatonLab : IBatonLab
             },
         });
         return new PrometheusText(await http.GetStringAsync($"http://127.0.0.1:{MetricsPort}/metrics").ConfigureAwait(false));
+    }
+
+    /// <summary>The router's admin listener, on its namespace's loopback, when <see cref="HasAdmin"/>.</summary>
+    public static readonly Uri AdminUrl = new("http://127.0.0.1:9901");
+
+    /// <summary>Whether the router has an admin listener (<see cref="AdminUrl"/>, token in <see cref="AdminTokenFile"/>).</summary>
+    public bool HasAdmin { get; }
+
+    /// <summary>Path of the admin token file.</summary>
+    public string AdminTokenFile => Path.Combine(Directory, "admin.token");
+
+    /// <summary>
+    /// Runs <c>baton ctl</c> with <paramref name="args"/> in the router's namespace, as an operator
+    /// on the router host would, and returns its exit code and output once it has exited.
+    /// </summary>
+    public async Task<(int ExitCode, string Output)> CtlAsync(TimeSpan timeout, params string[] args)
+    {
+        if (!HasAdmin) throw new InvalidOperationException("the lab's router has no admin listener (BatonLab.StartAsync admin)");
+        using var ctl = BatonProcess.Start(Net.Ns("router"), "ctl", ["ctl", "--admin", AdminUrl.ToString(), "--token-file", AdminTokenFile, .. args]);
+        var exited = await Task.Run(() => ctl.WaitForExit(timeout)).ConfigureAwait(false);
+        if (!exited) throw new TimeoutException($"baton ctl {string.Join(' ', args)} did not exit in {timeout.TotalSeconds:0} s:\n{ctl.Output}");
+        return (ctl.ExitCode, ctl.Output);
     }
 
     private string[] MetricsArgs => PublishesMetrics ? ["--metrics-listen", $"127.0.0.1:{MetricsPort}"] : [];
@@ -108,18 +131,23 @@ public sealed class BatonLab : IBatonLab
     /// every host serves Prometheus metrics on its own loopback (<see cref="ScrapeAsync"/>).
     /// </summary>
     public static async Task<BatonLab> StartAsync(string prefix, int subnet, TimeSpan idleTimeout, Action<string>? echo = null, string[]? routerArgs = null,
-        string? steering = null, Action<JsonNode>? configure = null, bool traceOwnership = false, bool metrics = false)
+        string? steering = null, Action<JsonNode>? configure = null, bool traceOwnership = false, bool metrics = false, bool admin = false)
     {
         StaleProcesses.Claim(prefix);
         var net = NetnsCluster.Create(prefix, subnet);
         var dir = System.IO.Directory.CreateTempSubdirectory("baton-lab-").FullName;
-        var lab = new BatonLab(net, dir, echo, traceOwnership, metrics);
+        var lab = new BatonLab(net, dir, echo, traceOwnership, metrics, admin);
         try
         {
             ClusterKey.CreateFile(lab.KeyFile);
             var config = DefaultConfig(net, idleTimeout);
             if (steering is not null) config["Baton"]!["Steering"] = steering;
             if (metrics) config["Baton"]!["Metrics"] = new JsonObject { ["Listen"] = $"127.0.0.1:{MetricsPort}" };
+            if (admin)
+            {
+                File.WriteAllText(lab.AdminTokenFile, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) + "\n");
+                config["Baton"]!["Admin"] = new JsonObject { ["Listen"] = $"{AdminUrl.Host}:{AdminUrl.Port}", ["TokenFile"] = "admin.token" };
+            }
             configure?.Invoke(config);
             File.WriteAllText(lab.ConfigFile, config.ToJsonString(new() { WriteIndented = true }));
             foreach (var be in net.Backends) lab._agents[be] = lab.StartAgent(be);

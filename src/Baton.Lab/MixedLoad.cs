@@ -44,6 +44,12 @@ public sealed record MixedLoadOptions
     /// </summary>
     public TimeSpan Pause { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// When set, connections send no new request after this long (those under way finish and are
+    /// checked): a run that ends on its own, unlike a cancellation, which cuts requests short.
+    /// </summary>
+    public TimeSpan? Duration { get; init; }
+
     /// <summary>How long one request may take before it counts as failed.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }
@@ -108,7 +114,7 @@ public static class MixedLoad
             int port = 0;
             try
             {
-                while (Interlocked.Increment(ref next) < o.Requests && !ct.IsCancellationRequested)
+                while (Interlocked.Increment(ref next) < o.Requests && !ct.IsCancellationRequested && (o.Duration is not { } d || sw.Elapsed < d))
                 {
                     if (socket is null)
                     {

@@ -28,7 +28,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Assert.True(Netns.IsRoot, "cluster tests need root (network namespaces, TCP_REPAIR): run them as root, as CI does");
-        Lab = await BatonLab.StartAsync(Prefix, Subnet, IdleTimeout, steering: Steering, metrics: true);
+        Lab = await BatonLab.StartAsync(Prefix, Subnet, IdleTimeout, steering: Steering, metrics: true, admin: true);
     }
 
     public async Task DisposeAsync()

@@ -68,7 +68,7 @@ public static class RouterConfig
     }
 
     /// <summary>What validation leaves for the build: the options, and the names only the build resolves.</summary>
-    private sealed record Validated(RouterOptions Options, string? KeyFile, string? WorkerUser, string? WorkerGroup);
+    private sealed record Validated(RouterOptions Options, string? KeyFile, string? WorkerUser, string? WorkerGroup, string? AdminTokenFile);
 
     /// <summary>Stage 2: checks every key and records each error in <paramref name="r"/>; touches no file.</summary>
     private static Validated? Validate(IConfiguration c, string path, ConfigReader r)
@@ -90,6 +90,10 @@ public static class RouterConfig
             ? r.Required(b, "WorkerSocket", local ? "local clusters need the Unix socket path workers register on" : null)
             : null;
         var listen = r.Endpoint(b, "Listen");
+        var admin = b.GetSection("Admin");
+        string? adminTokenFile = admin["Listen"] is not null || admin["TokenFile"] is not null
+            ? r.Required(admin, "TokenFile", "the admin API takes calls only with the token in this file")
+            : null;
         var iface = handoff ? r.Required(b, "Interface", "handoff clusters steer packets on the router's client-facing interface") : b["Interface"];
         var steering = SteeringFrom(b, r);
         bool holdQueue = r.Flag(b, "HoldQueue", fallback: true);
@@ -114,12 +118,14 @@ public static class RouterConfig
             SameTargetShortcut = r.Flag(b, "SameTargetShortcut", fallback: true),
             Relay = RelayFrom(b.GetSection("Relay"), r),
             Metrics = MetricsFrom(b.GetSection("Metrics"), r),
+            Admin = new AdminOptions { Listen = admin["Listen"] is null ? null : r.Endpoint(admin, "Listen") },
             Name = b["Name"] ?? "router",
             ConfigFile = Path.GetFullPath(path),
             Warnings = warnings,
         };
         return r.ErrorCount == 0
-            ? new Validated(options, keyFile is null ? null : Path.Combine(dir, keyFile), b["WorkerUser"], b["WorkerGroup"])
+            ? new Validated(options, keyFile is null ? null : Path.Combine(dir, keyFile), b["WorkerUser"], b["WorkerGroup"],
+                adminTokenFile is null ? null : Path.Combine(dir, adminTokenFile))
             : null;
     }
 
@@ -132,9 +138,16 @@ public static class RouterConfig
             try { key = ClusterKey.FromFile(keyFile); }
             catch (ArgumentException e) { r.Error("Baton:KeyFile", e.Message); }
         }
+        string? token = null;
+        if (v.AdminTokenFile is { } tokenFile)
+        {
+            try { token = AdminOptions.ReadToken(tokenFile); }
+            catch (ArgumentException e) { r.Error("Baton:Admin:TokenFile", e.Message); }
+        }
         return v.Options with
         {
             Key = key,
+            Admin = v.Options.Admin with { Token = token },
             WorkerUid = v.WorkerUser is { } user ? AccountId(r, "Baton:WorkerUser", user, "/etc/passwd") : null,
             WorkerGid = v.WorkerGroup is { } group ? AccountId(r, "Baton:WorkerGroup", group, "/etc/group") : null,
         };

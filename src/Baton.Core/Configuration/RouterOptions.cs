@@ -71,6 +71,9 @@ public sealed record RouterOptions
     /// <summary>Where the router publishes its metrics (<c>Baton:Metrics</c>); nothing by default.</summary>
     public MetricsOptions Metrics { get; init; } = MetricsOptions.None;
 
+    /// <summary>The admin listener (<c>Baton:Admin</c>); none by default.</summary>
+    public AdminOptions Admin { get; init; } = AdminOptions.None;
+
     /// <summary>Limit on a request head (431 above).</summary>
     public int HeadLimit { get; init; } = RequestHeadParser.DefaultHeadLimit;
 

@@ -29,6 +29,14 @@ public interface ITransferTarget
     /// know whether a next request would be served where its connection already is.
     /// </summary>
     ITransferTarget ServedBy(RequestHead head) => this;
+
+    /// <summary>
+    /// Client connections the destination owns now or that are moving to it (a hand-off's agent);
+    /// 0 where connections never leave the router's process (relay) or do not come back (local).
+    /// A drain is over when this is 0 as well as the destination's load: a connection leaving on a
+    /// pass has left the load before it has left the agent.
+    /// </summary>
+    int ConnectionsAway => 0;
 }
 
 /// <summary>How one transaction at a destination ended, as the router sees it.</summary>

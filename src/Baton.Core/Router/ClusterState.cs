@@ -37,9 +37,9 @@ internal sealed class ClusterState
     public DestinationRuntime? this[string name] => Array.Find(_destinations, d => d.Name == name);
 
     /// <summary>
-    /// The destinations the balancer may choose from, in configuration order: those whose effective
-    /// state (<see cref="DestinationHealth.Effective"/>) is Healthy or Unknown; under HealthyOrPanic,
-    /// every destination when that leaves none.
+    /// The destinations the balancer may choose from, in configuration order: those not draining
+    /// whose effective state (<see cref="DestinationHealth.Effective"/>) is Healthy or Unknown; under
+    /// HealthyOrPanic, every destination not draining when that leaves none.
     /// </summary>
     /// <remarks>
     /// A pick reads each destination's state, as a target's own health (an agent link, a worker, a
@@ -64,7 +64,7 @@ internal sealed class ClusterState
     }
 
     private bool IsAvailable(int i) =>
-        Health.Destinations[i].Effective(_destinations[i].Target.IsHealthy) != HealthState.Unhealthy;
+        !_destinations[i].Draining && Health.Destinations[i].Effective(_destinations[i].Target.IsHealthy) != HealthState.Unhealthy;
 
     // Whether the states now give the same list as last, without making one.
     private bool StillAvailable(DestinationState[] last)
@@ -76,8 +76,8 @@ internal sealed class ClusterState
             if (matched == last.Length || !ReferenceEquals(last[matched], _destinations[i].Load)) return false;
             matched++;
         }
-        // None available: under HealthyOrPanic the list is every destination.
-        if (matched == 0 && Health.Panics) return last.Length == _destinations.Length && _destinations.Length > 0;
+        // None available: under HealthyOrPanic the list is every destination not draining.
+        if (matched == 0 && Health.Panics) return PanicList().SequenceEqual(last);
         return matched == last.Length;
     }
 
@@ -86,8 +86,10 @@ internal sealed class ClusterState
         var available = new List<DestinationState>(_destinations.Length);
         for (int i = 0; i < _destinations.Length; i++)
             if (IsAvailable(i)) available.Add(_destinations[i].Load);
-        if (available.Count == 0 && Health.Panics)
-            foreach (var d in _destinations) available.Add(d.Load);
+        if (available.Count == 0 && Health.Panics) return [.. PanicList()];
         return [.. available];
     }
+
+    // Draining is the operator's word, which panic does not override.
+    private IEnumerable<DestinationState> PanicList() => _destinations.Where(d => !d.Draining).Select(d => d.Load);
 }

@@ -35,22 +35,41 @@ internal sealed class ConfigWatcher : IDisposable
 
     private void Reloaded()
     {
+        // A version that is not JSON reaches here as an empty configuration; say why instead.
+        if (Interlocked.Exchange(ref _loadFailure, null) is { } failure)
+            Refused(RouterConfig.NotJson(_file, failure).Message);
+        else
+            Apply(_file, () => RouterConfig.From(_configuration, _file), _apply, _log);
+    }
+
+    /// <summary>
+    /// Loads a version with <paramref name="load"/> and puts it in force with <paramref name="apply"/>,
+    /// or refuses it whole; either way logged and counted, as a saved file's version is.
+    /// </summary>
+    public static ReloadResult Apply(string file, Func<RouterOptions> load, Action<RouterOptions> apply, ILogger log)
+    {
         try
         {
-            // A version that is not JSON reaches here as an empty configuration; say why instead.
-            if (Interlocked.Exchange(ref _loadFailure, null) is { } failure)
-                throw RouterConfig.NotJson(_file, failure);
-            var loaded = RouterConfig.From(_configuration, _file);
-            _apply(loaded);
+            var loaded = load();
+            apply(loaded);
             BatonMetrics.Reloads.Add(1, new KeyValuePair<string, object?>("result", "applied"));
-            RouterLog.Reloaded(_log, _file, loaded.Routes.Routes.Count);
-            foreach (var w in loaded.Warnings) RouterLog.ConfigWarning(_log, w);
+            RouterLog.Reloaded(log, file, loaded.Routes.Routes.Count);
+            foreach (var w in loaded.Warnings) RouterLog.ConfigWarning(log, w);
+            return new ReloadResult(true, $"{file}: {loaded.Routes.Routes.Count} routes in force" + string.Concat(loaded.Warnings.Select(w => $"\nwarning: {w}")));
         }
         catch (Exception e) when (e is ConfigException or IOException or ArgumentException)
         {
-            BatonMetrics.Reloads.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
-            RouterLog.ReloadRejected(_log, _file, e.Message);
+            return Refused(e.Message, file, log);
         }
+    }
+
+    private void Refused(string reason) => Refused(reason, _file, _log);
+
+    private static ReloadResult Refused(string reason, string file, ILogger log)
+    {
+        BatonMetrics.Reloads.Add(1, new KeyValuePair<string, object?>("result", "rejected"));
+        RouterLog.ReloadRejected(log, file, reason);
+        return new ReloadResult(false, reason);
     }
 
     public void Dispose()

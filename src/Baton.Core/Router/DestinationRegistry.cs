@@ -17,6 +17,9 @@ internal sealed class DestinationRegistry : IAsyncDisposable
 
     public DestinationRuntime this[string name] => _byName[name];
 
+    public bool TryGet(string name, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out DestinationRuntime destination) =>
+        _byName.TryGetValue(name, out destination);
+
     /// <summary>
     /// Makes the destinations <paramref name="table"/> adds, through the mode of the cluster that
     /// first lists each. Checks everything before making anything: a table that moves a known name

@@ -23,4 +23,17 @@ internal sealed class DestinationRuntime(string name, TransferMode mode, string 
     public ITransferTarget Target => target;
 
     public DestinationState Load { get; } = new(name);
+
+    private volatile bool _draining;
+
+    /// <summary>
+    /// Set by an operator (admin API, <c>baton ctl drain</c>): the balancer chooses the destination
+    /// for no new transaction in any cluster, and a connection at it moves on with its next request.
+    /// Kept across reloads, as the back-end is the same.
+    /// </summary>
+    public bool Draining
+    {
+        get => _draining;
+        set => _draining = value;
+    }
 }

@@ -24,6 +24,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
     // The load the connection puts on the destination it is at now (a stay replaces it).
     private DestinationLease? _held;
     private System.Net.IPEndPoint? _client;
+    private ConnectionTrack _track = null!;
     // The next request's head as an agent reported it, refilled each time (Route): no allocation.
     private readonly RequestHead _next = new();
 
@@ -34,6 +35,8 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         var o = host.Options;
         using var conn = new ClientConnection(socket) { NextRequests = o.SameTargetShortcut ? this : null };
         _client = conn.Client;
+        _track = new ConnectionTrack(conn.Client);
+        using var registered = host.Track(_track);
         // One head for the connection's life, refilled per request: parsing and routing then allocate nothing
         // (issue 3). Everything below uses it only until the next read; a keeper would take head.Detach().
         var reused = new RequestHead();
@@ -68,6 +71,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                     if (match is null)
                     {
                         Count(null, null, "404");
+                        _track.Routed(null, null, "404");
                         if (!await AnswerAsync(conn, head, 404, $"no route for {head.Host}{head.Path}").ConfigureAwait(false)) return;
                         continue;
                     }
@@ -75,6 +79,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                     if (cluster.Transfer.ServedByTheRouter)
                     {
                         Count(cluster.Id, null, "router");
+                        _track.Routed(cluster.Id, null, "router");
                         if (!await ServeHereAsync(conn, head, ct).ConfigureAwait(false)) return;
                         continue;
                     }
@@ -82,6 +87,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                     if (pick is null)
                     {
                         Count(cluster.Id, null, "503");
+                        _track.Routed(cluster.Id, null, "503");
                         if (!await AnswerAsync(conn, head, 503, $"no healthy destination in cluster '{cluster.Id}'").ConfigureAwait(false)) return;
                         continue;
                     }
@@ -95,12 +101,14 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                 {
                     // The destination's load counts this transaction (and any that stay there) while it runs.
                     Volatile.Write(ref _held, lease);
+                    _track.Routed(cluster.Id, target.Name, cluster.Transfer.Name);
                     try
                     {
                         outcome = await target.ServeAsync(conn, head, ct).ConfigureAwait(false);
                     }
                     finally
                     {
+                        _track.Back();
                         lease.Dispose();
                         Interlocked.Exchange(ref _held, null)?.Dispose();
                     }
@@ -125,6 +133,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
                         return;
                     case TransactionOutcome.NotServed notServed:
                         Count(cluster.Id, target.Name, notServed.Status.ToString());
+                        _track.Routed(cluster.Id, null, notServed.Status.ToString());
                         RouterLog.DestinationFailed(host.Log, conn.Client, target.Name, notServed.Reason);
                         // The reason is in the log; the client gets no internal detail.
                         if (!await AnswerAsync(conn, head, notServed.Status, notServed.ClientText(target.Name)).ConfigureAwait(false)) return;
@@ -162,6 +171,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         {
             Volatile.Write(ref _held, pick.Lease); // the stayed transaction's load, released when the connection is back
             Count(cluster.Id, current.Name, cluster.Transfer.Name);
+            _track.Routed(cluster.Id, current.Name, "stay");
             host.Report(cluster, current.Name, served: true);
             return NextHop.Stay;
         }
@@ -178,6 +188,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         // Its load is now the destination's, released when the connection is back (as after a stay).
         Interlocked.Exchange(ref _held, d.Lease)?.Dispose();
         Count(d.Cluster.Id, target.Name, d.Cluster.Transfer.Name);
+        _track.Routed(d.Cluster.Id, target.Name, "pass");
         host.Report(d.Cluster, target.Name, served: true);
     }
 

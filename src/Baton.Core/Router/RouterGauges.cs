@@ -17,12 +17,14 @@ internal sealed class RouterGauges : IDisposable
     /// <param name="routing">The state in force; null before the first configuration is applied.</param>
     public RouterGauges(Func<RoutingState?> routing)
     {
-        _meter.CreateObservableGauge("baton.destination.available", () => Each(routing(), (_, state) => state == HealthState.Unhealthy ? 0 : 1),
-            description: "1 when the balancer may choose the destination in the cluster (healthy, or not probed), else 0");
+        _meter.CreateObservableGauge("baton.destination.available", () => Each(routing(), (d, state) => d.Draining || state == HealthState.Unhealthy ? 0 : 1),
+            description: "1 when the balancer may choose the destination in the cluster (not draining; healthy, or not probed), else 0");
         _meter.CreateObservableGauge("baton.destination.health", () => Each(routing(), (_, state) => (int)state),
             description: "The destination's health in the cluster: 0 unknown, 1 healthy, 2 unhealthy");
         _meter.CreateObservableGauge("baton.destination.active", () => Each(routing(), (d, _) => d.Load.ActiveRequests),
-            description: "Transactions at the destination now, from any cluster (for a hand-off: connections away there)");
+            description: "Transactions at the destination now, from any cluster: the load the balancer sees");
+        _meter.CreateObservableGauge("baton.destination.connections", () => Each(routing(), (d, _) => d.Target.ConnectionsAway),
+            description: "Client connections the destination's agent owns or is being handed now (hand-off only)");
     }
 
     private static IEnumerable<Measurement<int>> Each(RoutingState? routing, Func<DestinationRuntime, HealthState, int> value)

@@ -16,8 +16,9 @@ namespace Baton.Router;
 /// back-ends (<see cref="DestinationRegistry"/>); the modes start in <see cref="ModeRegistry"/>,
 /// and a saved configuration reaches it through <see cref="ConfigWatcher"/>.
 /// </summary>
-public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
+public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : IRouterControl
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IPEndPoint, ConnectionTrack> _connections = new();
     private readonly ILogger _log = loggers.CreateLogger("Baton.Router");
     private readonly object _reloadGate = new();
     private readonly DestinationRegistry _destinations = new();
@@ -104,11 +105,57 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers)
         }
     }
 
+    /// <summary>Counts <paramref name="track"/>'s connection as the router's until the returned handle is disposed.</summary>
+    internal IDisposable Track(ConnectionTrack track)
+    {
+        _connections[track.Client] = track;
+        return new Untrack(_connections, track);
+    }
+
+    private sealed class Untrack(System.Collections.Concurrent.ConcurrentDictionary<IPEndPoint, ConnectionTrack> all, ConnectionTrack track) : IDisposable
+    {
+        public void Dispose() => all.TryRemove(KeyValuePair.Create(track.Client, track));
+    }
+
+    /// <inheritdoc />
+    public int ConnectionCount => _connections.Count;
+
+    /// <inheritdoc />
+    public ConnectionStatus? Connection(IPEndPoint client) => _connections.TryGetValue(client, out var t) ? t.Snapshot() : null;
+
+    /// <inheritdoc />
+    public IReadOnlyList<DestinationStatus> Destinations()
+    {
+        if (_routing is not { } routing) return [];
+        var all = new List<DestinationStatus>();
+        foreach (var c in routing.Clusters)
+            foreach (var (d, state) in c.States())
+                all.Add(new DestinationStatus(c.Cluster.Id, d.Name, d.Mode.Name, d.Address, state.ToString().ToLowerInvariant(),
+                    Available: !d.Draining && state != HealthState.Unhealthy, d.Draining, d.Load.ActiveRequests, d.Target.ConnectionsAway));
+        return all;
+    }
+
+    /// <inheritdoc />
+    public bool SetDraining(string name, bool draining)
+    {
+        if (!_destinations.TryGet(name, out var d)) return false;
+        if (d.Draining != draining) RouterLog.Draining(_log, name, draining ? "draining: no new transactions" : "undrained: takes transactions again");
+        d.Draining = draining;
+        return true;
+    }
+
+    /// <inheritdoc />
+    public ReloadResult Reload()
+    {
+        if (options.ConfigFile is not { } file) return new ReloadResult(false, "the router was not started from a configuration file");
+        return ConfigWatcher.Apply(file, () => RouterConfig.Load(file), Reload, _log);
+    }
+
     private void Reload(RouterOptions loaded)
     {
         if (!loaded.Listen.Equals(options.Listen) || loaded.Interface != options.Interface || loaded.WorkerSocket != options.WorkerSocket
-            || loaded.Steering != options.Steering || loaded.HoldQueue != options.HoldQueue || loaded.Metrics != options.Metrics)
-            RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface, Baton:Steering, Baton:HoldQueue, Baton:WorkerSocket and Baton:Metrics changes need a restart");
+            || loaded.Steering != options.Steering || loaded.HoldQueue != options.HoldQueue || loaded.Metrics != options.Metrics || loaded.Admin != options.Admin)
+            RouterLog.ReloadPartial(_log, "Baton:Listen, Baton:Interface, Baton:Steering, Baton:HoldQueue, Baton:WorkerSocket, Baton:Metrics and Baton:Admin changes need a restart");
         Apply(loaded.Routes);
     }
 }

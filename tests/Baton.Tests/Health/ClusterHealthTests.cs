@@ -70,6 +70,32 @@ public sealed class ClusterHealthTests
         Assert.Equal(["a"], Available(h));
     }
 
+    [Theory]
+    [InlineData(AvailableDestinations.HealthyAndUnknown)]
+    [InlineData(AvailableDestinations.HealthyOrPanic)]
+    public void A_draining_destination_is_not_available_until_undrained(string policy)
+    {
+        var h = Make(policy, "a", "b", "c");
+        Assert.Equal(["a", "b", "c"], Available(h));
+        _runtime["b"].Draining = true;
+        Assert.Equal(["a", "c"], Available(h));
+        _runtime["b"].Draining = false;
+        Assert.Equal(["a", "b", "c"], Available(h));
+    }
+
+    [Fact]
+    public void Panic_offers_every_destination_but_the_draining_ones()
+    {
+        var h = Make(AvailableDestinations.HealthyOrPanic, "a", "b", "c");
+        Available(h);
+        foreach (var t in _targets.Values) ((FakeTarget)t).Healthy = false;
+        Assert.Equal(["a", "b", "c"], Available(h)); // panic: all of them
+        _runtime["a"].Draining = true;
+        Assert.Equal(["b", "c"], Available(h));
+        _runtime["b"].Draining = _runtime["c"].Draining = true;
+        Assert.Empty(Available(h));
+    }
+
     [Fact]
     public void HealthyAndUnknown_leaves_none_when_all_are_unhealthy()
     {

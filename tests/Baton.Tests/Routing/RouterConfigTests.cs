@@ -217,6 +217,22 @@ public sealed class RouterConfigTests : IDisposable
         Assert.Equal(error, LoadError(c => c["Baton"]!["Metrics"] = JsonNode.Parse(metrics)));
 
     [Fact]
+    public void Admin_listener_needs_a_token_file_with_a_long_token()
+    {
+        Assert.Equal("Baton:Admin:TokenFile: missing (the admin API takes calls only with the token in this file)",
+            LoadError(c => c["Baton"]!["Admin"] = JsonNode.Parse("""{ "Listen": "127.0.0.1:9901" }""")));
+        Assert.Equal($"Baton:Admin:TokenFile: token file '{Path.Combine(_dir, "absent.token")}' does not exist (make one: openssl rand -hex 32 > {Path.Combine(_dir, "absent.token")})",
+            LoadError(c => c["Baton"]!["Admin"] = JsonNode.Parse("""{ "Listen": "127.0.0.1:9901", "TokenFile": "absent.token" }""")));
+        File.WriteAllText(Path.Combine(_dir, "short.token"), "secret\n");
+        Assert.StartsWith("Baton:Admin:TokenFile: token file", LoadError(c => c["Baton"]!["Admin"] = JsonNode.Parse("""{ "Listen": "127.0.0.1:9901", "TokenFile": "short.token" }""")));
+        File.WriteAllText(Path.Combine(_dir, "good.token"), new string('a', 64) + "\n");
+        var o = RouterConfig.Load(Write(Mutated(c => c["Baton"]!["Admin"] = JsonNode.Parse("""{ "Listen": "127.0.0.1:9901", "TokenFile": "good.token" }"""))));
+        Assert.Equal(IPEndPoint.Parse("127.0.0.1:9901"), o.Admin.Listen);
+        Assert.Equal(new string('a', 64), o.Admin.Token);
+        Assert.Null(RouterConfig.Load(Write(ValidConfig())).Admin.Listen);
+    }
+
+    [Fact]
     public void Key_file_path_is_relative_to_the_configuration_file()
     {
         var sub = Directory.CreateDirectory(Path.Combine(_dir, "etc")).FullName;

@@ -18,6 +18,8 @@ internal sealed class AdaptiveTarget(ITransferTarget relay, ITransferTarget hand
 
     public bool IsHealthy => relay.IsHealthy || handoff.IsHealthy;
 
+    public int ConnectionsAway => handoff.ConnectionsAway;
+
     internal ITransferTarget Relay => relay;
 
     internal ITransferTarget Handoff => handoff;

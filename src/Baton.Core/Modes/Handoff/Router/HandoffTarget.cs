@@ -12,6 +12,8 @@ internal sealed class HandoffTarget(AgentLink link, HandoffTransfer transfer) : 
 
     public bool IsHealthy => link.IsHealthy;
 
+    public int ConnectionsAway => link.ActiveConnections;
+
     internal AgentLink Link => link;
 
     public async Task<TransactionOutcome> ServeAsync(ClientConnection connection, RequestHead head, CancellationToken ct)
