@@ -33,6 +33,8 @@ internal static class AgentCommand
             if (parse.GetValue(freezeDelay) is var delay and (< 0 or > 60_000))
                 throw new ArgumentException($"--freeze-delay-ms: {delay} is not between 0 and 60000");
             var published = metrics.Read(parse);
+            // First, as the host would: without it nothing else should start or be announced.
+            Baton.Modes.Handoff.Repair.TcpRepair.EnsurePrivilege();
             using var loggers = CliSupport.Loggers(LogLevel.Information);
             var application = CliSupport.Application(parse.GetValue(forward), parse.GetValue(name)!, loggers,
                 parse.GetValue(forwardProxyProtocol), parse.GetValue(forwardTimeout));

@@ -22,12 +22,33 @@ internal static class RouterCommand
             if (parse.GetValue(timings) is { } t) options = options with { TimingsFile = t };
             using var loggers = CliSupport.Loggers(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             using var stop = CliSupport.StopSignal(out var signals);
-            await using var publisher = await MetricsPublisher.StartAsync(options.Metrics, "baton-router", options.Name, loggers, stop.Token);
             var host = new RouterHost(options, loggers);
-            await using var admin = await AdminServer.StartAsync(options.Admin, host, loggers, stop.Token);
             using (signals)
             using (CliSupport.StartOwnershipTrace(parse.GetValue(trace)))
-                await host.RunAsync(stop.Token);
+            {
+                // The operator's listeners start once the router is up: a router that cannot start
+                // (no privilege, no key) says only why, and one whose metrics or admin address is
+                // taken stops again, cleanly.
+                using var hostStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                var run = host.RunAsync(hostStop.Token);
+                if (await Task.WhenAny(host.Listening, run) == run)
+                {
+                    await run;
+                    return;
+                }
+                try
+                {
+                    await using var publisher = await MetricsPublisher.StartAsync(options.Metrics, "baton-router", options.Name, loggers, stop.Token);
+                    await using var admin = await AdminServer.StartAsync(options.Admin, host, loggers, stop.Token);
+                    await run;
+                }
+                catch (ConfigException) when (!run.IsCompleted)
+                {
+                    hostStop.Cancel();
+                    await run;
+                    throw;
+                }
+            }
         }));
         return cmd;
     }

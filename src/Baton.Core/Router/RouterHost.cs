@@ -25,6 +25,13 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
     private volatile RoutingState _routing = null!;
     private ModeRegistry _modes = null!;
     private ActiveHealthProber? _prober;
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Completes once the router has started its modes and bound its listener: what needs privilege
+    /// or a key has succeeded. Never completes when <see cref="RunAsync"/> fails first.
+    /// </summary>
+    public Task Listening => _listening.Task;
 
     internal RouterOptions Options => options;
 
@@ -50,6 +57,7 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
             var listener = new ConnectionListener(options.Listen, (client, token) => new RouterConnection(this, client).RunAsync(token));
             var socket = listener.Bind();
             RouterLog.Listening(_log, options.Listen, options.Routes.Routes.Count, _destinations.Count);
+            _listening.TrySetResult();
             await listener.RunAsync(socket, ct).ConfigureAwait(false);
         }
         finally
