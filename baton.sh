@@ -25,7 +25,8 @@ runtime_packages() {
 # wire with), nginx-light (the origin the relay and forwarder tests start themselves; its system
 # service must never run), clang-14 and linux-libc-dev (the test that rebuilds the committed eBPF
 # object, src/Baton.Core/Steering/Bpf/build.sh, and checks it matches), ethtool (a lab veth's
-# offloads, which frames sent back out by XDP, Baton:Xdp, need).
+# offloads, which frames sent back out by XDP, Baton:Xdp, need), chromium (the headless browser the
+# live view's test renders the page in).
 test_packages() {
   runtime_packages
   command -v nft >/dev/null || echo nftables
@@ -35,6 +36,7 @@ test_packages() {
   command -v clang-14 >/dev/null || echo clang-14
   [ -e /usr/include/linux/bpf.h ] || echo linux-libc-dev
   command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || [ -x /sbin/ethtool ] || echo ethtool
+  command -v chromium >/dev/null || echo chromium
 }
 
 # Installs the Debian packages named (those missing), as root; without root it names them and stops.

@@ -72,7 +72,7 @@ internal static class DemoCommand
             "Baton demo: building hosts baton-client, baton-router, baton-be1..3 (network namespaces on a bridge, 10.77.0.0/24)",
             "agents on be1..be3 (be1 and be2 run Baton's built-in application; be3 forwards to nginx on its own host when nginx is installed)",
             "hand-offs: {0} (from the router, or from one agent straight to the next), router time median {1:F0} µs, p99 {2:F0} µs (block, dump, agent restore round trip, steer, Go, close; a hand-off from an agent has no block, dump and close)",
-            async echo => await BatonLab.StartAsync("baton", 0, TimeSpan.FromSeconds(60), echo).ConfigureAwait(false));
+            async echo => await BatonLab.StartAsync("baton", 0, TimeSpan.FromSeconds(60), echo, metrics: true, admin: true).ConfigureAwait(false));
 
         public static readonly Demo Local = new(
             "Baton demo (local mode: the router passes each client socket to worker processes be1..be3 on this host and takes it back)",
@@ -108,6 +108,16 @@ internal static class DemoCommand
             Console.WriteLine($"ready http://{lab.Service}/");
             string curl = $"curl -sv http://{lab.Service}/be1/hello http://{lab.Service}/be2/hello";
             Console.WriteLine(lab is BatonLab ns ? $"  try: ip netns exec {ns.Net.Ns("client")} {curl}" : $"  try: {curl}");
+            // The router's admin listener is on its namespace's loopback: a port here leads to it,
+            // for a browser on this machine. The token rides in the fragment, which no request carries.
+            using var view = lab is BatonLab { HasAdmin: true } withAdmin
+                ? NamespaceForward.Start(withAdmin.Net.Ns("router"), new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, BatonLab.AdminUrl.Port), BatonLab.AdminUrl.Port)
+                : null;
+            if (view is not null && lab is BatonLab admin)
+            {
+                Console.WriteLine($"live view: http://{view.Local}/#token={File.ReadAllText(admin.AdminTokenFile).Trim()}");
+                Console.WriteLine($"  baton ctl: ip netns exec {admin.Net.Ns("router")} baton ctl destinations --admin {BatonLab.AdminUrl} --token-file {admin.AdminTokenFile}");
+            }
             try { await Task.Delay(Timeout.Infinite, ct); } catch (OperationCanceledException) { }
             Console.WriteLine("tearing down.");
             return 0;

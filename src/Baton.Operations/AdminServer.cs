@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Baton.Configuration;
+using Baton.Operations.Live;
 using Baton.Router;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -20,8 +21,18 @@ namespace Baton.Operations;
 public sealed class AdminServer : IAsyncDisposable
 {
     private readonly WebApplication _web;
+    private readonly LiveFeed _live;
 
-    private AdminServer(WebApplication web) => _web = web;
+    private AdminServer(WebApplication web, LiveFeed live) => (_web, _live) = (web, live);
+
+    private static IResult Asset(string name, string type)
+    {
+        using var s = typeof(AdminServer).Assembly.GetManifestResourceStream($"Baton.Operations.Live.{name}")
+            ?? throw new InvalidOperationException($"the live view's {name} is not in the assembly");
+        using var m = new MemoryStream();
+        s.CopyTo(m);
+        return Results.Bytes(m.ToArray(), type);
+    }
 
     /// <summary>Starts the listener <paramref name="options"/> names, or nothing (null) when it names none.</summary>
     /// <exception cref="ConfigException">The listener cannot be bound.</exception>
@@ -45,7 +56,8 @@ public sealed class AdminServer : IAsyncDisposable
             await next(context).ConfigureAwait(false);
         });
         web.UseRouting();
-        Map(web, router);
+        var live = new LiveFeed(router);
+        Map(web, router, live);
         try
         {
             await web.StartAsync(ct).ConfigureAwait(false);
@@ -53,14 +65,20 @@ public sealed class AdminServer : IAsyncDisposable
         catch (IOException e)
         {
             await web.DisposeAsync().ConfigureAwait(false);
+            live.Dispose();
             throw new ConfigException($"Baton:Admin:Listen: cannot listen on {listen}: {e.InnerException?.Message ?? e.Message}");
         }
-        AdminLog.Listening(loggers.CreateLogger("Baton.Admin"), $"http://{listen}{AdminApi.Root}");
-        return new AdminServer(web);
+        AdminLog.Listening(loggers.CreateLogger("Baton.Admin"), $"http://{listen}{AdminApi.Root}", $"http://{listen}/");
+        return new AdminServer(web, live);
     }
 
-    private static void Map(IEndpointRouteBuilder web, IRouterControl router)
+    private static void Map(IEndpointRouteBuilder web, IRouterControl router, LiveFeed live)
     {
+        // The live view's page: static, no data in it, so no token; it asks for one and sends it with each poll.
+        web.MapGet("/", () => Asset("index.html", "text/html; charset=utf-8"));
+        web.MapGet("/live.js", () => Asset("live.js", "text/javascript; charset=utf-8"));
+        web.MapGet("/live.css", () => Asset("live.css", "text/css; charset=utf-8"));
+        web.MapGet(AdminApi.Live, (long? since) => Results.Json(live.Read(since ?? 0)));
         web.MapGet(AdminApi.Destinations, () => Results.Json(new DestinationList(router.Destinations())));
         web.MapPost(AdminApi.Destinations + "/{name}/drain", (string name) => Drain(router, name, true));
         web.MapPost(AdminApi.Destinations + "/{name}/undrain", (string name) => Drain(router, name, false));
@@ -95,6 +113,7 @@ public sealed class AdminServer : IAsyncDisposable
     {
         await _web.StopAsync().ConfigureAwait(false);
         await _web.DisposeAsync().ConfigureAwait(false);
+        _live.Dispose();
     }
 }
 
@@ -109,6 +128,9 @@ public static class AdminApi
 
     /// <summary>POST: read the configuration file again (<see cref="ReloadResult"/>; 422 when refused).</summary>
     public const string Reload = Root + "/reload";
+
+    /// <summary>GET ?since=CURSOR: the live view's poll (<see cref="LiveSnapshot"/>).</summary>
+    public const string Live = Root + "/live";
 
     /// <summary>GET: how many connections (<see cref="ConnectionCount"/>); GET {address:port}: one connection's path (<see cref="ConnectionStatus"/>).</summary>
     public const string Connections = Root + "/connections";
@@ -128,6 +150,6 @@ public sealed record AdminError(string Error);
 
 internal static partial class AdminLog
 {
-    [LoggerMessage(Level = LogLevel.Information, Message = "admin API at {Url}")]
-    public static partial void Listening(ILogger log, string url);
+    [LoggerMessage(Level = LogLevel.Information, Message = "admin API at {Url}, live view at {Page}")]
+    public static partial void Listening(ILogger log, string url, string page);
 }

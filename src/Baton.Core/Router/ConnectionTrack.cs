@@ -7,7 +7,7 @@ namespace Baton.Router;
 /// A fixed ring of <see cref="Kept"/> hops, written under a lock that only an operator's read
 /// contends: no allocation per request.
 /// </summary>
-internal sealed class ConnectionTrack(IPEndPoint client)
+internal sealed class ConnectionTrack(IPEndPoint client, MoveFeed moves)
 {
     /// <summary>How many of a connection's decisions are kept.</summary>
     public const int Kept = 16;
@@ -22,18 +22,27 @@ internal sealed class ConnectionTrack(IPEndPoint client)
     /// <summary>A request was routed: to <paramref name="destination"/> (null: the router answered), <paramref name="how"/>.</summary>
     public void Routed(string? cluster, string? destination, string how)
     {
+        string from;
         lock (_ring)
         {
             _ring[_requests % Kept] = new ConnectionHop(DateTime.UtcNow, cluster, destination, how);
             _requests++;
+            from = _at;
             if (destination is not null) _at = destination;
         }
+        if (moves.Watched) moves.Publish(client, from, destination ?? "router", how);
     }
 
     /// <summary>The connection is back at the router.</summary>
     public void Back()
     {
-        lock (_ring) _at = "router";
+        string from;
+        lock (_ring)
+        {
+            from = _at;
+            _at = "router";
+        }
+        if (moves.Watched && from != "router") moves.Publish(client, from, "router", "return");
     }
 
     public ConnectionStatus Snapshot()

@@ -25,6 +25,9 @@ public interface IRouterControl
 
     /// <summary>How many client connections the router holds or has away now.</summary>
     int ConnectionCount { get; }
+
+    /// <summary>Every move of every connection, as it happens, for a watcher (the live view).</summary>
+    MoveFeed Moves { get; }
 }
 
 /// <summary>One destination of one cluster, as the balancer sees it now.</summary>

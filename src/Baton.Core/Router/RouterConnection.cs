@@ -35,7 +35,7 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
         var o = host.Options;
         using var conn = new ClientConnection(socket) { NextRequests = o.SameTargetShortcut ? this : null };
         _client = conn.Client;
-        _track = new ConnectionTrack(conn.Client);
+        _track = new ConnectionTrack(conn.Client, host.Moves);
         using var registered = host.Track(_track);
         // One head for the connection's life, refilled per request: parsing and routing then allocate nothing
         // (issue 3). Everything below uses it only until the next read; a keeper would take head.Detach().

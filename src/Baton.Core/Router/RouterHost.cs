@@ -129,6 +129,9 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
     public int ConnectionCount => _connections.Count;
 
     /// <inheritdoc />
+    public MoveFeed Moves { get; } = new();
+
+    /// <inheritdoc />
     public ConnectionStatus? Connection(IPEndPoint client) => _connections.TryGetValue(client, out var t) ? t.Snapshot() : null;
 
     /// <inheritdoc />
