@@ -102,12 +102,18 @@ internal static class CliSupport
     }
 
     /// <summary>Runs <paramref name="body"/>; expected failures become one line on stderr and exit code 2.</summary>
-    public static async Task<int> RunAsync(Func<Task> body)
+    public static Task<int> RunAsync(Func<Task> body) => RunAsync(async () =>
+    {
+        await body();
+        return 0;
+    });
+
+    /// <summary>Runs a command whose body decides its exit code; a known failure is one line and exit code 2.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> body)
     {
         try
         {
-            await body();
-            return 0;
+            return await body();
         }
         catch (Exception e) when (e is MissingPrivilegeException or ConfigException or SteeringException or ArgumentException
                                       or System.Net.Sockets.SocketException or ControlProtocolException or Baton.Lab.LabInUseException

@@ -9,6 +9,7 @@ root.Add(WorkerCommand.Create());
 root.Add(OriginCommand.Create());
 root.Add(DemoCommand.Create());
 root.Add(CtlCommand.Create());
+root.Add(Baton.Cli.Check.CheckCommand.Create());
 // Each command stops on SIGTERM/SIGINT itself (CliSupport.StopSignal) and tears down what it made.
 // System.CommandLine's own handling would end the process 2 s after the signal, cutting that short:
 // a demo stopped after load exited after exactly 2.01 s and left its processes and namespaces.
