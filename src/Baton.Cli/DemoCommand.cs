@@ -71,7 +71,7 @@ internal static class DemoCommand
         public static readonly Demo Handoff = new(
             "Baton demo: building hosts baton-client, baton-router, baton-be1..3 (network namespaces on a bridge, 10.77.0.0/24)",
             "agents on be1..be3 (be1 and be2 run Baton's built-in application; be3 forwards to nginx on its own host when nginx is installed)",
-            "hand-offs: {0} (from the router, or from one agent straight to the next), router time median {1:F0} µs, p99 {2:F0} µs (block, dump, agent restore round trip, steer, Go, close; a hand-off from an agent has no block, dump and close)",
+            "hand-offs: {0} (from the router, or straight from one back-end to the next), router time median {1:F0} µs, p99 {2:F0} µs (the first ones include the processes' warm-up)",
             async echo => await BatonLab.StartAsync("baton", 0, TimeSpan.FromSeconds(60), echo, metrics: true, admin: true).ConfigureAwait(false));
 
         public static readonly Demo Local = new(
@@ -132,8 +132,11 @@ internal static class DemoCommand
         long? retrans = lab.ClientTcpCounter("RetransSegs") - retransBefore;
 
         Console.WriteLine();
-        Console.WriteLine("hand-off: the router's time to move the connection to that back-end, as Baton's built-in application reports it; " +
-            "stayed: served where the connection already was, nothing moved; n/a: a server behind --forward does not report it.");
+        Console.WriteLine(demo.IsRelay
+            ? "response via: every response passed through the router, which proxied it from the origin (the baseline the hand-off avoids)."
+            : "moved in: the router's time to move the live connection to that back-end (freeze it, copy its TCP state, have the back-end " +
+              "restore it, redirect the client's packets there); already there: the connection was at that back-end and the request was " +
+              "served there, nothing moved; n/a: a server behind --forward (nginx) does not report the time; -: the router answered itself.");
         Console.WriteLine();
         Console.WriteLine("Summary");
         foreach (var (c, hosts) in run.ServedBy)
@@ -156,7 +159,7 @@ internal static class DemoCommand
     private static async Task<RequestRun> RunRequestsAsync(Demo demo, IBatonLab lab, int requests, int connections, CancellationToken ct)
     {
         Console.WriteLine();
-        Console.WriteLine($"{"conn",-5}{"client port",-13}{"request",-28}{"served by",-11}{"application",-14}{"hand-off",-12}{"status",-8}bytes");
+        Console.WriteLine($"{"conn",-5}{"client port",-13}{"request",-28}{"served by",-11}{"application",-14}{(demo.IsRelay ? "response via" : "moved in"),-15}{"status",-8}bytes");
         var times = new List<double>();
         var servedBy = new Dictionary<int, HashSet<string>>();
         var ports = new Dictionary<int, List<int>>();
@@ -185,10 +188,10 @@ internal static class DemoCommand
                         times.Add(v);
                         hand = $"{v:F0} µs";
                     }
-                    else if (demo.IsRelay && host != RouterName) hand = "relay";
-                    // A back-end's answer without a hand-off time: the request stayed where the
+                    else if (demo.IsRelay && host != RouterName) hand = "router";
+                    // A back-end's answer without a hand-off time: the request was served where the
                     // connection already was (the same-target shortcut), nothing moved for it.
-                    else if (host != RouterName && host != "?") hand = application == "built-in" ? "stayed" : "n/a";
+                    else if (host != RouterName && host != "?") hand = application == "built-in" ? "already there" : "n/a";
                     bool ok = resp.IsSuccessStatusCode && BodyIsRight(path, body);
                     if (!ok) failures++;
                     servedBy[c].Add(host);
@@ -205,7 +208,7 @@ internal static class DemoCommand
                     (host, application, hand, status, length) = ("?", "?", "-", reset ? "RESET" : "ERROR", 0);
                     if (!reset) Console.Error.WriteLine($"  GET {path}: {e.Message}");
                 }
-                Console.WriteLine($"{c,-5}{string.Join(",", localPorts),-13}{"GET " + path,-28}{host,-11}{application,-14}{hand,-12}{status,-8}{length}");
+                Console.WriteLine($"{c,-5}{string.Join(",", localPorts),-13}{"GET " + path,-28}{host,-11}{application,-14}{hand,-15}{status,-8}{length}");
             }
         }
         return new RequestRun(servedBy, ports, times, failures, resetErrors);
