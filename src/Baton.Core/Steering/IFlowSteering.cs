@@ -32,6 +32,16 @@ public interface IFlowSteering : IDisposable
 
     /// <summary>How many connections currently have an entry.</summary>
     int Count { get; }
+
+    /// <summary>
+    /// Stops, leaving the entries of connections away at back-ends in force for the next run to take
+    /// over; false where the steering cannot (then it is disposed as usual).
+    /// </summary>
+    bool Leave()
+    {
+        Dispose();
+        return false;
+    }
 }
 
 /// <summary>A steering change the kernel refused; the message carries libnftables' own words.</summary>

@@ -72,6 +72,49 @@ public sealed class BpfFlowSteeringTests : IDisposable
     }
 
     [Fact]
+    public void A_run_that_leaves_keeps_its_back_ends_connections_forwarded_and_the_next_run_takes_them_over()
+    {
+        var first = Start();
+        using var wire = _link.OpenWire();
+        first.AddBackend("be1", BackendMac);
+        first.Forward(Client(40101), "be1");
+        first.Forward(Client(40102), "be1");
+        first.Block(Client(40103)); // in transit when the run ended: lost
+        Assert.True(first.Leave());
+
+        // Between the runs: still forwarded, by the filter and map the first left on the device.
+        Assert.Equal(3, Attached()!.Count);
+        ForwardedToBackend(wire, Client(40101));
+
+        using var next = _link.Run(() => new BpfFlowSteering(SteeringLink.Device, SteeringLink.Service, SteeringLink.RouterMac, adopt: true));
+        Assert.Null(next.AdoptUnavailable);
+        Assert.Equal([Client(40101), Client(40102)], next.Adopted.Select(a => a.Client).Order(Comparer<IPEndPoint>.Create((a, b) => a.Port - b.Port)));
+        Assert.All(next.Adopted, a => Assert.Equal(BackendMac, a.Backend));
+        Assert.Equal([Client(40101), Client(40102)], Attached()!.Select(e => e.Client).OrderBy(c => c.Port));
+        Assert.Equal(2, next.Count);
+        ForwardedToBackend(wire, Client(40102));
+
+        // Its agent connects again: the entries are that back-end's, and change and clear as any.
+        next.AddBackend("be1", BackendMac);
+        next.Clear(Client(40101));
+        StackAnswers(wire, Client(40101));
+        ForwardedToBackend(wire, Client(40102));
+        Assert.Equal([Client(40102)], Attached()!.Select(e => e.Client));
+    }
+
+    [Fact]
+    public void A_start_that_does_not_adopt_replaces_what_a_previous_run_left()
+    {
+        var first = Start();
+        first.AddBackend("be1", BackendMac);
+        first.Forward(Client(40111), "be1");
+        Assert.True(first.Leave());
+        using var next = Start();
+        Assert.Empty(next.Adopted);
+        Assert.Empty(Attached()!);
+    }
+
+    [Fact]
     public void Stop_removes_only_its_own_filter_and_other_filters_on_the_device_survive()
     {
         // Someone else's filter on the same ingress hook, at tc's own choice of handle.

@@ -14,6 +14,47 @@ internal static unsafe class AttachedMaps
     // struct bpf_map_info: name[16] @24 (88 bytes). struct bpf_prog_info: name[16] @64.
     private const int MapInfoSize = 88, MapNameOffset = 24, ProgNameOffset = 64;
 
+    /// <summary>
+    /// A new descriptor of the <c>conns</c> map of loaded program <paramref name="progId"/>, for a
+    /// new router to take over (the caller closes it), when its key and value sizes and capacity are
+    /// this build's; otherwise null and why not.
+    /// </summary>
+    public static (int Fd, string? Why) OpenConns(uint progId)
+    {
+        int prog = LibBpf.ProgGetFdById(progId);
+        if (prog < 0) return (-1, LibBpf.Error($"bpf_prog_get_fd_by_id({progId})", prog).Message);
+        try
+        {
+            foreach (uint mapId in MapIds(prog))
+            {
+                int map = LibBpf.MapGetFdById(mapId);
+                if (map < 0) continue;
+                if (MapName(map) != "conns")
+                {
+                    Libc.Close(map);
+                    continue;
+                }
+                var (key, value, max) = MapSizes(map);
+                if (key == FlowMap.KeySize && value == FlowMap.ValueSize && max == FlowMap.Capacity) return (map, null);
+                Libc.Close(map);
+                return (-1, $"the previous run's map has {key}-byte keys, {value}-byte values and {max} entries, this build's {FlowMap.KeySize}, {FlowMap.ValueSize} and {FlowMap.Capacity}");
+            }
+            return (-1, $"eBPF program {progId} has no map named conns");
+        }
+        finally { Libc.Close(prog); }
+    }
+
+    // struct bpf_map_info: key_size @8, value_size @12, max_entries @16.
+    private static (uint Key, uint Value, uint Max) MapSizes(int map)
+    {
+        byte* info = stackalloc byte[MapInfoSize];
+        new Span<byte>(info, MapInfoSize).Clear();
+        uint len = MapInfoSize;
+        int rc = LibBpf.ObjGetInfoByFd(map, info, &len);
+        if (rc < 0) throw LibBpf.Error("bpf_obj_get_info_by_fd(map)", rc);
+        return (*(uint*)(info + 8), *(uint*)(info + 12), *(uint*)(info + 16));
+    }
+
     public static List<FlowEntry> ReadConns(uint progId)
     {
         int prog = LibBpf.ProgGetFdById(progId);

@@ -35,6 +35,14 @@ internal abstract class AttachedProgram : IDisposable
     /// <summary>Takes the program off the hook (in the attach namespace).</summary>
     protected abstract void Detach();
 
+    /// <summary>Lets go of the attachment without detaching: the program stays on the hook for the next run to take over.</summary>
+    public void Leave()
+    {
+        if (_detached) return;
+        _detached = true;
+        _netns.Dispose();
+    }
+
     public void Dispose()
     {
         if (_detached) return;

@@ -59,15 +59,32 @@ public sealed class BpfFlowSteering : IFlowSteering
     /// or another program there refuses it, tc does it all and <see cref="XdpUnavailable"/> says why.
     /// </summary>
     /// <exception cref="SteeringException">libbpf is missing, the kernel refused the program, or the device does not exist.</exception>
-    public BpfFlowSteering(string device, IPEndPoint service, PhysicalAddress routerMac, HoldLimits? holdQueue = null, bool xdp = false)
+    /// <remarks>
+    /// With <paramref name="adopt"/>, a previous run's steering that it left in place
+    /// (<see cref="Leave"/>) is taken over: its connections away at back-ends stay forwarded, without
+    /// a moment in between, and are listed in <see cref="Adopted"/>; when it cannot be taken over,
+    /// <see cref="AdoptUnavailable"/> says why and steering starts empty.
+    /// </remarks>
+    public BpfFlowSteering(string device, IPEndPoint service, PhysicalAddress routerMac, HoldLimits? holdQueue = null, bool xdp = false, bool adopt = false)
     {
         _routerMac = MacBytes(routerMac);
         _ifindex = IfIndex(device);
-        _program = SteerProgram.Load();
+        int? previous = adopt ? PreviousConns() : null;
+        try
+        {
+            _program = SteerProgram.Load(previous);
+        }
+        finally
+        {
+            if (previous is { } fd) Libc.Close(fd);
+        }
         try
         {
             // Configured before it is attached: the program never runs without its service.
             FlowMap.SetService(_program.ServiceFd, service);
+            // Taken over before the new program replaces the old one on the hook, in one step: both
+            // read the same map, so a frame of a forwarded connection is forwarded by one or the other.
+            if (previous is not null) Adopted = AdoptEntries();
             _filter = TcIngressFilter.Attach(_ifindex, _program.ProgramFd);
         }
         catch
@@ -110,6 +127,49 @@ public sealed class BpfFlowSteering : IFlowSteering
         }
     }
 
+    /// <summary>The connections a previous run left forwarded to back-ends, with the back-end's MAC, now steered by this one.</summary>
+    public IReadOnlyList<(IPEndPoint Client, PhysicalAddress Backend)> Adopted { get; } = [];
+
+    /// <summary>Why a previous run's steering could not be taken over; null when there was none, or it was.</summary>
+    public string? AdoptUnavailable { get; private set; }
+
+    // The conns map of the program a previous run left on the hook, when it is Baton's and of this layout.
+    private int? PreviousConns()
+    {
+        if (TcIngressFilter.Query(_ifindex) is not { } progId || progId == 0) return null;
+        if (AttachedMaps.ProgramName(progId) != "steer")
+        {
+            AdoptUnavailable = $"the filter at Baton's handle runs program {progId}, which is not Baton's steer";
+            return null;
+        }
+        var (fd, why) = AttachedMaps.OpenConns(progId);
+        AdoptUnavailable = why;
+        return fd >= 0 ? fd : null;
+    }
+
+    // What a previous run left: connections forwarded to a back-end (or on their way there) go on
+    // being forwarded, as Forward entries of unknown owner until the back-end's agent connects
+    // (AddBackend matches them by MAC). Held or blocked ones were in transit, their hold queue and
+    // its slots are gone: removed, so the client hears from this host that the connection is lost.
+    private List<(IPEndPoint, PhysicalAddress)> AdoptEntries()
+    {
+        var adopted = new List<(IPEndPoint, PhysicalAddress)>();
+        foreach (var e in FlowMap.Read(_program.ConnsFd))
+        {
+            bool toBackend = e.Action == FlowAction.Forward || (e.Action == FlowAction.Release && e.IfIndex == _ifindex);
+            if (!toBackend)
+            {
+                FlowMap.Delete(_program.ConnsFd, e.Client);
+                continue;
+            }
+            var mac = e.BackendMac.GetAddressBytes();
+            FlowMap.Set(_program.ConnsFd, e.Client, FlowAction.Forward, _ifindex, mac, _routerMac);
+            _entries[e.Client] = new Entry(FlowAction.Forward, null, To: new Target(_ifindex, mac));
+            adopted.Add((e.Client, e.BackendMac));
+        }
+        return adopted;
+    }
+
     /// <summary>Why the hold queue asked for could not be set up (frozen packets are then dropped); null when it runs or was not asked for.</summary>
     public string? HoldUnavailable { get; }
 
@@ -134,6 +194,9 @@ public sealed class BpfFlowSteering : IFlowSteering
             ObjectDisposedException.ThrowIf(_disposed, this);
             bool changed = _backends.TryGetValue(name, out var old) && !old.AsSpan().SequenceEqual(bytes);
             _backends[name] = bytes;
+            // Connections a previous run left forwarded to this MAC are this back-end's.
+            foreach (var (client, entry) in _entries.Where(e => e.Value is { Backend: null, Action: FlowAction.Forward } f && f.To.Mac.AsSpan().SequenceEqual(bytes)).ToList())
+                _entries[client] = entry with { Backend = name };
             // An agent that reconnects with a new MAC: its connections follow it, as the nftables chain does.
             if (changed)
                 foreach (var (client, entry) in _entries.Where(e => e.Value.Backend == name).ToList())
@@ -338,6 +401,35 @@ public sealed class BpfFlowSteering : IFlowSteering
         _releasing.Remove(client);
         FlowMap.Delete(_program.ConnsFd, client);
         if (e.Slot is { } slot) _slots!.Free(slot);
+    }
+
+    /// <summary>
+    /// Stops this run but leaves the filter and its map on the device, so that connections away at
+    /// back-ends stay forwarded until the next run takes them over (<c>adopt</c>). Releases under
+    /// way end now: to a back-end, straight there; to this host, removed. Held and blocked
+    /// connections stay so for the next run to remove. The hold queue and the XDP hook go.
+    /// </summary>
+    public bool Leave()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return false;
+            _disposed = true;
+            _releaseTimer.Dispose();
+            foreach (var (client, e) in _entries.Where(e => e.Value.Action == FlowAction.Release))
+            {
+                if (e.Backend is not null) FlowMap.Set(_program.ConnsFd, client, FlowAction.Forward, _ifindex, e.To.Mac!, _routerMac);
+                else FlowMap.Delete(_program.ConnsFd, client);
+            }
+            _xdp?.Dispose();
+            _filter.Leave();
+            _holdFilter?.Dispose();
+            _releaseFilter?.Dispose();
+            _slots?.Dispose();
+            _program.Dispose(); // the filter holds the program, and the program its map
+            _hold?.Dispose();
+            return true;
+        }
     }
 
     /// <summary>Detaches the filter (only Baton's, at its handle and priority) and unloads the program and its maps.</summary>

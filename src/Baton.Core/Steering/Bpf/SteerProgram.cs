@@ -55,8 +55,11 @@ internal sealed unsafe class SteerProgram : IDisposable
         return bytes;
     }
 
-    /// <summary>Opens, verifies and loads the program and its maps.</summary>
-    public static SteerProgram Load()
+    /// <summary>
+    /// Opens, verifies and loads the program and its maps; with <paramref name="conns"/>, a previous
+    /// run's <c>conns</c> map (a descriptor of it, which the caller still closes) instead of a new one.
+    /// </summary>
+    public static SteerProgram Load(int? reuseConns = null)
     {
         var bytes = EmbeddedObject();
         nint obj;
@@ -82,6 +85,11 @@ internal sealed unsafe class SteerProgram : IDisposable
         }
         try
         {
+            if (reuseConns is { } reused)
+            {
+                int reuse = LibBpf.MapReuseFd(LibBpf.FindMapByName(obj, "conns"), reused);
+                if (reuse < 0) throw new SteeringException(LibBpf.Error("bpf_map__reuse_fd(conns)", reuse).Message);
+            }
             int rc = LibBpf.ObjectLoad(obj);
             if (rc < 0) throw new SteeringException(LoadFailure(-rc));
             nint prog = LibBpf.FindProgramByName(obj, "steer");
