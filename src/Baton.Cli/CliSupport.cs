@@ -92,6 +92,9 @@ internal static class CliSupport
         }));
 
     /// <summary>A token cancelled by Ctrl-C or SIGTERM.</summary>
+    /// <summary>SIGUSR2 as .NET takes a raw signal number (Linux: 12).</summary>
+    public static readonly PosixSignal SIGUSR2 = (PosixSignal)12;
+
     public static CancellationTokenSource StopSignal(out IDisposable registrations)
     {
         var cts = new CancellationTokenSource();

@@ -23,6 +23,14 @@ internal static class RouterCommand
             using var loggers = CliSupport.Loggers(parse.GetValue(verbose) ? LogLevel.Debug : LogLevel.Information);
             using var stop = CliSupport.StopSignal(out var signals);
             var host = new RouterHost(options, loggers);
+            // SIGUSR2 (nginx's signal for a binary upgrade): stop as a restart does, leaving the
+            // connections away at agents where they are for the next run to adopt.
+            using var restart = System.Runtime.InteropServices.PosixSignalRegistration.Create(CliSupport.SIGUSR2, c =>
+            {
+                c.Cancel = true;
+                host.LeaveConnectionsAwayOnStop();
+                stop.Cancel();
+            });
             using (signals)
             using (CliSupport.StartOwnershipTrace(parse.GetValue(trace)))
             {

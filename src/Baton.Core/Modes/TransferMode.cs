@@ -60,9 +60,16 @@ public enum NodeNeeds
 }
 
 /// <summary>What a mode is started with: the router's options and logs, and the modes it is made of.</summary>
-internal sealed class ModeStart(RouterOptions options, ILoggerFactory loggers, ILogger log, Func<TransferMode, ITransferMode> started)
+internal sealed class ModeStart(RouterOptions options, ILoggerFactory loggers, ILogger log, Func<TransferMode, ITransferMode> started,
+    RouterStopping? stopping = null, IConnectionAdopter? adopter = null)
 {
     public RouterOptions Options => options;
+
+    /// <summary>How the router stops (a restart leaves connections away where they are).</summary>
+    public RouterStopping Stopping { get; } = stopping ?? new RouterStopping();
+
+    /// <summary>Who takes over connections an earlier run of the router left away; null: nobody (they are refused).</summary>
+    public IConnectionAdopter? Adopter => adopter;
 
     public ILoggerFactory Loggers => loggers;
 

@@ -32,8 +32,12 @@ internal sealed class ConnectionListener(IPEndPoint listen, Func<Socket, Cancell
         }
     }
 
-    /// <summary>Accepts on <paramref name="listener"/> (from <see cref="Bind"/>, owned from here on) until <paramref name="ct"/> is cancelled.</summary>
-    public async Task RunAsync(Socket listener, CancellationToken ct)
+    /// <summary>
+    /// Accepts on <paramref name="listener"/> (from <see cref="Bind"/>, owned from here on) until
+    /// <paramref name="ct"/> is cancelled; then runs <paramref name="stopping"/> (if any) before it
+    /// waits for the running connections.
+    /// </summary>
+    public async Task RunAsync(Socket listener, CancellationToken ct, Func<Task>? stopping = null)
     {
         var connections = new ConcurrentDictionary<Task, byte>();
         try
@@ -52,6 +56,7 @@ internal sealed class ConnectionListener(IPEndPoint listen, Func<Socket, Cancell
         finally
         {
             listener.Dispose();
+            if (stopping is not null) await stopping().ConfigureAwait(false);
             try { await Task.WhenAll(connections.Keys).WaitAsync(StopGrace).ConfigureAwait(false); }
             catch (Exception) { } // each connection logs its own end; a slow one is left to its cancellation
         }

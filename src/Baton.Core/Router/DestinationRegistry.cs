@@ -13,6 +13,8 @@ internal sealed class DestinationRegistry : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, DestinationRuntime> _byName = new(StringComparer.Ordinal);
 
+    private int _disposed;
+
     public int Count => _byName.Count;
 
     public DestinationRuntime this[string name] => _byName[name];
@@ -48,6 +50,7 @@ internal sealed class DestinationRegistry : IAsyncDisposable
     /// <summary>Stops every target (agent links, relay pools), after the connections have ended.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         foreach (var d in _byName.Values)
             if (d.Target is IAsyncDisposable target) await target.DisposeAsync().ConfigureAwait(false);
     }

@@ -17,8 +17,8 @@ internal sealed class ModeRegistry : IAsyncDisposable
     private readonly object _gate = new();
     private bool _routerStarted;
 
-    public ModeRegistry(RouterOptions options, ILoggerFactory loggers, ILogger log) =>
-        _start = new ModeStart(options, loggers, log, Get<ITransferMode>);
+    public ModeRegistry(RouterOptions options, ILoggerFactory loggers, ILogger log, RouterStopping? stopping = null, IConnectionAdopter? adopter = null) =>
+        _start = new ModeStart(options, loggers, log, Get<ITransferMode>, stopping, adopter);
 
     /// <summary>Starts every mode <paramref name="table"/>, the router's first configuration, uses (and what those are made of).</summary>
     public void StartFor(RouteTable table)

@@ -14,7 +14,7 @@ namespace Baton.Router;
 /// connection to the chosen destination, take it back, repeat until the client leaves. A request
 /// that reaches a destination before the connection is back is routed here too (<see cref="Route"/>).
 /// </summary>
-internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRequestRouter
+internal sealed class RouterConnection(RouterHost host, Socket? socket) : INextRequestRouter
 {
     private static readonly BuiltInApplication LocalApplication = new();
 
@@ -32,11 +32,49 @@ internal sealed class RouterConnection(RouterHost host, Socket socket) : INextRe
 
     public async Task RunAsync(CancellationToken ct)
     {
-        var o = host.Options;
-        using var conn = new ClientConnection(socket) { NextRequests = o.SameTargetShortcut ? this : null };
+        using var conn = new ClientConnection(socket!) { NextRequests = host.Options.SameTargetShortcut ? this : null };
         _client = conn.Client;
         _track = new ConnectionTrack(conn.Client, host.Moves);
         using var registered = host.Track(_track);
+        await ServeAsync(conn, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A connection an earlier run of the router moved to <paramref name="target"/>, found there
+    /// after a restart: it is away until <paramref name="away"/> brings it back (then it is served
+    /// here as any other) or ends.
+    /// </summary>
+    public async Task RunAdoptedAsync(ITransferTarget target, Task<TransferOutcome> away, System.Net.IPEndPoint client, CancellationToken ct)
+    {
+        _client = client;
+        _track = new ConnectionTrack(client, host.Moves);
+        using var registered = host.Track(_track);
+        _track.Routed(null, target.Name, "adopted");
+        // Its load is the destination's while it is there, as after a hand-off from here.
+        Volatile.Write(ref _held, host.LoadOf(target.Name)?.Acquire());
+        TransferOutcome outcome;
+        try
+        {
+            outcome = await away.ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Exchange(ref _held, null)?.Dispose();
+            _track.Back();
+        }
+        if (outcome is not TransferOutcome.Returned back)
+        {
+            Interlocked.Exchange(ref _decided, null)?.Lease.Dispose();
+            return;
+        }
+        using var conn = new ClientConnection(back.Socket) { NextRequests = host.Options.SameTargetShortcut ? this : null };
+        await ServeAsync(conn, ct).ConfigureAwait(false);
+    }
+
+    // Reads, routes and serves requests on the connection until it ends.
+    private async Task ServeAsync(ClientConnection conn, CancellationToken ct)
+    {
+        var o = host.Options;
         // One head for the connection's life, refilled per request: parsing and routing then allocate nothing
         // (issue 3). Everything below uses it only until the next read; a keeper would take head.Detach().
         var reused = new RequestHead();

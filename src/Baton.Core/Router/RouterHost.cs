@@ -16,8 +16,12 @@ namespace Baton.Router;
 /// back-ends (<see cref="DestinationRegistry"/>); the modes start in <see cref="ModeRegistry"/>,
 /// and a saved configuration reaches it through <see cref="ConfigWatcher"/>.
 /// </summary>
-public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : IRouterControl
+public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : IRouterControl, IConnectionAdopter
 {
+    private readonly RouterStopping _stopping = new();
+    // Connections adopted from an earlier run (after a restart), running until they end.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Task, byte> _adopted = new();
+    private CancellationToken _stopToken;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<IPEndPoint, ConnectionTrack> _connections = new();
     private readonly ILogger _log = loggers.CreateLogger("Baton.Router");
     private readonly object _reloadGate = new();
@@ -45,7 +49,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
     {
         // Each mode's machinery starts only when a cluster uses it: a router with local and relay
         // clusters only needs no privilege, no steering table and no key. Stopped last.
-        await using var modes = _modes = new ModeRegistry(options, loggers, _log);
+        _stopToken = ct;
+        await using var modes = _modes = new ModeRegistry(options, loggers, _log, _stopping, this);
         modes.StartFor(options.Routes);
         await using var prober = _prober = new ActiveHealthProber(TimeProvider.System, loggers.CreateLogger("Baton.Health"));
         using var gauges = new RouterGauges(() => _routing);
@@ -58,13 +63,17 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
             var socket = listener.Bind();
             RouterLog.Listening(_log, options.Listen, options.Routes.Routes.Count, _destinations.Count);
             _listening.TrySetResult();
-            await listener.RunAsync(socket, ct).ConfigureAwait(false);
+            // A restart closes the agent links first: the connections away end here at once (left
+            // where they are), and none comes back only to be closed by the stop.
+            await listener.RunAsync(socket, ct, () => _stopping.LeavesConnectionsAway ? _destinations.DisposeAsync().AsTask() : Task.CompletedTask).ConfigureAwait(false);
         }
         finally
         {
             // Targets stop once their connections are back or given up, and before the timings are
             // written: a link's last cycles end as it closes.
             await _destinations.DisposeAsync().ConfigureAwait(false);
+            try { await Task.WhenAll(_adopted.Keys).WaitAsync(ConnectionListener.StopGrace).ConfigureAwait(false); }
+            catch (Exception) { } // each logs its own end
             if (options.TimingsFile is { } timings) _modes.WriteTimings(timings);
         }
     }
@@ -112,6 +121,30 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
             _prober?.Apply(_routing.Health);
         }
     }
+
+    /// <summary>
+    /// Makes this run's stop a restart's: connections away at agents stay there, their steering in
+    /// place, for the next run to adopt (an agent waits for it, <c>HeldConnections.RelinkGrace</c>).
+    /// </summary>
+    public void LeaveConnectionsAwayOnStop()
+    {
+        _stopping.LeavesConnectionsAway = true;
+        RouterLog.Restarting(_log);
+    }
+
+    AdoptedConnection IConnectionAdopter.Adopt(ITransferTarget target, IPEndPoint client)
+    {
+        var connection = new RouterConnection(this, null);
+        return new AdoptedConnection(options.SameTargetShortcut ? connection : null, away =>
+        {
+            var task = Task.Run(() => connection.RunAdoptedAsync(target, away, client, _stopToken));
+            _adopted[task] = 0;
+            _ = task.ContinueWith(t => _adopted.TryRemove(t, out _), TaskScheduler.Default);
+        });
+    }
+
+    /// <summary>The load of destination <paramref name="name"/>, or null when the router does not know it.</summary>
+    internal Baton.Routing.LoadBalancing.DestinationState? LoadOf(string name) => _destinations.TryGet(name, out var d) ? d.Load : null;
 
     /// <summary>Counts <paramref name="track"/>'s connection as the router's until the returned handle is disposed.</summary>
     internal IDisposable Track(ConnectionTrack track)

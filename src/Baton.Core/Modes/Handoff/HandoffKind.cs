@@ -31,5 +31,5 @@ public sealed class HandoffKind : TransferMode
     internal override Destination? ReadDestination(IConfigurationSection d, ConfigReader r) =>
         r.Endpoint(d, "Address") is { } agent ? new Destination(d.Key, ControlEndpoint: agent) : null;
 
-    internal override ITransferMode Start(ModeStart start) => HandoffMode.Start(start.Options, start.Log);
+    internal override ITransferMode Start(ModeStart start) => HandoffMode.Start(start.Options, start.Log, start.Stopping, start.Adopter);
 }

@@ -16,13 +16,59 @@ namespace Baton.Modes.Handoff.Agent;
 /// as if the connection had come back, and when it would come straight back here it answers Stay
 /// and the connection serves that request here without a return and a new hand-off.
 /// </summary>
-internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff, AgentLinkSession session)
+internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff, AgentLinkSession linkedTo)
     : HeldConnection(id, socket, new HttpInput(socket))
 {
     internal static readonly TimeSpan NextRequestWait = TimeSpan.FromMilliseconds(2);
     internal static readonly TimeSpan AckWait = TimeSpan.FromMilliseconds(20);
 
     private enum Verdict { Stay, Freeze, NoAnswer }
+
+    // The link this connection is given back through: the one it came by, or the one that took it
+    // over after that link ended (Rebind).
+    private AgentLinkSession _session = linkedTo;
+    // Completed by Rebind: set when the connection is orphaned, waited on by GiveBackAsync.
+    private TaskCompletionSource _rebound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The router's id of the connection.</summary>
+    public ulong ConnectionId => Id;
+
+    /// <summary>The client's address and port.</summary>
+    public System.Net.IPEndPoint Client { get; } = (System.Net.IPEndPoint)socket.RemoteEndPoint!;
+
+    /// <summary>Its link ended: from now on it waits for the next (<see cref="Rebind"/>) when it gives itself back.</summary>
+    public void Orphaned() => Volatile.Write(ref _rebound, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    /// <summary>A new link has announced the connection to its router (Held): it gives itself back through that one.</summary>
+    public void Rebind(AgentLinkSession session)
+    {
+        _session = session;
+        Volatile.Read(ref _rebound).TrySetResult();
+    }
+
+    /// <summary>
+    /// Whether a link to a router is there to give the connection back through: its own, or one
+    /// that took it over within <see cref="HeldConnections.RelinkGrace"/>. False: the connection
+    /// closes here.
+    /// </summary>
+    private async Task<bool> LinkedAsync()
+    {
+        var session = _session;
+        if (!session.IsClosed) return true;
+        var rebound = Volatile.Read(ref _rebound).Task;
+        try
+        {
+            await rebound.WaitAsync(HeldConnections.RelinkGrace, session.Stopping).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            // Taken over by a link at the last moment: give it back through that one after all.
+            if (!session.Held.Abandon(this)) return true;
+            AgentLog.NoRouterCame(session.Log, Id, HeldConnections.RelinkGrace);
+            return false;
+        }
+    }
 
     // Per return request: the router's answer, or NoAnswer after FreezeTimeout (or at shutdown).
     private TaskCompletionSource<Verdict> _verdict = NewVerdict();
@@ -31,12 +77,13 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     // Refilled for each next request's length (NextHeadLengthAsync): no allocation per request.
     private readonly RequestHead _next = new();
 
-    protected override string HostName => session.Options.Name;
-    protected override IBatonApplication Application => session.Options.Application;
-    protected override int HeadLimit => session.Options.HeadLimit;
+    protected override string HostName => _session.Options.Name;
+    protected override IBatonApplication Application => _session.Options.Application;
+    protected override int HeadLimit => _session.Options.HeadLimit;
     protected override TimeSpan HeadTimeout => TimeSpan.FromSeconds(10);
-    protected override CancellationToken Closing => session.Closing;
-    protected override ILogger Log => session.Log;
+    // The application stops for the agent's own stop, not for a lost link: the connection outlives that.
+    protected override CancellationToken Closing => _session.Stopping;
+    protected override ILogger Log => _session.Log;
     // Zero for requests served after a Stay: no hand-off brought them here.
     protected override TimeSpan TransferTime => _transferTime;
 
@@ -70,30 +117,45 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
 
     protected override async Task GiveBackAsync()
     {
-        var log = session.Log;
+        var log = _session.Log;
         if (!await WaitSentAsync().ConfigureAwait(false))
         {
-            AgentLog.DrainTimedOut(log, Id, session.Options.DrainTimeout);
+            AgentLog.DrainTimedOut(log, Id, _session.Options.DrainTimeout);
             await CloseAsync().ConfigureAwait(false);
             return;
         }
 
-        _verdict = NewVerdict(); // before the request: the answer may come back at once
-        int next = await NextHeadLengthAsync().ConfigureAwait(false);
-        if (next > 0)
-            await session.SendAsync(new NextRequest(Input.Unread[..next].ToArray()), Id).ConfigureAwait(false);
-        else
-            await session.SendAsync(new ReturnRequest(), Id).ConfigureAwait(false);
         Verdict verdict;
-        using (var noAnswer = CancellationTokenSource.CreateLinkedTokenSource(session.Closing))
+        while (true)
         {
-            noAnswer.CancelAfter(session.Options.FreezeTimeout);
-            // Runs on a timer's pool thread: the close that follows does not hold up the link.
-            using var reg = noAnswer.Token.UnsafeRegister(static v => ((TaskCompletionSource<Verdict>)v!).TrySetResult(Verdict.NoAnswer), _verdict);
-            verdict = await _verdict.Task.ConfigureAwait(false);
-        }
-        if (verdict == Verdict.NoAnswer)
-        {
+            if (!await LinkedAsync().ConfigureAwait(false))
+            {
+                await CloseAsync().ConfigureAwait(false);
+                return;
+            }
+            var session = _session;
+            _verdict = NewVerdict(); // before the request: the answer may come back at once
+            int next = await NextHeadLengthAsync().ConfigureAwait(false);
+            try
+            {
+                if (next > 0)
+                    await session.SendAsync(new NextRequest(Input.Unread[..next].ToArray()), Id).ConfigureAwait(false);
+                else
+                    await session.SendAsync(new ReturnRequest(), Id).ConfigureAwait(false);
+            }
+            catch (Exception e) when (Faults.IsConnectionLost(e) && session.IsClosed)
+            {
+                continue; // the link ended as we asked: ask the next router
+            }
+            using (var noAnswer = CancellationTokenSource.CreateLinkedTokenSource(session.Closing))
+            {
+                noAnswer.CancelAfter(session.Options.FreezeTimeout);
+                // Runs on a timer's pool thread: the close that follows does not hold up the link.
+                using var reg = noAnswer.Token.UnsafeRegister(static v => ((TaskCompletionSource<Verdict>)v!).TrySetResult(Verdict.NoAnswer), _verdict);
+                verdict = await _verdict.Task.ConfigureAwait(false);
+            }
+            if (verdict != Verdict.NoAnswer) break;
+            if (session.IsClosed) continue; // no answer because the link ended: the next router's
             AgentLog.NotFrozen(log, Id);
             await CloseAsync().ConfigureAwait(false);
             return;
@@ -105,7 +167,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         }
 
         // Diagnostics only (AgentOptions.FreezeDelay): the router holds the connection frozen meanwhile.
-        if (session.Options.FreezeDelay > TimeSpan.Zero) await Task.Delay(session.Options.FreezeDelay).ConfigureAwait(false);
+        if (_session.Options.FreezeDelay > TimeSpan.Zero) await Task.Delay(_session.Options.FreezeDelay).ConfigureAwait(false);
         TcpSnapshot snapshot;
         try
         {
@@ -123,9 +185,9 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         // owner had the connection (OneOwnerTests). The snapshot is parked instead, for a short
         // grace: if the router cannot restore it (ReturnFailed), it is restored here and ends cleanly.
         Input.Dispose();
-        session.Forget(Id);
-        session.Park(Id, snapshot);
-        await session.SendAsync(new Returned(snapshot), Id).ConfigureAwait(false);
+        _session.Forget(Id);
+        _session.Park(Id, snapshot);
+        await _session.SendAsync(new Returned(snapshot), Id).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -135,7 +197,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     /// </summary>
     private async ValueTask<int> NextHeadLengthAsync()
     {
-        if (Socket.Available > 0 && await Input.FillAsync(session.Closing).ConfigureAwait(false) == 0) return 0;
+        if (Socket.Available > 0 && await Input.FillAsync(_session.Closing).ConfigureAwait(false) == 0) return 0;
         if (Input.Unread.IsEmpty) return 0;
         var r = RequestHeadParser.Parse(Input.Unread, _next, HeadLimit);
         // An invalid head goes back to the router, which refuses it as if it had come back whole.
@@ -144,7 +206,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
 
     private async Task<bool> WaitSentAsync()
     {
-        if (TcpRepair.Unsent(Socket) > 0) return await session.Delivery.WaitAsync(Socket, session.Options.DrainTimeout).ConfigureAwait(false);
+        if (TcpRepair.Unsent(Socket) > 0) return await _session.Delivery.WaitAsync(Socket, _session.Options.DrainTimeout).ConfigureAwait(false);
         // Sent is not received: a large response is still in flight (up to a congestion window)
         // when the last byte leaves, and the client asks its next question only after the last
         // byte arrives. Wait for the acknowledgment of everything sent (bounded by AckWait), so
@@ -165,7 +227,7 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
         // All of it, the wait for the send queue to empty included, runs on the agent's one
         // DeliveryWatch thread: a thread-pool thread held in poll(2) per waiting connection starved
         // the pool with a few dozen connections. The client's next request already here: no wait.
-        if (Socket.Available == 0) await session.Delivery.WaitAsync(Socket).ConfigureAwait(false);
+        if (Socket.Available == 0) await _session.Delivery.WaitAsync(Socket).ConfigureAwait(false);
         return true;
     }
 
@@ -175,8 +237,8 @@ internal sealed class AgentConnection(ulong id, Socket socket, TimeSpan handoff,
     /// </summary>
     protected override async Task CloseAsync()
     {
-        session.Forget(Id);
-        try { await session.SendAsync(new Closed(), Id).ConfigureAwait(false); }
+        _session.Forget(Id);
+        try { await _session.SendAsync(new Closed(), Id).ConfigureAwait(false); }
         catch (Exception e) when (Faults.IsConnectionLost(e)) { }
         await GracefulClose.CloseAsync(Socket).ConfigureAwait(false);
         Input.Dispose();

@@ -12,6 +12,7 @@ namespace Baton.Modes.Handoff.Agent;
 public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
 {
     private readonly ILogger _log = loggers.CreateLogger("Baton.Agent");
+    private readonly HeldConnections _held = new();
 
     /// <summary>Runs until <paramref name="ct"/> is cancelled. Throws <see cref="MissingPrivilegeException"/> first thing without CAP_NET_ADMIN.</summary>
     public async Task RunAsync(CancellationToken ct)
@@ -48,7 +49,7 @@ public sealed class AgentHost(AgentOptions options, ILoggerFactory loggers)
             peer.Dispose();
             return;
         }
-        var session = new AgentLinkSession(link, peer, options, delivery, _log);
+        var session = new AgentLinkSession(link, peer, options, delivery, _log, _held, ct);
         AgentLog.RouterConnected(_log, remote);
         try
         {

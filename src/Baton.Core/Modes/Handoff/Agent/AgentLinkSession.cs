@@ -15,7 +15,8 @@ namespace Baton.Modes.Handoff.Agent;
 /// The agent's side of one control link: restores what the router hands over, activates it on Go,
 /// and carries each connection's return.
 /// </summary>
-internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Socket socket, AgentOptions options, DeliveryWatch delivery, ILogger log)
+internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Socket socket, AgentOptions options, DeliveryWatch delivery, ILogger log,
+    HeldConnections held, CancellationToken stopping)
 {
     private readonly ConcurrentDictionary<ulong, (RepairedSocket Socket, long Started)> _restored = new();
     private readonly ConcurrentDictionary<ulong, AgentConnection> _live = new();
@@ -34,10 +35,28 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
     internal ILogger Log => log;
     internal CancellationToken Closing => _closing.Token;
 
+    /// <summary>Whether this link has ended.</summary>
+    internal bool IsClosed => _closing.IsCancellationRequested;
+
+    /// <summary>The agent's own stop: what ends the application's work, unlike the end of a link.</summary>
+    internal CancellationToken Stopping => stopping;
+
+    /// <summary>Where this agent keeps connections across links.</summary>
+    internal HeldConnections Held => held;
+
     public async Task RunAsync(CancellationToken ct)
     {
         _sweep = new Timer(static s => ((AgentLinkSession)s!).Sweep(), this, SweepInterval, SweepInterval);
         await link.SendAsync(new Welcome(options.Name, options.Mac), 0, ct).ConfigureAwait(false);
+        // Connections an earlier link left here: announced before anything else, so the router
+        // knows each before it hears of it again (its return, its next request).
+        foreach (var c in held.TakeAll())
+        {
+            _live[c.ConnectionId] = c;
+            await link.SendAsync(new Held(c.Client), c.ConnectionId, ct).ConfigureAwait(false);
+            c.Rebind(this);
+            AgentLog.Reannounced(log, c.ConnectionId, c.Client);
+        }
         var health = options.Application as IApplicationHealth;
         if (health is not null)
         {
@@ -254,9 +273,19 @@ internal sealed class AgentLinkSession(ControlLink link, System.Net.Sockets.Sock
         if (_live.TryRemove(id, out _)) BatonMetrics.AgentConnectionsHeld.Add(-1);
     }
 
-    /// <summary>The link is gone: drop restored-but-not-live sockets silently and parked snapshots; live ones finish and close.</summary>
+    /// <summary>
+    /// The link is gone: drop restored-but-not-live sockets silently and parked snapshots; live ones
+    /// finish their transaction and wait for the next link (<see cref="HeldConnections"/>), unless
+    /// the agent itself is stopping.
+    /// </summary>
     internal void Abandon()
     {
+        if (!stopping.IsCancellationRequested)
+            foreach (var c in _live.Values)
+            {
+                c.Orphaned();
+                held.Orphan(c);
+            }
         _closing.Cancel();
         _sweep?.Dispose();
         foreach (var id in _restored.Keys)

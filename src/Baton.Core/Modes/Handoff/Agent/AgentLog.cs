@@ -60,4 +60,10 @@ internal static partial class AgentLog
 
     [LoggerMessage(329, LogLevel.Information, "connection {Id}: invalid request body ({Reason}): answered 400, closing")]
     public static partial void BadRequestBody(ILogger log, ulong id, string reason);
+
+    [LoggerMessage(330, LogLevel.Information, "connection {Id} from {Client}: held from an earlier router link, announced to the new router")]
+    public static partial void Reannounced(ILogger log, ulong id, System.Net.IPEndPoint client);
+
+    [LoggerMessage(331, LogLevel.Warning, "connection {Id}: no router linked within {Grace} after its link ended: closing it here")]
+    public static partial void NoRouterCame(ILogger log, ulong id, TimeSpan grace);
 }

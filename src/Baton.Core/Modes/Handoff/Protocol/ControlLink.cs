@@ -29,7 +29,7 @@ public readonly record struct ControlMessage(ControlMessageType Type, ulong Conn
 public sealed class ControlLink : IAsyncDisposable
 {
     /// <summary>Protocol version carried in every frame.</summary>
-    public const byte Version = 2; // 2: ApplicationHealth (2026-12-04)
+    public const byte Version = 3; // 2: ApplicationHealth (2026-12-04); 3: Held, connections kept across a router restart (2026-12-08)
 
     /// <summary>Largest payload accepted: a snapshot carries both socket queues (a few MiB at most).</summary>
     public const int MaxPayload = 64 << 20;

@@ -13,6 +13,8 @@ public enum ControlMessageType : byte
     Welcome = 2,
     /// <summary><see cref="Protocol.ApplicationHealth"/>.</summary>
     ApplicationHealth = 3,
+    /// <summary><see cref="Protocol.Held"/>.</summary>
+    Held = 4,
 
     /// <summary><see cref="Protocol.HandoffRequest"/>.</summary>
     HandoffRequest = 10,

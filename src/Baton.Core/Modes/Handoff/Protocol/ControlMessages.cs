@@ -233,6 +233,32 @@ public readonly record struct Stay : IControlMessage<Stay>
     public static bool TryRead(ReadOnlyMemory<byte> payload, out Stay message) => Empty.TryRead(payload, out message);
 }
 
+/// <summary>
+/// A → R, right after <see cref="Welcome"/>: a connection this agent took from an earlier router
+/// run and still holds (the frame's connection id is the one that run gave it), from
+/// <paramref name="Client"/> (IPv4 address and port, 6 bytes). The router adopts it: its return
+/// and its next requests go through this link as if this router had handed it off.
+/// </summary>
+public readonly record struct Held(System.Net.IPEndPoint Client) : IControlMessage<Held>
+{
+    public static ControlMessageType Type => ControlMessageType.Held;
+    int IControlMessage<Held>.Length => 6;
+
+    void IControlMessage<Held>.Write(Span<byte> payload)
+    {
+        if (!Client.Address.TryWriteBytes(payload, out int n) || n != 4) throw new ArgumentException($"{Client} is not IPv4");
+        BinaryPrimitives.WriteUInt16BigEndian(payload[4..], (ushort)Client.Port);
+    }
+
+    public static bool TryRead(ReadOnlyMemory<byte> payload, out Held message)
+    {
+        message = default;
+        if (payload.Length != 6) return false;
+        message = new Held(new System.Net.IPEndPoint(new System.Net.IPAddress(payload.Span[..4]), BinaryPrimitives.ReadUInt16BigEndian(payload.Span[4..])));
+        return true;
+    }
+}
+
 /// <summary>The messages whose type says everything: any payload is ignored, as it always was.</summary>
 file static class Empty
 {

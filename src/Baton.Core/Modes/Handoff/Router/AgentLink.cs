@@ -28,15 +28,20 @@ public sealed class AgentLink : IAsyncDisposable
     // The hand-off target a decision names, when it is one a connection can pass to straight.
     private readonly Func<ITransferTarget, HandoffTarget?> _passable;
     private readonly ConcurrentDictionary<ulong, HandoffSession> _sessions = new();
+    private readonly RouterStopping _stopping;
+    // Takes over a connection the agent announces it holds since an earlier router run (Held).
+    private readonly Action<AgentLink, ulong, IPEndPoint>? _onHeld;
     private readonly CancellationTokenSource _stop = new();
     private volatile ControlLink? _link;
     private Task? _run;
 
     /// <summary>Creates a link to the agent <paramref name="name"/> at <paramref name="endpoint"/>; call <see cref="Start"/>.</summary>
     internal AgentLink(string name, IPEndPoint endpoint, ClusterKey key, IFlowSteering steering, ILogger log, TimeSpan closeGrace,
-        Func<ITransferTarget, HandoffTarget?> passable)
+        Func<ITransferTarget, HandoffTarget?> passable, RouterStopping? stopping = null, Action<AgentLink, ulong, IPEndPoint>? onHeld = null)
     {
         _passable = passable;
+        _stopping = stopping ?? new RouterStopping();
+        _onHeld = onHeld;
         Name = name;
         Endpoint = endpoint;
         _key = key;
@@ -172,6 +177,14 @@ public sealed class AgentLink : IAsyncDisposable
                 OnApplicationHealth(m.Read<ApplicationHealth>());
                 continue;
             }
+            if (m.Type == ControlMessageType.Held)
+            {
+                if (!Held.TryRead(m.Payload, out var held)) throw new ControlProtocolException($"bad Held from agent {Name}");
+                if (_sessions.ContainsKey(m.ConnectionId)) throw new ControlProtocolException($"agent {Name} announced connection {m.ConnectionId}, which is already known");
+                if (_onHeld is null) throw new ControlProtocolException($"agent {Name} announced a held connection, which this router cannot take over");
+                _onHeld(this, m.ConnectionId, held.Client);
+                continue;
+            }
             if (!_sessions.TryGetValue(m.ConnectionId, out var s))
             {
                 HandoffLog.UnknownConnection(_log, Name, m.Type, m.ConnectionId);
@@ -246,7 +259,8 @@ public sealed class AgentLink : IAsyncDisposable
         {
             if (!_sessions.TryRemove(id, out var s)) continue;
             if (s.Ready.TrySetResult(new(TransferError.LinkDown, $"control link to agent {Name} lost"))) continue; // not moved: caller restores it
-            ScheduleClear(s.Client, OrphanGrace);
+            // A restart leaves the connection where it is, steered there, for the next run to adopt.
+            if (!_stopping.LeavesConnectionsAway) ScheduleClear(s.Client, OrphanGrace);
             s.Back.TrySetResult(null);
         }
     }

@@ -39,4 +39,19 @@ internal static partial class HandoffLog
 
     [LoggerMessage(215, LogLevel.Information, "agent {Name}: its application serves again")]
     public static partial void ApplicationUp(ILogger log, string name);
+
+    [LoggerMessage(216, LogLevel.Information, "agent {Name}: connection from {Client} held since an earlier router run, adopted")]
+    public static partial void Adopted(ILogger log, string name, IPEndPoint client);
+
+    [LoggerMessage(217, LogLevel.Warning, "adopted connection from {Client} at agent {Name} could not be steered there: {Reason}")]
+    public static partial void AdoptSteeringFailed(ILogger log, IPEndPoint client, string name, string reason);
+
+    [LoggerMessage(218, LogLevel.Information, "took over the steering of {Count} connections a previous run left at agents")]
+    public static partial void SteeringTakenOver(ILogger log, int count);
+
+    [LoggerMessage(219, LogLevel.Warning, "the previous run's steering could not be taken over ({Reason}): connections it left at agents are lost")]
+    public static partial void SteeringNotTakenOver(ILogger log, string reason);
+
+    [LoggerMessage(220, LogLevel.Information, "{Count} connections the previous run left forwarded were claimed by no agent within {Grace}: their entries are removed")]
+    public static partial void UnclaimedCleared(ILogger log, int count, TimeSpan grace);
 }

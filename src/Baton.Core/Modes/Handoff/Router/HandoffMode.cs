@@ -1,5 +1,6 @@
 using Baton.Configuration;
 using System.Collections.Concurrent;
+using System.Net;
 using System.Net.NetworkInformation;
 using Baton.Modes.Handoff.Repair;
 using Baton.Router;
@@ -24,29 +25,81 @@ internal sealed class HandoffMode : ITransferMode
     private readonly ConcurrentQueue<HandoffTimings> _timings = new();
     // Every hand-off target made, by destination name (one per name: RouterHost makes a name's target once).
     private readonly ConcurrentDictionary<string, HandoffTarget> _targets = new(StringComparer.Ordinal);
+    private readonly RouterStopping _stopping;
+    private readonly IConnectionAdopter? _adopter;
+    // Connections a previous run left forwarded to agents that no agent has announced yet; cleared after AdoptGrace.
+    private readonly ConcurrentDictionary<IPEndPoint, byte> _unclaimed = new();
+    private readonly Timer? _claimDeadline;
 
-    private HandoffMode(RouterOptions options, ILogger log, IFlowSteering steering)
+    /// <summary>
+    /// How long connections a previous run left forwarded wait for their agent to announce them
+    /// (Held) before their steering entries go: longer than an agent waits for a router to link
+    /// again (<see cref="Agent.HeldConnections.RelinkGrace"/>), after which it closes them itself.
+    /// </summary>
+    internal static readonly TimeSpan AdoptGrace = TimeSpan.FromSeconds(15);
+
+    private HandoffMode(RouterOptions options, ILogger log, IFlowSteering steering, RouterStopping stopping, IConnectionAdopter? adopter)
     {
         _options = options;
         _log = log;
         _steering = steering;
+        _stopping = stopping;
+        _adopter = adopter;
+        if (steering is BpfFlowSteering { Adopted.Count: > 0 } bpf)
+        {
+            foreach (var (client, _) in bpf.Adopted) _unclaimed[client] = 0;
+            HandoffLog.SteeringTakenOver(log, bpf.Adopted.Count);
+            _claimDeadline = new Timer(_ => ClearUnclaimed(), null, AdoptGrace, Timeout.InfiniteTimeSpan);
+        }
         _transfer = new HandoffTransfer(steering, options.HandoffTimeout, log);
         if (options.TimingsFile is not null) _transfer.OnCycle = _timings.Enqueue;
     }
 
-    /// <summary>Checks the privilege and starts steering on <c>Baton:Interface</c>.</summary>
-    public static HandoffMode Start(RouterOptions options, ILogger log)
+    /// <summary>
+    /// Checks the privilege and starts steering on <c>Baton:Interface</c>, taking over what a
+    /// previous run left there (a restart): its connections at agents stay forwarded, and are
+    /// adopted through <paramref name="adopter"/> as their agents announce them.
+    /// </summary>
+    public static HandoffMode Start(RouterOptions options, ILogger log, RouterStopping? stopping = null, IConnectionAdopter? adopter = null)
     {
         TcpRepair.EnsurePrivilege();
         var iface = options.Interface ?? throw new ConfigException("Baton:Interface: missing (handoff clusters steer packets on the router's client-facing interface)");
-        return new HandoffMode(options, log, OpenSteering(options, log, iface, InterfaceMac(iface)));
+        return new HandoffMode(options, log, OpenSteering(options, log, iface, InterfaceMac(iface)), stopping ?? new RouterStopping(), adopter);
+    }
+
+    // An agent announced a connection an earlier run handed it: the router's record of it is
+    // made, and it is away as after a hand-off from here. On the link's receive loop: the session
+    // is registered before the agent's next message about it is read.
+    private void OnHeld(AgentLink link, ulong id, IPEndPoint client)
+    {
+        _unclaimed.TryRemove(client, out _);
+        var target = _targets[link.Name];
+        var adopted = _adopter!.Adopt(target, client);
+        var next = adopted.NextRequests is { } router ? (router, (ITransferTarget)target) : ((INextRequestRouter, ITransferTarget)?)null;
+        var session = link.Begin(id, client, next);
+        session.Ready.TrySetResult(null);
+        HandoffLog.Adopted(_log, link.Name, client);
+        adopted.Start(_transfer.AdoptAsync(link, session, next, CancellationToken.None));
+    }
+
+    private void ClearUnclaimed()
+    {
+        int n = 0;
+        foreach (var client in _unclaimed.Keys)
+        {
+            if (!_unclaimed.TryRemove(client, out _)) continue;
+            try { _steering.Clear(client); n++; }
+            catch (Exception e) when (e is SteeringException or ObjectDisposedException) { }
+        }
+        if (n > 0) HandoffLog.UnclaimedCleared(_log, n, AdoptGrace);
     }
 
     public ITransferTarget CreateTarget(Cluster cluster, Destination destination) => CreateHandoff(destination);
 
     internal HandoffTarget CreateHandoff(Destination d)
     {
-        var link = new AgentLink(d.Name, d.ControlEndpoint!, _options.Key!, _steering, _log, _options.CloseGrace, Passable);
+        var link = new AgentLink(d.Name, d.ControlEndpoint!, _options.Key!, _steering, _log, _options.CloseGrace, Passable, _stopping,
+            _adopter is null ? null : OnHeld);
         link.Start();
         var target = new HandoffTarget(link, _transfer);
         _targets[d.Name] = target;
@@ -72,7 +125,8 @@ internal sealed class HandoffMode : ITransferMode
         {
             try
             {
-                var bpf = new BpfFlowSteering(iface, options.Listen, mac, options.HoldQueue ? Steering.Hold.HoldLimits.Default : null, options.Xdp);
+                var bpf = new BpfFlowSteering(iface, options.Listen, mac, options.HoldQueue ? Steering.Hold.HoldLimits.Default : null, options.Xdp, adopt: true);
+                if (bpf.AdoptUnavailable is { } notAdopted) HandoffLog.SteeringNotTakenOver(log, notAdopted);
                 NftFlowSteering.RemoveStale();
                 if (bpf.HoldUnavailable is { } why) RouterLog.HoldQueueUnavailable(log, why);
                 if (bpf.XdpUnavailable is { } noXdp) RouterLog.XdpUnavailable(log, noXdp);
@@ -95,10 +149,15 @@ internal sealed class HandoffMode : ITransferMode
         return nic.GetPhysicalAddress();
     }
 
-    /// <summary>Removes the steering table: after every target (agent link) is gone.</summary>
+    /// <summary>
+    /// Removes the steering table: after every target (agent link) is gone. A restart leaves the
+    /// entries of connections away at agents in force instead, for the next run to take over.
+    /// </summary>
     public ValueTask DisposeAsync()
     {
-        _steering.Dispose();
+        _claimDeadline?.Dispose();
+        if (_stopping.LeavesConnectionsAway) _steering.Leave(); // disposes where the steering cannot stay (nftables)
+        else _steering.Dispose();
         return ValueTask.CompletedTask;
     }
 }

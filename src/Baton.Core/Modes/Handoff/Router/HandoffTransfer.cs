@@ -17,7 +17,10 @@ namespace Baton.Modes.Handoff.Router;
 /// </summary>
 public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeout, ILogger log)
 {
-    private long _nextId;
+    // Connection ids start at a random point per run: a router started after another (a restart)
+    // adopts that run's connections from the agents under their old ids (Held), and must not give
+    // its own new ones the same ids.
+    private long _nextId = Random.Shared.NextInt64(1, long.MaxValue / 2);
 
     /// <summary>Per-cycle timings, when a collector is attached (the bench does).</summary>
     public Action<HandoffTimings>? OnCycle { get; set; }
@@ -79,6 +82,34 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         // 5. Go.
         await GoAsync(agent, session).ConfigureAwait(false);
         BatonMetrics.HandoffDuration.Record(t.Handoff.TotalMicroseconds);
+        return await AwayAsync(agent, session, client, snapshot.SendSeq, next, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Takes over a connection an earlier router run handed to <paramref name="agent"/>, which the
+    /// agent announced (Held) as session <paramref name="session"/>: it is away as after Go, and
+    /// comes back (or passes on) as any other.
+    /// </summary>
+    internal Task<TransferOutcome> AdoptAsync(AgentLink agent, HandoffSession session, (INextRequestRouter Router, ITransferTarget Target)? next, CancellationToken ct)
+    {
+        try
+        {
+            steering.Forward(session.Client, agent.Name); // the previous run's entry, taken over (or made anew)
+        }
+        catch (SteeringException e)
+        {
+            HandoffLog.AdoptSteeringFailed(log, session.Client, agent.Name, e.Message);
+        }
+        return AwayAsync(agent, session, session.Client, sentFrom: null, next, ct);
+    }
+
+    // From Go (or adoption) until the connection is back at the router, restored and live, or ended.
+    // sentFrom: the send sequence at the hand-off, to tell the response's size; null when unknown.
+    private async Task<TransferOutcome> AwayAsync(AgentLink agent, HandoffSession session, IPEndPoint client, uint? sentFrom,
+        (INextRequestRouter Router, ITransferTarget Target)? next, CancellationToken ct)
+    {
+        var t = session.Timings;
+        long mark;
         BatonMetrics.ConnectionsAway.Add(1);
 
         // The agent owns the connection for as long as the transaction takes, and the ones after it
@@ -145,7 +176,7 @@ public sealed class HandoffTransfer(IFlowSteering steering, TimeSpan readyTimeou
         OnCycle?.Invoke(t);
         // The send sequence moved by exactly the bytes the agent wrote (the response), modulo 2^32;
         // after Stays or passes it holds several responses, so no one response's size is known.
-        return new TransferOutcome.Returned(live, session.Stays == 0 && !t.PassedIn ? unchecked(back.SendSeq - snapshot.SendSeq) : -1);
+        return new TransferOutcome.Returned(live, session.Stays == 0 && !t.PassedIn && sentFrom is { } from ? unchecked(back.SendSeq - from) : -1);
     }
 
     /// <summary>

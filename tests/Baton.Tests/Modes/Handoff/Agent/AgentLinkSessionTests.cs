@@ -42,7 +42,7 @@ public sealed class AgentLinkSessionTests : IAsyncDisposable
         var agent = ControlLink.EstablishAsync(new NetworkStream(_pair.Server, ownsSocket: false), Options.Key, isRouter: false, Guard());
         await Task.WhenAll(router, agent);
         _router = router.Result;
-        _session = new AgentLinkSession(agent.Result, _pair.Server, options, _delivery, NullLogger.Instance).RunAsync(_stop.Token);
+        _session = new AgentLinkSession(agent.Result, _pair.Server, options, _delivery, NullLogger.Instance, new HeldConnections(), _stop.Token).RunAsync(_stop.Token);
     }
 
     public async ValueTask DisposeAsync()
