@@ -44,13 +44,16 @@ internal static class RouterCommand
                     await run;
                     return;
                 }
+                // Not cancelled by the stop signal: a stop that comes while they start (a test's SIGTERM
+                // right after the router listened) ends the router below, with its steering removed;
+                // cancelling them ended the process with an unhandled exception and left it behind.
                 try
                 {
-                    await using var publisher = await MetricsPublisher.StartAsync(options.Metrics, "baton-router", options.Name, loggers, stop.Token);
-                    await using var admin = await AdminServer.StartAsync(options.Admin, host, loggers, stop.Token);
+                    await using var publisher = await MetricsPublisher.StartAsync(options.Metrics, "baton-router", options.Name, loggers, CancellationToken.None);
+                    await using var admin = await AdminServer.StartAsync(options.Admin, host, loggers, CancellationToken.None);
                     await run;
                 }
-                catch (ConfigException) when (!run.IsCompleted)
+                catch (Exception) when (!run.IsCompleted)
                 {
                     hostStop.Cancel();
                     await run;

@@ -173,6 +173,10 @@ public sealed class BatonLab : IBatonLab
         foreach (var be in Net.Backends)
             if (!await Router.WaitForOutputAsync($"agent {be} connected", TimeSpan.FromSeconds(30)).ConfigureAwait(false))
                 throw new InvalidOperationException($"router did not connect to agent {be}:\n{Router.Output}");
+        // The operator's listeners start once the router listens: wait for them too.
+        foreach (var (on, line) in new[] { (PublishesMetrics, "metrics for Prometheus at"), (HasAdmin, "admin API at") })
+            if (on && !await Router.WaitForOutputAsync(line, TimeSpan.FromSeconds(30)).ConfigureAwait(false))
+                throw new InvalidOperationException($"router did not start its listener ({line}):\n{Router.Output}");
     }
 
     /// <summary>Starts (or restarts) the agent of back-end <paramref name="backend"/>, with <paramref name="agentArgs"/> added to its command line.</summary>

@@ -104,8 +104,8 @@ public sealed class MetricsTests(ClusterFixture fixture)
             using var origin = BatonProcess.Start(null, "origin", ["origin", "--name", "o1", "--listen", $"127.0.0.1:{originPort}"]);
             using var router = BatonProcess.Start(null, "router", ["router", "--config", config]);
             Assert.True(await origin.WaitForOutputAsync("listening", TimeSpan.FromSeconds(30)), origin.Output);
-            Assert.True(await router.WaitForOutputAsync("router listening on", TimeSpan.FromSeconds(30)), router.Output);
-            Assert.Contains("metrics exported by OTLP (HttpProtobuf)", router.Output);
+            // The operator's listeners start once the router listens.
+            Assert.True(await router.WaitForOutputAsync("metrics exported by OTLP (HttpProtobuf)", TimeSpan.FromSeconds(30)), router.Output);
             using (var http = new HttpClient())
                 for (int i = 0; i < 3; i++)
                     Assert.Equal(16, (await http.GetByteArrayAsync($"http://127.0.0.1:{routerPort}/bytes/16")).Length);

@@ -103,6 +103,18 @@ public sealed class BpfFlowSteeringTests : IDisposable
     }
 
     [Fact]
+    public void A_run_that_took_over_a_crashed_runs_steering_removes_it_at_stop()
+    {
+        var crashed = Start(); // never disposed: as a killed router leaves it
+        crashed.AddBackend("be1", BackendMac);
+        crashed.Forward(Client(40121), "be1");
+        var next = _link.Run(() => new BpfFlowSteering(SteeringLink.Device, SteeringLink.Service, SteeringLink.RouterMac, adopt: true));
+        Assert.Single(next.Adopted);
+        next.Dispose();
+        Assert.Null(Attached());
+    }
+
+    [Fact]
     public void A_start_that_does_not_adopt_replaces_what_a_previous_run_left()
     {
         var first = Start();
