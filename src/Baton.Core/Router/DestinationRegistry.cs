@@ -6,8 +6,8 @@ namespace Baton.Router;
 
 /// <summary>
 /// The router's back-ends by name, one <see cref="DestinationRuntime"/> each, made when a
-/// configuration first names them. Those a reload removes stay until stop: a connection still away
-/// at one comes back through its target.
+/// configuration first names them. One a reload removes retires: a connection still away at it
+/// comes back through its target, and the destination goes when nothing is left at it.
 /// </summary>
 internal sealed class DestinationRegistry : IAsyncDisposable
 {
@@ -45,6 +45,35 @@ internal sealed class DestinationRegistry : IAsyncDisposable
         }
         foreach (var (mode, c, d) in added)
             _byName[d.Name] = new DestinationRuntime(d.Name, c.Transfer, d.Address, mode.CreateTarget(c, d));
+    }
+
+    /// <summary>
+    /// Marks the destinations <paramref name="table"/> no longer names as retiring, and those it
+    /// names (again) as not. Under the router's reload lock, after <see cref="Add"/>.
+    /// </summary>
+    public void Retire(RouteTable table)
+    {
+        var named = table.Clusters.Values.SelectMany(c => c.Destinations).Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var d in _byName.Values) d.Retiring = !named.Contains(d.Name);
+    }
+
+    /// <summary>
+    /// Takes out the retiring destinations that nothing is at any more, and returns them for the
+    /// caller to stop (outside its lock). Under the router's reload lock: a reload naming one again
+    /// meanwhile keeps it.
+    /// </summary>
+    public List<DestinationRuntime> RemoveRetired()
+    {
+        var gone = new List<DestinationRuntime>();
+        foreach (var d in _byName.Values)
+            if (d.Retiring && d.Idle && _byName.TryRemove(KeyValuePair.Create(d.Name, d))) gone.Add(d);
+        return gone;
+    }
+
+    /// <summary>Stops one destination's target (its agent link, its relay pool).</summary>
+    public static async ValueTask StopAsync(DestinationRuntime d)
+    {
+        if (d.Target is IAsyncDisposable target) await target.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>Stops every target (agent links, relay pools), after the connections have ended.</summary>

@@ -27,6 +27,15 @@ internal sealed class DestinationRuntime(string name, TransferMode mode, string 
     private volatile bool _draining;
 
     /// <summary>
+    /// The configuration in force no longer names it: it takes no new transaction, and goes once
+    /// the last connection at it has finished (<see cref="DestinationRegistry.RemoveRetired"/>).
+    /// </summary>
+    public bool Retiring { get; set; }
+
+    /// <summary>Whether nothing is at the destination: no transaction, no connection away there.</summary>
+    public bool Idle => Load.ActiveRequests == 0 && Target.ConnectionsAway == 0;
+
+    /// <summary>
     /// Set by an operator (admin API, <c>baton ctl drain</c>): the balancer chooses the destination
     /// for no new transaction in any cluster, and a connection at it moves on with its next request.
     /// Kept across reloads, as the back-end is the same.

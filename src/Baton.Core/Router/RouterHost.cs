@@ -59,6 +59,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
             foreach (var w in options.Warnings) RouterLog.ConfigWarning(_log, w);
             Apply(options.Routes);
             using var watcher = options.ConfigFile is { } file ? new ConfigWatcher(file, Reload, _log) : null;
+            // Destinations a reload removed go once their last connection has finished.
+            using var retire = new Timer(_ => _ = RemoveRetiredAsync(), null, RetireCheck, RetireCheck);
             var listener = new ConnectionListener(options.Listen, (client, token) => new RouterConnection(this, client).RunAsync(token));
             var socket = listener.Bind();
             RouterLog.Listening(_log, options.Listen, options.Routes.Routes.Count, _destinations.Count);
@@ -118,7 +120,22 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
         {
             _destinations.Add(table, _modes);
             _routing = RoutingState.Build(table, _destinations, (RoutingState?)_routing, TimeProvider.System);
+            _destinations.Retire(table);
             _prober?.Apply(_routing.Health);
+        }
+    }
+
+    /// <summary>How often destinations a reload removed are checked for their last connection.</summary>
+    internal static readonly TimeSpan RetireCheck = TimeSpan.FromSeconds(1);
+
+    private async Task RemoveRetiredAsync()
+    {
+        List<DestinationRuntime> gone;
+        lock (_reloadGate) gone = _destinations.RemoveRetired();
+        foreach (var d in gone)
+        {
+            await DestinationRegistry.StopAsync(d).ConfigureAwait(false);
+            RouterLog.DestinationRemoved(_log, d.Name);
         }
     }
 

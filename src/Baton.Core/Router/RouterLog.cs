@@ -30,6 +30,9 @@ internal static partial class RouterLog
     [LoggerMessage(111, LogLevel.Error, "configuration {File} rejected, previous routes stay in force: {Reason}")]
     public static partial void ReloadRejected(ILogger log, string file, string reason);
 
+    [LoggerMessage(119, LogLevel.Information, "destination {Destination} removed: the configuration no longer names it, and its last connection has finished")]
+    public static partial void DestinationRemoved(ILogger log, string destination);
+
     [LoggerMessage(118, LogLevel.Warning, "restarting: connections away at agents stay there, steered, for the next run to adopt")]
     public static partial void Restarting(ILogger log);
 
