@@ -27,12 +27,24 @@ public sealed class RestartTests(ClusterFixture fixture, ITestOutputHelper outpu
         long resetsBefore = lab.ClientTcpCounter("EstabResets") ?? 0;
         string[] backends = ["be1", "be2", "be1", "be2", "be1", "be2"];
         var away = new List<(SlowResponse Response, string Backend)>();
+        var here = new List<(Socket Socket, RawHttp Http, int Port)>();
         try
         {
             // Each client reads its response slowly, all through the restart (about 12 s): the
             // transactions are under way at the agents, and the clients' ACKs and window updates
             // keep arriving at the router host while no router process runs there.
             foreach (var be in backends) away.Add((await SlowResponse.StartAsync(lab, $"/{be}", Large), be));
+            // And connections the router holds itself when it stops: between two requests, one
+            // with half of its next request sent.
+            for (int i = 0; i < 4; i++)
+            {
+                var s = await lab.ConnectClientAsync();
+                var http = new RawHttp(s);
+                Assert.Equal(200, (await http.RequestAsync($"/be{1 + i % 2}/before-restart")).Status);
+                here.Add((s, http, ((System.Net.IPEndPoint)s.LocalEndPoint!).Port));
+            }
+            await here[3].Http.SendAsync("GET /be1/half-sent HTTP/1.1\r\n");
+
             await Task.Delay(500);
             foreach (var be in new[] { "be1", "be2" })
                 Assert.Equal(3, (await lab.ScrapeAsync(be)).Sum("baton_agent_connections_held"));
@@ -47,6 +59,16 @@ public sealed class RestartTests(ClusterFixture fixture, ITestOutputHelper outpu
             await lab.StartRouterAsync();
             var router = lab.Router;
 
+            // The ones the router held: restored by the new run, the same connection serves on (within
+            // the lab's 4 s idle timeout).
+            await here[3].Http.SendAsync("Host: t\r\n\r\n");
+            Assert.Equal("be1", (await here[3].Http.ReadResponseAsync(TimeSpan.FromSeconds(10))).Header("Baton-Host"));
+            foreach (var (s, http, port) in here)
+            {
+                Assert.Equal("be2", (await http.RequestAsync("/be2/after-restart")).Header("Baton-Host"));
+                Assert.Equal(port, ((System.Net.IPEndPoint)s.LocalEndPoint!).Port);
+            }
+
             // Every byte of each response, then the connection is routed again by the new router.
             foreach (var (response, be) in away)
             {
@@ -60,6 +82,8 @@ public sealed class RestartTests(ClusterFixture fixture, ITestOutputHelper outpu
                 Assert.Equal(port, ((System.Net.IPEndPoint)s.LocalEndPoint!).Port);
             }
             Assert.Equal(0, (lab.ClientTcpCounter("EstabResets") ?? 0) - resetsBefore);
+            Assert.Contains("4 connections held here parked for the next run", old.Output);
+            Assert.Contains("restored 4 of 4 connections the previous run parked", router.Output);
             Assert.Equal(backends.Length, Eventually.Lines(router.Output, "held since an earlier router run, adopted"));
             Assert.Contains("took over the steering of 6 connections", router.Output);
             output.WriteLine(router.Output);
@@ -73,6 +97,7 @@ public sealed class RestartTests(ClusterFixture fixture, ITestOutputHelper outpu
         finally
         {
             foreach (var (response, _) in away) response.Dispose();
+            foreach (var (s, _, _) in here) s.Dispose();
         }
     }
 }

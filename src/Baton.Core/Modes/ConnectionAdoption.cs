@@ -28,6 +28,20 @@ internal interface IConnectionAdopter
 {
     /// <summary>The router's new record of the connection from <paramref name="client"/>, which is at <paramref name="target"/> now.</summary>
     AdoptedConnection Adopt(ITransferTarget target, IPEndPoint client);
+
+    /// <summary>A connection the previous run held itself when it stopped, restored here, live: served as one just accepted.</summary>
+    void AdoptParked(System.Net.Sockets.Socket socket);
+}
+
+/// <summary>Keeps a connection the router holds itself across a restart; what a mode that can offers the router.</summary>
+internal interface IConnectionParking
+{
+    /// <summary>
+    /// Parks the connection on <paramref name="socket"/>, with <paramref name="unread"/> read from it
+    /// but not consumed, for the next run; false when it cannot (not a restart, or not movable),
+    /// and then the connection is as it was.
+    /// </summary>
+    bool TryPark(System.Net.Sockets.Socket socket, ReadOnlySpan<byte> unread);
 }
 
 /// <summary>

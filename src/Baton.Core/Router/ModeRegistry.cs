@@ -61,6 +61,12 @@ internal sealed class ModeRegistry : IAsyncDisposable
         }
     }
 
+    /// <summary>The running mode that can keep the router's own connections across a restart, if any.</summary>
+    public IConnectionParking? Parking
+    {
+        get { lock (_gate) return _startOrder.OfType<IConnectionParking>().FirstOrDefault(); }
+    }
+
     /// <summary>
     /// Writes each running mode's timings: the first (in <see cref="ModeCatalog.All"/> order) to
     /// <paramref name="file"/>, which <c>Baton.Bench</c> reads, any other next to it (<see cref="TimingsFileOf"/>).

@@ -82,7 +82,17 @@ internal sealed class RouterConnection(RouterHost host, Socket? socket) : INextR
         {
             while (true)
             {
-                var r = await conn.Input.ReadHeadAsync(reused, o.HeadLimit, o.IdleTimeout, ct).ConfigureAwait(false);
+                HeadReadResult r;
+                try
+                {
+                    r = await conn.Input.ReadHeadAsync(reused, o.HeadLimit, o.IdleTimeout, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    // The router stops between two requests: a restart keeps the connection for the next run.
+                    if (host.TryPark(conn)) return;
+                    throw;
+                }
                 switch (r.Status)
                 {
                     case HeadReadStatus.Closed:

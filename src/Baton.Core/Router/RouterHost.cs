@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using Baton.Configuration;
 using System.Net;
 using Baton.Health;
@@ -58,6 +59,8 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
         {
             foreach (var w in options.Warnings) RouterLog.ConfigWarning(_log, w);
             Apply(options.Routes);
+            _serving = true;
+            ServeUnparked();
             using var watcher = options.ConfigFile is { } file ? new ConfigWatcher(file, Reload, _log) : null;
             // Destinations a reload removed go once their last connection has finished.
             using var retire = new Timer(_ => _ = RemoveRetiredAsync(), null, RetireCheck, RetireCheck);
@@ -159,6 +162,33 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
             _ = task.ContinueWith(t => _adopted.TryRemove(t, out _), TaskScheduler.Default);
         });
     }
+
+    // Connections the previous run parked, restored before this run's routes are in force: served once they are.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Socket> _unparked = new();
+    private volatile bool _serving;
+
+    void IConnectionAdopter.AdoptParked(Socket socket)
+    {
+        _unparked.Enqueue(socket);
+        if (_serving) ServeUnparked();
+    }
+
+    private void ServeUnparked()
+    {
+        while (_unparked.TryDequeue(out var socket))
+        {
+            var task = Task.Run(() => new RouterConnection(this, socket).RunAsync(_stopToken));
+            _adopted[task] = 0;
+            _ = task.ContinueWith(t => _adopted.TryRemove(t, out _), TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>
+    /// At a restart's stop, keeps <paramref name="connection"/>, which this router holds between
+    /// requests, for the next run (the hand-off mode parks it); false otherwise: close it as usual.
+    /// </summary>
+    internal bool TryPark(ClientConnection connection) =>
+        _stopping.LeavesConnectionsAway && _modes.Parking?.TryPark(connection.Socket, connection.Input.Unread) == true;
 
     /// <summary>The load of destination <paramref name="name"/>, or null when the router does not know it.</summary>
     internal Baton.Routing.LoadBalancing.DestinationState? LoadOf(string name) => _destinations.TryGet(name, out var d) ? d.Load : null;

@@ -79,7 +79,7 @@ public sealed class BpfFlowSteeringTests : IDisposable
         first.AddBackend("be1", BackendMac);
         first.Forward(Client(40101), "be1");
         first.Forward(Client(40102), "be1");
-        first.Block(Client(40103)); // in transit when the run ended: lost
+        first.Block(Client(40103)); // parked (or in transit) when the run ended: still blocked for the next
         Assert.True(first.Leave());
 
         // Between the runs: still forwarded, by the filter and map the first left on the device.
@@ -90,6 +90,9 @@ public sealed class BpfFlowSteeringTests : IDisposable
         Assert.Null(next.AdoptUnavailable);
         Assert.Equal([Client(40101), Client(40102)], next.Adopted.Select(a => a.Client).Order(Comparer<IPEndPoint>.Create((a, b) => a.Port - b.Port)));
         Assert.All(next.Adopted, a => Assert.Equal(BackendMac, a.Backend));
+        Assert.Equal([Client(40103)], next.AdoptedBlocked);
+        Assert.Equal(FlowAction.Block, Attached()!.Single(e => e.Client.Equals(Client(40103))).Action);
+        next.Clear(Client(40103));
         Assert.Equal([Client(40101), Client(40102)], Attached()!.Select(e => e.Client).OrderBy(c => c.Port));
         Assert.Equal(2, next.Count);
         ForwardedToBackend(wire, Client(40102));

@@ -149,14 +149,24 @@ public sealed class BpfFlowSteering : IFlowSteering
 
     // What a previous run left: connections forwarded to a back-end (or on their way there) go on
     // being forwarded, as Forward entries of unknown owner until the back-end's agent connects
-    // (AddBackend matches them by MAC). Held or blocked ones were in transit, their hold queue and
-    // its slots are gone: removed, so the client hears from this host that the connection is lost.
+    // (AddBackend matches them by MAC). Blocked ones stay blocked (AdoptedBlocked): the previous
+    // run parked those it held itself, for this one to restore and clear. Held ones were in
+    // transit, their hold queue and its slots are gone: removed, so the client hears from this
+    // host that the connection is lost.
     private List<(IPEndPoint, PhysicalAddress)> AdoptEntries()
     {
         var adopted = new List<(IPEndPoint, PhysicalAddress)>();
+        var blocked = new List<IPEndPoint>();
         foreach (var e in FlowMap.Read(_program.ConnsFd))
         {
             bool toBackend = e.Action == FlowAction.Forward || (e.Action == FlowAction.Release && e.IfIndex == _ifindex);
+            if (e.Action == FlowAction.Block)
+            {
+                FlowMap.Set(_program.ConnsFd, e.Client, FlowAction.Block, _ifindex, default, _routerMac);
+                _entries[e.Client] = new Entry(FlowAction.Block, null);
+                blocked.Add(e.Client);
+                continue;
+            }
             if (!toBackend)
             {
                 FlowMap.Delete(_program.ConnsFd, e.Client);
@@ -167,8 +177,12 @@ public sealed class BpfFlowSteering : IFlowSteering
             _entries[e.Client] = new Entry(FlowAction.Forward, null, To: new Target(_ifindex, mac));
             adopted.Add((e.Client, e.BackendMac));
         }
+        AdoptedBlocked = blocked;
         return adopted;
     }
+
+    /// <summary>The connections a previous run left blocked (parked at its stop, or frozen in transit), still blocked; clear each.</summary>
+    public IReadOnlyList<IPEndPoint> AdoptedBlocked { get; private set; } = [];
 
     /// <summary>Why the hold queue asked for could not be set up (frozen packets are then dropped); null when it runs or was not asked for.</summary>
     public string? HoldUnavailable { get; }

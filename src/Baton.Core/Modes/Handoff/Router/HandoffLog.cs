@@ -54,4 +54,16 @@ internal static partial class HandoffLog
 
     [LoggerMessage(220, LogLevel.Information, "{Count} connections the previous run left forwarded were claimed by no agent within {Grace}: their entries are removed")]
     public static partial void UnclaimedCleared(ILogger log, int count, TimeSpan grace);
+
+    [LoggerMessage(221, LogLevel.Warning, "connection from {Client} not parked for the next run ({Reason}): closed")]
+    public static partial void ParkFailed(ILogger log, IPEndPoint client, string reason);
+
+    [LoggerMessage(222, LogLevel.Information, "{Count} connections held here parked for the next run in {File}")]
+    public static partial void Parked(ILogger log, int count, string file);
+
+    [LoggerMessage(223, LogLevel.Information, "restored {Restored} of {Count} connections the previous run parked")]
+    public static partial void Unparked(ILogger log, int restored, int count);
+
+    [LoggerMessage(224, LogLevel.Warning, "parked connection {What} not restored: {Reason}")]
+    public static partial void UnparkFailed(ILogger log, string what, string reason);
 }

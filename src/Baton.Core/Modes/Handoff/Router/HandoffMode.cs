@@ -1,3 +1,4 @@
+using Baton.Interop;
 using Baton.Configuration;
 using System.Collections.Concurrent;
 using System.Net;
@@ -16,7 +17,7 @@ namespace Baton.Modes.Handoff.Router;
 /// TCP_REPAIR and the per-connection steering on the client-facing interface, which it starts
 /// first and removes last.
 /// </summary>
-internal sealed class HandoffMode : ITransferMode
+internal sealed class HandoffMode : ITransferMode, IConnectionParking
 {
     private readonly RouterOptions _options;
     private readonly ILogger _log;
@@ -30,6 +31,9 @@ internal sealed class HandoffMode : ITransferMode
     // Connections a previous run left forwarded to agents that no agent has announced yet; cleared after AdoptGrace.
     private readonly ConcurrentDictionary<IPEndPoint, byte> _unclaimed = new();
     private readonly Timer? _claimDeadline;
+    // Connections this run held itself at a restart's stop, for the next run (ParkedConnections).
+    private readonly List<TcpSnapshot> _parked = [];
+    private readonly string _parkedFile;
 
     /// <summary>
     /// How long connections a previous run left forwarded wait for their agent to announce them
@@ -45,6 +49,8 @@ internal sealed class HandoffMode : ITransferMode
         _steering = steering;
         _stopping = stopping;
         _adopter = adopter;
+        _parkedFile = ParkedConnections.FileFor(options.Interface!);
+        Unpark(steering);
         if (steering is BpfFlowSteering { Adopted.Count: > 0 } bpf)
         {
             foreach (var (client, _) in bpf.Adopted) _unclaimed[client] = 0;
@@ -80,6 +86,60 @@ internal sealed class HandoffMode : ITransferMode
         session.Ready.TrySetResult(null);
         HandoffLog.Adopted(_log, link.Name, client);
         adopted.Start(_transfer.AdoptAsync(link, session, next, CancellationToken.None));
+    }
+
+    /// <inheritdoc />
+    public bool TryPark(System.Net.Sockets.Socket socket, ReadOnlySpan<byte> unread)
+    {
+        if (!_stopping.LeavesConnectionsAway || socket.RemoteEndPoint is not IPEndPoint client) return false;
+        try
+        {
+            _steering.Block(client); // its packets must meet no socket here until the next run has one
+            var snapshot = TcpRepair.DumpAndClose(socket).WithUnreadPrefix(unread);
+            lock (_parked) _parked.Add(snapshot);
+            return true;
+        }
+        catch (Exception e) when (Faults.IsNotMovable(e) || e is SteeringException)
+        {
+            try { _steering.Clear(client); } catch (SteeringException) { }
+            HandoffLog.ParkFailed(_log, client, e.Message);
+            return false;
+        }
+    }
+
+    // The connections the previous run parked at its stop: restored, their packets let in again
+    // (the client's resends then reach them), and served as just accepted. Blocked entries that
+    // were not parked here (frozen in transit at that stop) are removed: those connections are lost.
+    private void Unpark(IFlowSteering steering)
+    {
+        List<TcpSnapshot> parked;
+        try { parked = ParkedConnections.Take(_parkedFile); }
+        catch (Exception e) when (Faults.IsFileUnavailable(e))
+        {
+            HandoffLog.UnparkFailed(_log, _parkedFile, e.Message);
+            parked = [];
+        }
+        int restored = 0;
+        foreach (var snapshot in parked)
+        {
+            try
+            {
+                var repaired = TcpRepair.Restore(snapshot);
+                steering.Clear(snapshot.Remote);
+                var socket = repaired.Activate();
+                if (_adopter is null) socket.Dispose();
+                else _adopter.AdoptParked(socket);
+                restored++;
+            }
+            catch (Exception e) when (Faults.IsNotMovable(e) || e is SteeringException)
+            {
+                HandoffLog.UnparkFailed(_log, snapshot.Remote.ToString(), e.Message);
+            }
+        }
+        if (steering is BpfFlowSteering bpf)
+            foreach (var client in bpf.AdoptedBlocked)
+                try { steering.Clear(client); } catch (SteeringException) { }
+        if (parked.Count > 0) HandoffLog.Unparked(_log, restored, parked.Count);
     }
 
     private void ClearUnclaimed()
@@ -156,7 +216,23 @@ internal sealed class HandoffMode : ITransferMode
     public ValueTask DisposeAsync()
     {
         _claimDeadline?.Dispose();
-        if (_stopping.LeavesConnectionsAway) _steering.Leave(); // disposes where the steering cannot stay (nftables)
+        if (_stopping.LeavesConnectionsAway)
+        {
+            lock (_parked)
+                if (_parked.Count > 0)
+                {
+                    try
+                    {
+                        ParkedConnections.Write(_parkedFile, _parked);
+                        HandoffLog.Parked(_log, _parked.Count, _parkedFile);
+                    }
+                    catch (Exception e) when (Faults.IsFileUnavailable(e))
+                    {
+                        HandoffLog.UnparkFailed(_log, _parkedFile, e.Message);
+                    }
+                }
+            _steering.Leave(); // disposes where the steering cannot stay (nftables)
+        }
         else _steering.Dispose();
         return ValueTask.CompletedTask;
     }
