@@ -42,6 +42,9 @@ internal interface IConnectionParking
     /// and then the connection is as it was.
     /// </summary>
     bool TryPark(System.Net.Sockets.Socket socket, ReadOnlySpan<byte> unread);
+
+    /// <summary>Whether this run took over connections a previous run left (parked here, or away at agents).</summary>
+    bool TookOver { get; }
 }
 
 /// <summary>

@@ -106,6 +106,12 @@ internal sealed class RouterConnection(RouterHost host, Socket? socket) : INextR
                         return;
                 }
                 var head = r.Head!;
+                // A restart's stop came as the request did: it goes with the connection to the next run.
+                if (ct.IsCancellationRequested && ParkWith(conn, head.Length))
+                {
+                    Interlocked.Exchange(ref _decided, null)?.Lease.Dispose();
+                    return;
+                }
                 Cluster cluster;
                 ITransferTarget target;
                 DestinationLease lease;
@@ -179,6 +185,8 @@ internal sealed class RouterConnection(RouterHost host, Socket? socket) : INextR
                     case TransactionOutcome.Ended:
                         Served(cluster, target.Name, started);
                         return;
+                    case TransactionOutcome.NotServed { Untouched: true } when ct.IsCancellationRequested && ParkWith(conn, head.Length):
+                        return; // not handed off because the router is stopping for a restart: the next run serves it
                     case TransactionOutcome.NotServed notServed:
                         Count(cluster.Id, target.Name, notServed.Status.ToString());
                         _track.Routed(cluster.Id, null, notServed.Status.ToString());
@@ -238,6 +246,15 @@ internal sealed class RouterConnection(RouterHost host, Socket? socket) : INextR
         Count(d.Cluster.Id, target.Name, d.Cluster.Transfer.Name);
         _track.Routed(d.Cluster.Id, target.Name, "pass");
         host.Report(d.Cluster, target.Name, served: true);
+    }
+
+    // Parks the connection with its request, whose head was just read, still unread in front.
+    private bool ParkWith(ClientConnection conn, int headLength)
+    {
+        conn.Input.PutBack(headLength);
+        if (host.TryPark(conn)) return true;
+        conn.Input.Consume(headLength);
+        return false;
     }
 
     private static void Count(string? cluster, string? destination, string outcome) =>

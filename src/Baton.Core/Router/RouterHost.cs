@@ -59,8 +59,6 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
         {
             foreach (var w in options.Warnings) RouterLog.ConfigWarning(_log, w);
             Apply(options.Routes);
-            _serving = true;
-            ServeUnparked();
             using var watcher = options.ConfigFile is { } file ? new ConfigWatcher(file, Reload, _log) : null;
             // Destinations a reload removed go once their last connection has finished.
             using var retire = new Timer(_ => _ = RemoveRetiredAsync(), null, RetireCheck, RetireCheck);
@@ -68,6 +66,11 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
             var socket = listener.Bind();
             RouterLog.Listening(_log, options.Listen, options.Routes.Routes.Count, _destinations.Count);
             _listening.TrySetResult();
+            // Taking over from a previous run: its connections' next requests wait (new ones in the
+            // listen backlog) until the agent links are up, rather than meet a 503 for want of them.
+            if (_modes.Parking?.TookOver == true) await LinksUpAsync(TakeOverWait, ct).ConfigureAwait(false);
+            _serving = true;
+            ServeUnparked();
             // A restart closes the agent links first: the connections away end here at once (left
             // where they are), and none comes back only to be closed by the stop.
             await listener.RunAsync(socket, ct, () => _stopping.LeavesConnectionsAway ? _destinations.DisposeAsync().AsTask() : Task.CompletedTask).ConfigureAwait(false);
@@ -161,6 +164,16 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
             _adopted[task] = 0;
             _ = task.ContinueWith(t => _adopted.TryRemove(t, out _), TaskScheduler.Default);
         });
+    }
+
+    /// <summary>How long a run that took over a previous one's connections waits for its agent links before it serves.</summary>
+    internal static readonly TimeSpan TakeOverWait = TimeSpan.FromSeconds(5);
+
+    private async Task LinksUpAsync(TimeSpan atMost, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + atMost;
+        while (DateTime.UtcNow < deadline && !ct.IsCancellationRequested && Destinations().Any(d => d.Health == "unhealthy"))
+            await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
     }
 
     // Connections the previous run parked, restored before this run's routes are in force: served once they are.

@@ -140,7 +140,13 @@ internal sealed class HandoffMode : ITransferMode, IConnectionParking
             foreach (var client in bpf.AdoptedBlocked)
                 try { steering.Clear(client); } catch (SteeringException) { }
         if (parked.Count > 0) HandoffLog.Unparked(_log, restored, parked.Count);
+        _tookOver |= restored > 0;
     }
+
+    private bool _tookOver;
+
+    /// <inheritdoc />
+    public bool TookOver => _tookOver || _claimDeadline is not null;
 
     private void ClearUnclaimed()
     {
