@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
@@ -120,7 +119,7 @@ internal static class HostCheck
         string route;
         try
         {
-            route = Run("ip", "-o", "route", "get", peer.ToString());
+            route = Baton.Lab.Netns.Exec("ip", "-o", "route", "get", peer.ToString());
         }
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
         {
@@ -168,17 +167,5 @@ internal static class HostCheck
         {
             return new(Verdict.Fail, $"{what} {endpoint}: cannot listen: {e.Message}", "give an address of this host");
         }
-    }
-
-    private static string Run(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0) throw new InvalidOperationException(stderr.Length > 0 ? stderr : $"{file} exited {p.ExitCode}");
-        return stdout;
     }
 }
