@@ -72,12 +72,8 @@ internal static class CliSupport
             Uri? otlp = null;
             if (parse.GetValue(OtlpEndpoint) is { } o && (!Uri.TryCreate(o, UriKind.Absolute, out otlp) || otlp.Scheme is not ("http" or "https")))
                 throw new ArgumentException($"--otlp-endpoint: '{o}' is not an http:// or https:// URL");
-            var protocol = parse.GetValue(OtlpProtocol) switch
-            {
-                "grpc" => OtlpTransport.Grpc,
-                "http/protobuf" => OtlpTransport.HttpProtobuf,
-                var p => throw new ArgumentException($"--otlp-protocol: '{p}' is not grpc or http/protobuf"),
-            };
+            var protocol = MetricsOptions.ParseProtocol(parse.GetValue(OtlpProtocol))
+                ?? throw new ArgumentException($"--otlp-protocol: '{parse.GetValue(OtlpProtocol)}' is not grpc or http/protobuf");
             return new MetricsOptions { Listen = listen, OtlpEndpoint = otlp, OtlpProtocol = protocol };
         }
     }

@@ -26,6 +26,14 @@ public sealed record MetricsOptions
 
     /// <summary>Nothing published.</summary>
     public static MetricsOptions None { get; } = new();
+
+    /// <summary>The transport an OTLP protocol name names (null: grpc, the default), or null when it names none.</summary>
+    public static OtlpTransport? ParseProtocol(string? name) => name switch
+    {
+        null or "grpc" => OtlpTransport.Grpc,
+        "http/protobuf" => OtlpTransport.HttpProtobuf,
+        _ => null,
+    };
 }
 
 /// <summary>OTLP's two transports, as <c>Baton:Metrics:Otlp:Protocol</c> names them.</summary>

@@ -187,13 +187,9 @@ public static class RouterConfig
     {
         var otlp = s.GetSection("Otlp");
         var endpoint = otlp["Endpoint"] is null ? null : r.AbsoluteHttpUrl(otlp, "Endpoint", "the OTLP collector");
-        var protocol = OtlpTransport.Grpc;
-        switch (otlp["Protocol"])
-        {
-            case null or "grpc": break;
-            case "http/protobuf": protocol = OtlpTransport.HttpProtobuf; break;
-            default: r.Error($"{otlp.Path}:Protocol", $"'{otlp["Protocol"]}' is not an OTLP protocol (grpc, http/protobuf)"); break;
-        }
+        var parsed = MetricsOptions.ParseProtocol(otlp["Protocol"]);
+        if (parsed is null) r.Error($"{otlp.Path}:Protocol", $"'{otlp["Protocol"]}' is not an OTLP protocol (grpc, http/protobuf)");
+        var protocol = parsed ?? OtlpTransport.Grpc;
         var interval = r.Duration(otlp, "Interval", MetricsOptions.None.OtlpInterval);
         if (interval < TimeSpan.FromSeconds(1)) r.Error($"{otlp.Path}:Interval", $"{interval} is shorter than 1 s");
         return new MetricsOptions

@@ -57,10 +57,11 @@ internal sealed class ClusterState
     }
 
     /// <summary>Each destination in configuration order, with its state as the balancer sees it now.</summary>
-    public IEnumerable<(DestinationRuntime Destination, HealthState State)> States()
+    /// <remarks><c>Available</c>: whether the balancer may choose it (<see cref="IsAvailable"/>, outside panic).</remarks>
+    public IEnumerable<(DestinationRuntime Destination, HealthState State, bool Available)> States()
     {
         for (int i = 0; i < _destinations.Length; i++)
-            yield return (_destinations[i], Health.Destinations[i].Effective(_destinations[i].Target.IsHealthy));
+            yield return (_destinations[i], Health.Destinations[i].Effective(_destinations[i].Target.IsHealthy), IsAvailable(i));
     }
 
     private bool IsAvailable(int i) =>

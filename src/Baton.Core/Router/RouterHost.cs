@@ -233,9 +233,9 @@ public sealed class RouterHost(RouterOptions options, ILoggerFactory loggers) : 
         if (_routing is not { } routing) return [];
         var all = new List<DestinationStatus>();
         foreach (var c in routing.Clusters)
-            foreach (var (d, state) in c.States())
+            foreach (var (d, state, available) in c.States())
                 all.Add(new DestinationStatus(c.Cluster.Id, d.Name, d.Mode.Name, d.Address, state.ToString().ToLowerInvariant(),
-                    Available: !d.Draining && state != HealthState.Unhealthy, d.Draining, d.Load.ActiveRequests, d.Target.ConnectionsAway));
+                    available, d.Draining, d.Load.ActiveRequests, d.Target.ConnectionsAway));
         return all;
     }
 

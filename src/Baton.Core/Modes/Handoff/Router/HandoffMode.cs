@@ -34,6 +34,8 @@ internal sealed class HandoffMode : ITransferMode, IConnectionParking
     // Connections this run held itself at a restart's stop, for the next run (ParkedConnections).
     private readonly List<TcpSnapshot> _parked = [];
     private readonly string _parkedFile;
+    // Whether the previous run's parked connections were restored here (see TookOver).
+    private bool _tookOver;
 
     /// <summary>
     /// How long connections a previous run left forwarded wait for their agent to announce them
@@ -142,8 +144,6 @@ internal sealed class HandoffMode : ITransferMode, IConnectionParking
         if (parked.Count > 0) HandoffLog.Unparked(_log, restored, parked.Count);
         _tookOver |= restored > 0;
     }
-
-    private bool _tookOver;
 
     /// <inheritdoc />
     public bool TookOver => _tookOver || _claimDeadline is not null;
